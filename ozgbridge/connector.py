@@ -1,0 +1,172 @@
+"""The connector contract: how one envelope reaches one kind of back-end.
+
+A connector class has a ``kind`` name, a pydantic ``Options`` model (validated when the configuration
+loads, so bad options fail at start-up) and implements ``_deliver``. This base class owns what every
+connector shares: the timeout (mapped to a retriable error), timing, logging, and turning unexpected
+exceptions into errors the worker understands. Connectors are found through the entry-point group
+``ozgbridge.connectors``; the built-ins register exactly like a third-party package would.
+"""
+
+from __future__ import annotations
+
+import abc
+import asyncio
+import time
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+from pathlib import Path
+from typing import Any, ClassVar, Generic, TypeVar
+
+import structlog
+from pydantic import BaseModel, ConfigDict
+
+from ozgbridge.domain import Envelope
+from ozgbridge.errors import (
+    ConfigError,
+    DeliveryError,
+    PermanentDeliveryError,
+    RetriableDeliveryError,
+)
+
+__all__ = [
+    "Connector",
+    "ConnectorContext",
+    "ConnectorOptions",
+    "DeliveryError",
+    "PermanentDeliveryError",
+    "Receipt",
+    "RetriableDeliveryError",
+    "available_kinds",
+    "connector_class",
+]
+
+ENTRY_POINT_GROUP = "ozgbridge.connectors"
+logger = structlog.get_logger("ozgbridge.connector")
+
+
+class ConnectorOptions(BaseModel):
+    """Base for every connector's ``Options``: unknown keys are typos, and typos are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Receipt(BaseModel):
+    """Proof that the back-end has the application."""
+
+    model_config = ConfigDict(frozen=True)
+
+    remote_reference: str | None = None
+    status_code: int | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class ConnectorContext:
+    """Where a connector lives: its route, and the directory relative paths are resolved against."""
+
+    tenant_id: str
+    route_id: str
+    data_dir: Path
+
+
+OptionsT = TypeVar("OptionsT", bound=ConnectorOptions)
+
+
+class Connector(abc.ABC, Generic[OptionsT]):
+    """Hands one envelope to one back-end. Subclasses implement ``_deliver`` (and maybe ``_close``)."""
+
+    kind: ClassVar[str]
+    Options: ClassVar[type[ConnectorOptions]]
+
+    def __init__(self, options: OptionsT, *, context: ConnectorContext, timeout: float) -> None:
+        self.options = options
+        self.context = context
+        self.timeout = timeout
+
+    @classmethod
+    def from_config(
+        cls, raw_options: dict[str, Any], *, context: ConnectorContext, timeout: float
+    ) -> Connector[Any]:
+        """Validate raw (secret-resolved) options and build the connector; raises ValidationError."""
+        options = cls.Options.model_validate(raw_options)
+        return cls(options, context=context, timeout=timeout)  # type: ignore[arg-type]
+
+    async def deliver(self, envelope: Envelope) -> Receipt:
+        """Deliver once. Returns a receipt, or raises a `DeliveryError` subclass — nothing else."""
+        log = logger.bind(
+            connector=self.kind,
+            tenant_id=self.context.tenant_id,
+            route_id=self.context.route_id,
+            delivery_id=envelope.delivery_id,
+            attempt=envelope.attempt,
+        )
+        started = time.perf_counter()
+        try:
+            async with asyncio.timeout(self.timeout):
+                receipt = await self._deliver(envelope)
+        except TimeoutError as exc:
+            error: DeliveryError = RetriableDeliveryError(
+                f"no answer from the back-end within {self.timeout:g} s"
+            )
+            error.__cause__ = exc
+        except DeliveryError as exc:
+            error = exc
+        except Exception as exc:
+            # A bug or an unforeseen library error: keep the application (retry, then dead)
+            # rather than lose it, and make the cause visible to the operator.
+            log.exception("connector.unexpected_error")
+            error = RetriableDeliveryError(f"unexpected {type(exc).__name__} in connector")
+            error.__cause__ = exc
+        else:
+            log.info(
+                "connector.delivered",
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                remote_reference=receipt.remote_reference,
+            )
+            return receipt
+        log.info(
+            "connector.failed",
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            retriable=error.retriable,
+            status_code=error.status_code,
+            error=error.detail,
+        )
+        raise error
+
+    @abc.abstractmethod
+    async def _deliver(self, envelope: Envelope) -> Receipt:
+        """Transport only: hand the envelope over, or raise a `DeliveryError` subclass."""
+
+    async def aclose(self) -> None:
+        """Release connections and files; called once at shutdown."""
+        await self._close()
+
+    async def _close(self) -> None:  # noqa: B027 - optional hook, most connectors hold nothing
+        """Hook for subclasses that hold resources."""
+
+
+@cache
+def _registry() -> dict[str, type[Connector[Any]]]:
+    found: dict[str, type[Connector[Any]]] = {}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        cls = entry_point.load()
+        if not (isinstance(cls, type) and issubclass(cls, Connector)):
+            raise ConfigError(
+                f"entry point {entry_point.name!r} in {ENTRY_POINT_GROUP} is not a Connector class"
+            )
+        found[entry_point.name] = cls
+    return found
+
+
+def available_kinds() -> list[str]:
+    return sorted(_registry())
+
+
+def connector_class(kind: str) -> type[Connector[Any]]:
+    """The connector class registered for ``kind``; a ConfigError naming the known kinds if none."""
+    try:
+        return _registry()[kind]
+    except KeyError:
+        known = ", ".join(available_kinds()) or "none installed"
+        raise ConfigError(f"unknown connector kind {kind!r} (known kinds: {known})") from None

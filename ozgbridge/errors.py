@@ -1,0 +1,91 @@
+"""Every error ozgbridge raises on purpose, grouped by what the caller must do about it.
+
+::
+
+    OzgbridgeError
+    ├── ConfigError                 fix the configuration; nothing runs until then
+    ├── RoutingError                nobody (or more than one) is responsible; answer 422
+    ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or start with --upgrade)
+    └── DeliveryError               raised by connectors only
+        ├── RetriableDeliveryError  try again later (timeouts, connection errors, 5xx, 408, 425, 429)
+        └── PermanentDeliveryError  trying again cannot help (other 4xx, 3xx, rejected content)
+
+Connectors translate their library's exceptions into `DeliveryError` subclasses in one place,
+with ``raise … from exc``, so the worker never has to know about httpx, smtplib or asyncssh.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class OzgbridgeError(Exception):
+    """Root of every error ozgbridge raises deliberately."""
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with the configuration, located precisely enough to fix it."""
+
+    file: str
+    field: str
+    message: str
+    line: int | None = None
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line is not None else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class ConfigError(OzgbridgeError):
+    """The configuration (settings, tenants, routes, keys) cannot be used."""
+
+    def __init__(self, problems: list[ConfigProblem] | str) -> None:
+        if isinstance(problems, str):
+            problems = [ConfigProblem(file="", field="", message=problems)]
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class RoutingError(OzgbridgeError):
+    """No tenant is responsible for a (service, region), or the answer is ambiguous."""
+
+    def __init__(self, message: str, *, leika_key: str, region: str) -> None:
+        self.leika_key = leika_key
+        self.region = region
+        super().__init__(message)
+
+
+class SchemaOutdatedError(OzgbridgeError):
+    """The database schema is not the one this code needs."""
+
+
+class DeliveryError(OzgbridgeError):
+    """A connector could not hand an envelope over.
+
+    ``status_code`` is the back-end's answer where there was one; ``detail`` a short,
+    non-personal description that lands in the attempt row and the audit log.
+    """
+
+    retriable: bool = False
+
+    def __init__(self, detail: str, *, status_code: int | None = None) -> None:
+        self.detail = detail
+        self.status_code = status_code
+        super().__init__(detail)
+
+
+class RetriableDeliveryError(DeliveryError):
+    """Worth trying again later; ``retry_after`` (seconds) is the back-end's wish, if it said one."""
+
+    retriable = True
+
+    def __init__(
+        self, detail: str, *, status_code: int | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(detail, status_code=status_code)
+        self.retry_after = retry_after
+
+
+class PermanentDeliveryError(DeliveryError):
+    """Trying again cannot help; the delivery goes dead at once and waits for a human."""

@@ -1,0 +1,46 @@
+"""Process settings, from ``OZGBRIDGE_*`` environment variables (or a ``.env`` file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="OZGBRIDGE_", env_file=None, extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite+aiosqlite:///var/ozgbridge.sqlite3",
+        description="SQLAlchemy async URL: sqlite+aiosqlite:///FILE or postgresql+asyncpg://…",
+    )
+    config_dir: Path = Field(default=Path("config"), description="tenants/*.yaml and keys.yaml")
+    data_dir: Path = Field(default=Path("var"), description="base for relative connector paths")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    public_url: str | None = Field(
+        default=None, description="base URL for links in answers; default: from the request"
+    )
+
+    max_body_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    max_attachments: int = Field(default=100, ge=0)
+
+    delivery_timeout: float = Field(default=30.0, gt=0, description="seconds per attempt")
+    lease_seconds: float = Field(default=120.0, gt=0, description="> delivery_timeout")
+    worker_concurrency: int = Field(default=16, ge=1)
+    poll_interval: float = Field(default=1.0, gt=0, description="idle wait between claims")
+    shutdown_grace: float = Field(default=30.0, ge=0, description="wait for in-flight on SIGTERM")
+    retry_jitter: float = Field(default=0.1, ge=0, le=0.5)
+
+    log_level: str = "INFO"
+    log_format: str = Field(default="json", pattern="^(json|console)$")
+
+    @model_validator(mode="after")
+    def _lease_outlives_delivery(self) -> Settings:
+        if self.lease_seconds <= self.delivery_timeout:
+            raise ValueError(
+                f"lease_seconds ({self.lease_seconds:g}) must be longer than delivery_timeout "
+                f"({self.delivery_timeout:g}), or a slow delivery would be claimed twice"
+            )
+        return self
