@@ -1,0 +1,106 @@
+"""Plain data passed into and out of the repository (no SQLAlchemy types leak out)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, RegionRef
+
+
+@dataclass(frozen=True)
+class NewAttachment:
+    id: str
+    filename: str
+    mime_type: str
+    purpose: str
+    content: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class NewApplication:
+    """A routed application ready to be stored together with its delivery."""
+
+    id: str
+    delivery_id: str
+    tenant_id: str
+    route_id: str
+    connector: str
+    routing_reason: str
+    leika_key: str
+    service_name: str | None
+    region: RegionRef
+    reference: str | None
+    submitted_by: str
+    data_mime_type: str
+    data_schema_uri: str | None
+    data: bytes = field(repr=False)
+    attachments: tuple[NewAttachment, ...] = ()
+    first_attempt_delay: float = 0.0
+
+
+@dataclass(frozen=True)
+class IdempotencyRecord:
+    """The answer given to (api key, Idempotency-Key), replayed for the same request body."""
+
+    api_key_id: str
+    key: str
+    request_sha256: str
+    response_status: int
+    response_body: str
+
+
+@dataclass(frozen=True)
+class DeliveryView:
+    id: str
+    route_id: str
+    connector: str
+    state: DeliveryState
+    attempts: int
+    next_attempt_at: datetime | None
+    last_error: str | None
+    last_status_code: int | None
+    remote_reference: str | None
+    delivered_at: datetime | None
+
+
+@dataclass(frozen=True)
+class ApplicationView:
+    id: str
+    tenant_id: str
+    leika_key: str
+    service_name: str | None
+    ars: str
+    ags: str
+    reference: str | None
+    submitted_by: str
+    status: ApplicationStatus
+    received_at: datetime
+    updated_at: datetime
+    data_mime_type: str
+    data_size: int
+    attachment_count: int
+    deliveries: tuple[DeliveryView, ...]
+
+
+@dataclass(frozen=True)
+class ClaimedDelivery:
+    """A delivery this worker holds under a lease, about to make attempt number ``attempt``."""
+
+    id: str
+    application_id: str
+    tenant_id: str
+    route_id: str
+    connector: str
+    attempt: int
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    outcome: AttemptOutcome
+    started_at: datetime
+    status_code: int | None = None
+    error: str | None = None
+    remote_reference: str | None = None
+    retry_at: datetime | None = None  # for a failure: when to try again; None = dead

@@ -1,0 +1,183 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations must produce exactly this.
+
+Contents (form data, attachments) live in their own columns and are read only by the worker and the
+owner-facing API; every aggregate query (reports, status) stays on the narrow columns.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC in, timezone-aware UTC out — also on SQLite, which stores no zone.
+
+    The audit chain hashes timestamps, so a value must read back exactly as it was written.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; use ozgbridge.domain.utcnow()")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _id(name: str = "id", *args: Any, **kwargs: Any) -> Column[str]:
+    """An id column: ULIDs are 26 characters."""
+    return Column(name, String(26), *args, **kwargs)
+
+
+applications = Table(
+    "applications",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("leika_key", String(14), nullable=False),
+    Column("service_name", String(500)),
+    Column("ars", String(12), nullable=False),
+    Column("ags", String(8), nullable=False),
+    Column("reference", String(200)),
+    Column("submitted_by", String(64), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("data_mime_type", String(200), nullable=False),
+    Column("data_schema_uri", String(500)),
+    Column("data_sha256", String(64), nullable=False),
+    Column("data_size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "tenant_id", "received_at"),
+    Index(None, "received_at"),
+)
+
+attachments = Table(
+    "attachments",
+    metadata,
+    _id(primary_key=True),
+    _id("application_id", ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("position", Integer, nullable=False),
+    Column("filename", String(255), nullable=False),
+    Column("mime_type", String(200), nullable=False),
+    Column("purpose", String(16), nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    UniqueConstraint("application_id", "position"),
+)
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    _id(primary_key=True),
+    _id("application_id", ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("tenant_id", String(64), nullable=False),
+    Column("route_id", String(64), nullable=False),
+    Column("connector", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    # While leased, next_attempt_at == lease_expires_at: one partial index then finds both due
+    # pending deliveries and expired leases.
+    Column("lease_owner", String(64)),
+    Column("leased_at", UTCDateTime),
+    Column("lease_expires_at", UTCDateTime),
+    Column("last_error", String(500)),
+    Column("last_status_code", Integer),
+    Column("remote_reference", String(500)),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Index(None, "application_id"),
+    # Claims only ever look at unfinished deliveries; a partial index keeps claim cost flat
+    # however many finished deliveries accumulate.
+    Index(
+        "ix_deliveries_due",
+        "next_attempt_at",
+        sqlite_where=text("state IN ('pending', 'leased')"),
+        postgresql_where=text("state IN ('pending', 'leased')"),
+    ),
+    Index("ix_deliveries_tenant_state", "tenant_id", "state"),
+)
+
+attempts = Table(
+    "attempts",
+    metadata,
+    _id(primary_key=True),
+    _id("delivery_id", ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("worker", String(64), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("outcome", String(16), nullable=False),
+    Column("status_code", Integer),
+    Column("error", String(500)),
+    Column("retry_at", UTCDateTime),
+    UniqueConstraint("delivery_id", "number"),
+)
+
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+           autoincrement=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("actor", String(100), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("tenant_id", String(64)),
+    _id("application_id"),
+    _id("delivery_id"),
+    Column("details", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index(None, "application_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("api_key_id", String(64), primary_key=True),
+    Column("key", String(255), primary_key=True),
+    Column("request_sha256", String(64), nullable=False),
+    _id("application_id", ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("response_status", Integer, nullable=False),
+    Column("response_body", Text, nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
