@@ -1,1 +1,3 @@
+"""ozgbridge — durable routing and delivery of OZG online applications."""
 
+__version__ = "0.1.0"

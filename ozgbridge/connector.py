@@ -1,10 +1,11 @@
 """The connector contract: how one envelope reaches one kind of back-end.
 
-A connector class has a ``kind`` name, a pydantic ``Options`` model (validated when the configuration
-loads, so bad options fail at start-up) and implements ``_deliver``. This base class owns what every
-connector shares: the timeout (mapped to a retriable error), timing, logging, and turning unexpected
-exceptions into errors the worker understands. Connectors are found through the entry-point group
-``ozgbridge.connectors``; the built-ins register exactly like a third-party package would.
+A connector class has a ``kind`` name, a pydantic ``Options`` model (validated when the
+configuration loads, so bad options fail at start-up) and implements ``_deliver``. This base class
+owns what every connector shares: the timeout (mapped to a retriable error), timing, logging, and
+turning unexpected exceptions into errors the worker understands. Connectors are found through
+the entry-point group ``ozgbridge.connectors``; the built-ins register exactly like a third-party
+package would.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class Receipt(BaseModel):
 
 @dataclass(frozen=True)
 class ConnectorContext:
-    """Where a connector lives: its route, and the directory relative paths are resolved against."""
+    """Where a connector lives: its route, and the base for relative paths."""
 
     tenant_id: str
     route_id: str
@@ -74,7 +75,7 @@ OptionsT = TypeVar("OptionsT", bound=ConnectorOptions)
 
 
 class Connector(abc.ABC, Generic[OptionsT]):
-    """Hands one envelope to one back-end. Subclasses implement ``_deliver`` (and maybe ``_close``)."""
+    """Hands one envelope to one back-end. Subclasses implement ``_deliver`` (maybe ``_close``)."""
 
     kind: ClassVar[str]
     Options: ClassVar[type[ConnectorOptions]]
@@ -88,7 +89,7 @@ class Connector(abc.ABC, Generic[OptionsT]):
     def from_config(
         cls, raw_options: dict[str, Any], *, context: ConnectorContext, timeout: float
     ) -> Connector[Any]:
-        """Validate raw (secret-resolved) options and build the connector; raises ValidationError."""
+        """Validate raw (secrets resolved) options and build the connector, or ValidationError."""
         options = cls.Options.model_validate(raw_options)
         return cls(options, context=context, timeout=timeout)  # type: ignore[arg-type]
 
@@ -142,7 +143,7 @@ class Connector(abc.ABC, Generic[OptionsT]):
         """Release connections and files; called once at shutdown."""
         await self._close()
 
-    async def _close(self) -> None:  # noqa: B027 - optional hook, most connectors hold nothing
+    async def _close(self) -> None:
         """Hook for subclasses that hold resources."""
 
 

@@ -4,10 +4,10 @@
 
     OzgbridgeError
     ├── ConfigError                 fix the configuration; nothing runs until then
-    ├── RoutingError                nobody (or more than one) is responsible; answer 422
-    ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or start with --upgrade)
+    ├── RoutingError                nobody (or several) is responsible; answer 422
+    ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or --upgrade)
     └── DeliveryError               raised by connectors only
-        ├── RetriableDeliveryError  try again later (timeouts, connection errors, 5xx, 408, 425, 429)
+        ├── RetriableDeliveryError  try later (timeouts, connection errors, 5xx, 408, 425, 429)
         └── PermanentDeliveryError  trying again cannot help (other 4xx, 3xx, rejected content)
 
 Connectors translate their library's exceptions into `DeliveryError` subclasses in one place,
@@ -34,7 +34,9 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        if self.field:
+            return f"{where}: {self.field}: {self.message}"
+        return f"{where}: {self.message}"
 
 
 class ConfigError(OzgbridgeError):
@@ -76,7 +78,7 @@ class DeliveryError(OzgbridgeError):
 
 
 class RetriableDeliveryError(DeliveryError):
-    """Worth trying again later; ``retry_after`` (seconds) is the back-end's wish, if it said one."""
+    """Worth trying again later; ``retry_after`` (seconds) is the back-end's wish, if any."""
 
     retriable = True
 

@@ -33,7 +33,9 @@ class DeliveryQueue:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def claim(self, worker_id: str, *, limit: int, lease_seconds: float) -> list[ClaimedDelivery]:
+    async def claim(
+        self, worker_id: str, *, limit: int, lease_seconds: float
+    ) -> list[ClaimedDelivery]:
         """Lease up to ``limit`` due deliveries for this worker."""
         now = utcnow()
         expires = now + timedelta(seconds=lease_seconds)
@@ -142,7 +144,9 @@ class DeliveryQueue:
                 ],
             )
 
-    async def renew(self, claimed: ClaimedDelivery, worker_id: str, *, lease_seconds: float) -> bool:
+    async def renew(
+        self, claimed: ClaimedDelivery, worker_id: str, *, lease_seconds: float
+    ) -> bool:
         """Extend the lease of a delivery still in flight; False if it is no longer ours."""
         now = utcnow()
         expires = now + timedelta(seconds=lease_seconds)

@@ -156,8 +156,9 @@ attempts = Table(
 audit_events = Table(
     "audit_events",
     metadata,
-    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
-           autoincrement=False),
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    ),
     Column("at", UTCDateTime, nullable=False),
     Column("actor", String(100), nullable=False),
     Column("action", String(64), nullable=False),

@@ -37,5 +37,7 @@ async def _run_async(url: str) -> None:
 
 
 if context.is_offline_mode():
-    raise SystemExit("offline (SQL script) migrations are not supported; run `ozgbridge db upgrade`")
+    raise SystemExit(
+        "offline (SQL script) migrations are not supported; run `ozgbridge db upgrade`"
+    )
 asyncio.run(_run_async(context.config.get_main_option("sqlalchemy.url") or ""))

@@ -1,0 +1,268 @@
+"""The delivery worker: claims due deliveries under a lease and hands each to its connector.
+
+One loop claims as many deliveries as there are free slots; each claimed delivery runs as its own
+task that keeps its lease alive, calls the connector once, and records the outcome. The outcome
+decides what comes next: delivered; retriable → pending again at the next rung of the retry
+ladder; permanent or ladder exhausted → dead (visible, replayable). On stop the loop claims
+nothing more, lets in-flight attempts finish within a grace period, and hands back the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from ozgbridge.connector import Connector
+from ozgbridge.domain import AttemptOutcome, utcnow
+from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
+from ozgbridge.retry import DEFAULT_SCHEDULE, next_delay
+from ozgbridge.settings import Settings
+from ozgbridge.store.queue import DeliveryQueue
+from ozgbridge.store.records import AttemptResult, ClaimedDelivery
+from ozgbridge.store.repository import Repository
+from ozgbridge.tenants import Deployment
+
+logger = structlog.get_logger("ozgbridge.worker")
+
+RouteKey = tuple[str, str]
+
+
+def default_worker_id() -> str:
+    return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(2)}"
+
+
+class Worker:
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        deployment: Deployment,
+        repository: Repository,
+        queue: DeliveryQueue,
+        connectors: Mapping[RouteKey, Connector[Any]],
+        worker_id: str | None = None,
+    ) -> None:
+        self.settings = settings
+        self.deployment = deployment
+        self.repository = repository
+        self.queue = queue
+        self.connectors = connectors
+        self.worker_id = worker_id or default_worker_id()
+        self.log = logger.bind(worker=self.worker_id)
+        self._wakeup = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+
+    def wake(self) -> None:
+        """A hint that work may be due (a new application was accepted)."""
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        """Stop claiming; `run` then finishes or hands back in-flight work and returns."""
+        self._stopping.set()
+        self._wakeup.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def run(self) -> None:
+        self.log.info("worker.started", concurrency=self.settings.worker_concurrency)
+        try:
+            while not self._stopping.is_set():
+                claimed = await self._claim()
+                for delivery in claimed:
+                    task = asyncio.create_task(
+                        self._attempt(delivery), name=f"deliver-{delivery.id}"
+                    )
+                    self._in_flight[delivery.id] = task
+                    task.add_done_callback(lambda _t, key=delivery.id: self._finished(key))
+                if not claimed or self.in_flight >= self.settings.worker_concurrency:
+                    await self._idle(full=self.in_flight >= self.settings.worker_concurrency)
+        finally:
+            await self._drain()
+        self.log.info("worker.stopped")
+
+    async def _claim(self) -> list[ClaimedDelivery]:
+        free = self.settings.worker_concurrency - self.in_flight
+        if free <= 0:
+            return []
+        try:
+            return await self.queue.claim(
+                self.worker_id, limit=free, lease_seconds=self.settings.lease_seconds
+            )
+        except Exception:
+            # Database away: nothing is lost (state lives there); try again after a pause.
+            self.log.exception("worker.claim_failed")
+            await self._sleep(self.settings.poll_interval * 5)
+            return []
+
+    async def _idle(self, *, full: bool) -> None:
+        """Wait for a free slot, a wake-up hint, or the next due delivery — whichever is first."""
+        timeout = self.settings.poll_interval
+        if not full:
+            try:
+                due = await self.queue.next_due_at()
+            except Exception:
+                self.log.exception("worker.poll_failed")
+                due = None
+            if due is not None:
+                timeout = min(timeout, max(0.0, (due - utcnow()).total_seconds()))
+        events = [self._slot_freed] if full else [self._wakeup, self._slot_freed]
+        waiters = [asyncio.create_task(e.wait()) for e in (*events, self._stopping)]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        self._wakeup.clear()
+        self._slot_freed.clear()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    def _finished(self, delivery_id: str) -> None:
+        self._in_flight.pop(delivery_id, None)
+        self._slot_freed.set()
+
+    async def _drain(self) -> None:
+        if not self._in_flight:
+            return
+        self.log.info("worker.draining", in_flight=self.in_flight)
+        _done, pending = await asyncio.wait(
+            list(self._in_flight.values()), timeout=self.settings.shutdown_grace
+        )
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _attempt(self, claimed: ClaimedDelivery) -> None:
+        log = self.log.bind(
+            delivery_id=claimed.id,
+            application_id=claimed.application_id,
+            tenant_id=claimed.tenant_id,
+            route_id=claimed.route_id,
+            attempt=claimed.attempt,
+        )
+        started_at = utcnow()
+        renewal = asyncio.create_task(self._keep_lease(claimed, log))
+        try:
+            result = await self._deliver(claimed, started_at)
+        except asyncio.CancelledError:
+            result = AttemptResult(
+                AttemptOutcome.RETRIABLE,
+                started_at,
+                error="interrupted: the worker shut down during the attempt",
+                retry_at=utcnow(),
+            )
+            await asyncio.shield(self._record(claimed, result, log))
+            raise
+        finally:
+            renewal.cancel()
+        await self._record(claimed, result, log)
+
+    async def _deliver(self, claimed: ClaimedDelivery, started_at: Any) -> AttemptResult:
+        route_key = (claimed.tenant_id, claimed.route_id)
+        connector = self.connectors.get(route_key)
+        try:
+            if connector is None:
+                raise RetriableDeliveryError(
+                    f"route {claimed.tenant_id}/{claimed.route_id} is not configured (any more)"
+                )
+            tenant = self.deployment.tenant(claimed.tenant_id)
+            envelope = await self.repository.load_envelope(claimed, tenant_name=tenant.name)
+            receipt = await connector.deliver(envelope)
+        except DeliveryError as error:
+            return self._failure(claimed, started_at, error)
+        return AttemptResult(
+            AttemptOutcome.DELIVERED,
+            started_at,
+            status_code=receipt.status_code,
+            remote_reference=receipt.remote_reference,
+        )
+
+    def _failure(
+        self, claimed: ClaimedDelivery, started_at: Any, error: DeliveryError
+    ) -> AttemptResult:
+        detail = error.detail[:500]
+        if isinstance(error, PermanentDeliveryError):
+            return AttemptResult(AttemptOutcome.PERMANENT, started_at, error.status_code, detail)
+        route = self._route(claimed)
+        schedule = route.retry_schedule if route and route.retry_schedule else DEFAULT_SCHEDULE
+        delay = next_delay(
+            schedule,
+            claimed.attempt,
+            retry_after=getattr(error, "retry_after", None),
+            jitter=self.settings.retry_jitter,
+        )
+        if delay is None:
+            detail = f"{detail} (gave up after {claimed.attempt} attempts)"[:500]
+        return AttemptResult(
+            AttemptOutcome.RETRIABLE,
+            started_at,
+            error.status_code,
+            detail,
+            retry_at=None if delay is None else utcnow() + timedelta(seconds=delay),
+        )
+
+    def _route(self, claimed: ClaimedDelivery) -> Any:
+        try:
+            return self.deployment.route(claimed.tenant_id, claimed.route_id)
+        except KeyError:
+            return None
+
+    async def _keep_lease(self, claimed: ClaimedDelivery, log: Any) -> None:
+        """Renew the lease while a slow attempt runs, so nobody else starts a second one."""
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                if not await self.queue.renew(
+                    claimed, self.worker_id, lease_seconds=self.settings.lease_seconds
+                ):
+                    log.warning("delivery.lease_lost")
+                    return
+            except Exception:
+                log.exception("delivery.lease_renew_failed")
+
+    async def _record(self, claimed: ClaimedDelivery, result: AttemptResult, log: Any) -> None:
+        """Store the outcome; retried for a while, because the back-end already has its answer."""
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(Exception),
+                wait=wait_exponential(multiplier=0.2, max=5),
+                stop=stop_after_delay(self.settings.lease_seconds),
+                reraise=True,
+            ):
+                with attempt:
+                    ours = await self.queue.record(claimed, self.worker_id, result)
+        except Exception:
+            # The lease will expire and the delivery be attempted again: at-least-once holds.
+            log.exception("delivery.record_failed", outcome=str(result.outcome))
+            return
+        fields: dict[str, Any] = {
+            "outcome": str(result.outcome),
+            "status_code": result.status_code,
+            "duration_ms": round((utcnow() - result.started_at).total_seconds() * 1000, 1),
+        }
+        if not ours:
+            log.warning("delivery.attempt", **fields, lease="lost")
+            return
+        log.info("delivery.attempt", **fields, error=result.error)
+        if result.outcome == AttemptOutcome.DELIVERED:
+            log.info("delivery.delivered", remote_reference=result.remote_reference)
+        elif result.retry_at is None:
+            log.warning("delivery.dead", error=result.error)
+        else:
+            log.info("delivery.retry_scheduled", retry_at=result.retry_at.isoformat())
