@@ -3,107 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
-import pytest
-import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit
 from ozgbridge.domain import ApplicationStatus, DeliveryState, utcnow
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
-from ozgbridge.settings import Settings
-from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.repository import Repository
-from ozgbridge.store.tables import attempts
-from ozgbridge.tenants import load_deployment
 from ozgbridge.testing import Hang, ScriptedConnector
-from ozgbridge.worker import Worker
 from tests.factories import new_application
-
-FAST = [0, 0.05, 0.05, 0.05, 0.05]
-
-
-def write_config(root: Path, retry_schedule: list[float]) -> Path:
-    (root / "tenants").mkdir(parents=True)
-    tenant = {
-        "id": "erkelenz",
-        "name": "Stadt Erkelenz",
-        "ags": "05370004",
-        "routes": [
-            {
-                "id": "gewerbe",
-                "services": ["*"],
-                "connector": "filedrop",
-                "options": {"directory": "dropbox/erkelenz"},
-                "retry_schedule": retry_schedule,
-            }
-        ],
-    }
-    (root / "tenants" / "erkelenz.yaml").write_text(yaml.safe_dump(tenant))
-    digest = hashlib.sha256(b"test-token").hexdigest()
-    keys = {"keys": [{"id": "portal-test", "role": "portal", "sha256": digest}]}
-    (root / "keys.yaml").write_text(yaml.safe_dump(keys))
-    return root
-
-
-MakeWorker = Callable[..., Awaitable[Worker]]
-
-
-@pytest.fixture
-async def start_worker(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[MakeWorker]:
-    running: list[tuple[Worker, asyncio.Task[None]]] = []
-
-    async def make(
-        connector: ScriptedConnector,
-        *,
-        retry_schedule: list[float] = FAST,
-        worker_id: str = "w1",
-        **settings: Any,
-    ) -> Worker:
-        config = write_config(tmp_path / worker_id, retry_schedule)
-        values: dict[str, Any] = {
-            "poll_interval": 0.05,
-            "retry_jitter": 0,
-            "delivery_timeout": 1,
-            "lease_seconds": 5,
-        }
-        values.update(settings)
-        worker = Worker(
-            settings=Settings(**values),
-            deployment=load_deployment(config),
-            repository=Repository(engine),
-            queue=DeliveryQueue(engine),
-            connectors={("erkelenz", "gewerbe"): connector},
-            worker_id=worker_id,
-        )
-        running.append((worker, asyncio.create_task(worker.run())))
-        return worker
-
-    yield make
-    for worker, task in running:
-        worker.stop()
-    await asyncio.gather(*(task for _, task in running))
-
-
-async def settled(repo: Repository, application_id: str, timeout: float = 10) -> Any:
-    """The application's view once its delivery is final (delivered or dead)."""
-    async with asyncio.timeout(timeout):
-        while True:
-            view = await repo.get_application(application_id)
-            if view.status in (ApplicationStatus.DELIVERED, ApplicationStatus.DEAD):
-                return view
-            await asyncio.sleep(0.02)
-
-
-async def attempt_rows(engine: AsyncEngine) -> list[Any]:
-    async with engine.connect() as conn:
-        return list((await conn.execute(select(attempts).order_by(attempts.c.number))).all())
+from tests.integration.worker.support import MakeWorker, attempt_rows, settled
 
 
 async def test_delivers_once_and_audits(engine: AsyncEngine, start_worker: MakeWorker) -> None:
@@ -184,7 +95,9 @@ async def test_exhausted_ladder_is_dead(engine: AsyncEngine, start_worker: MakeW
 
 async def test_retry_after_is_honoured(engine: AsyncEngine, start_worker: MakeWorker) -> None:
     repo = Repository(engine)
-    backend = ScriptedConnector([RetriableDeliveryError("HTTP 429", status_code=429, retry_after=600)])
+    backend = ScriptedConnector(
+        [RetriableDeliveryError("HTTP 429", status_code=429, retry_after=600)]
+    )
     new = new_application()
     await repo.accept(new)
     await start_worker(backend)
