@@ -86,7 +86,7 @@ class Worker:
                         self._attempt(delivery), name=f"deliver-{delivery.id}"
                     )
                     self._in_flight[delivery.id] = task
-                    task.add_done_callback(lambda _t, key=delivery.id: self._finished(key))
+                    task.add_done_callback(functools.partial(self._finished, delivery.id))
                 if not claimed or self.in_flight >= self.settings.worker_concurrency:
                     await self._idle(full=self.in_flight >= self.settings.worker_concurrency)
         finally:
@@ -132,7 +132,7 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
-    def _finished(self, delivery_id: str) -> None:
+    def _finished(self, delivery_id: str, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(delivery_id, None)
         self._slot_freed.set()
 

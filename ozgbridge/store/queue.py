@@ -63,10 +63,11 @@ class DeliveryQueue:
             deliveries.c.connector,
             deliveries.c.attempts,
         )
+        rows: list[Any]
         async with self.engine.begin() as conn:
             if conn.dialect.name == "postgresql":
                 candidates = due.with_for_update(skip_locked=True).subquery("candidates")
-                rows = (
+                rows = list(
                     await conn.execute(
                         update(deliveries)
                         .where(deliveries.c.id == candidates.c.id)
@@ -78,7 +79,7 @@ class DeliveryQueue:
                             candidates.c.prev_leased_at,
                         )
                     )
-                ).all()
+                )
             else:
                 previous = {row.id: row for row in (await conn.execute(due)).all()}
                 if not previous:
