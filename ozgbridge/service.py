@@ -102,13 +102,6 @@ async def open_service(
         if api
         else None
     )
-    for key in deployment.keys:
-        if key.demo:
-            logger.warning(
-                "auth.demo_key_configured",
-                key_id=key.id,
-                hint="demo keys have published tokens; remove them from keys.yaml in production",
-            )
     await audit.record(
         engine,
         audit.AuditEvent(

@@ -1,0 +1,316 @@
+"""Tenant and route configuration: loading a deployment directory, checking it, looking things up.
+
+A deployment directory holds::
+
+    tenants/*.yaml   one file per tenant (Behörde): region, parent, routes, delegations
+    keys.yaml        API keys, as SHA-256 hashes of their tokens only
+
+`load_deployment` reports *every* problem it finds at once, each with file, field and line, because
+an operator fixing a configuration before a release should not have to run the check ten times.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path, PurePosixPath
+from types import MappingProxyType
+from typing import Any
+
+import structlog
+from pydantic import ValidationError
+
+from ozgbridge import connector, tenant_rules
+from ozgbridge.configfile import Loc, YamlDocument, read_yaml
+from ozgbridge.errors import ConfigError, ConfigProblem
+from ozgbridge.secrets import SecretResolver, resolve_options
+from ozgbridge.tenant_models import (
+    CATCH_ALL,
+    CHILDREN,
+    ApiKey,
+    Deployment,
+    Maturity,
+    Responsibility,
+    Role,
+    RouteConfig,
+    TenantConfig,
+    token_sha256,
+)
+
+__all__ = [
+    "CATCH_ALL",
+    "CHILDREN",
+    "ApiKey",
+    "Deployment",
+    "Maturity",
+    "Responsibility",
+    "Role",
+    "RouteConfig",
+    "TenantConfig",
+    "load_deployment",
+    "token_sha256",
+]
+
+log = structlog.get_logger("ozgbridge.tenants")
+
+TENANTS_DIR = "tenants"
+KEYS_FILE = "keys.yaml"
+
+
+def load_deployment(
+    config_dir: Path, *, resolve_secrets: bool = True, check_connectors: bool = True
+) -> Deployment:
+    """Load and check a deployment directory; `ConfigError` lists every problem found.
+
+    ``resolve_secrets=False`` is for checking on a machine without the secrets: references are
+    checked for syntax only and kept verbatim in the options, and connector option errors at (or
+    above) an option holding a reference are not reported, since they may stem from the
+    unresolved value. Such a deployment must not be used to deliver anything.
+    ``check_connectors=False`` skips looking up connector kinds and validating their options.
+    """
+    config_dir = Path(config_dir)
+    resolver = SecretResolver(base_dir=config_dir, environ=os.environ, resolve=resolve_secrets)
+    return _Loader(config_dir, resolver, check_connectors=check_connectors).load()
+
+
+class _Loader:
+    def __init__(self, config_dir: Path, resolver: SecretResolver, *, check_connectors: bool):
+        self.config_dir = config_dir
+        self.resolver = resolver
+        self.check_connectors = check_connectors
+        self.label = PurePosixPath(config_dir.resolve().name)
+        self.problems: list[ConfigProblem] = []
+        self.documents: dict[Path, YamlDocument] = {}
+        self.shown: dict[Path, str] = {}
+        self.registry_broken = False
+        # Gathered from the raw files, so that a broken file still has its parent checked.
+        self.declared_parents: list[tuple[Path, str]] = []
+
+    def show(self, path: Path) -> str:
+        shown = self.shown.get(path)
+        if shown is None:
+            shown = str(self.label / path.relative_to(self.config_dir).as_posix())
+            self.shown[path] = shown
+        return shown
+
+    def load(self) -> Deployment:
+        if not self.config_dir.is_dir():
+            raise ConfigError([ConfigProblem(str(self.config_dir), "", "is not a directory")])
+        declared: list[tuple[Path, str]] = []
+        tenants: list[TenantConfig] = []
+        raw_tenants: list[Any] = []
+        for path in self._tenant_files():
+            tenant = self._load_tenant(path, declared, raw_tenants)
+            if tenant is not None:
+                tenants.append(tenant)
+        declared_ids = [tenant_id for _, tenant_id in declared]
+        keys_path = self.config_dir / KEYS_FILE
+        keys, raw_keys = self._load_keys(keys_path)
+
+        findings = tenant_rules.check_unique_ids(declared, self.shown)
+        for tenant in tenants:
+            findings += tenant_rules.check_routes(tenant)
+        findings += tenant_rules.check_parents_exist(self.declared_parents, declared_ids)
+        findings += tenant_rules.check_cycles(tenants)
+        findings += tenant_rules.check_regions(tenants, self.shown)
+        findings += tenant_rules.check_delegations(tenants, self.shown)
+        findings += tenant_rules.check_keys(keys, declared_ids, keys_path)
+        self.problems += [self._located(finding) for finding in findings]
+
+        if self.problems:
+            raise ConfigError(sorted(self.problems, key=lambda p: (p.file, p.line or 0)))
+        for _, key in keys:
+            if key.demo:
+                log.warning("config.demo_key", key_id=key.id, role=str(key.role))
+        return Deployment(
+            config_dir=self.config_dir,
+            tenants=MappingProxyType({t.id: t for t in sorted(tenants, key=lambda t: t.id)}),
+            keys=tuple(key for _, key in keys),
+            fingerprint=_fingerprint(raw_tenants, raw_keys),
+        )
+
+    def _tenant_files(self) -> list[Path]:
+        directory = self.config_dir / TENANTS_DIR
+        if not directory.is_dir():
+            self.problems.append(
+                ConfigProblem(
+                    str(self.label / TENANTS_DIR), "", "missing: one YAML file per tenant"
+                )
+            )
+            return []
+        files = []
+        for path in sorted(directory.iterdir()):
+            if path.name.startswith(".") or not path.is_file():
+                continue
+            if path.suffix == ".yaml":
+                files.append(path)
+            elif path.suffix == ".yml":
+                self.problems.append(
+                    ConfigProblem(self.show(path), "", f"not read: rename it to {path.stem}.yaml")
+                )
+        if not files:
+            self.problems.append(
+                ConfigProblem(str(self.label / TENANTS_DIR), "", "holds no tenant files (*.yaml)")
+            )
+        return files
+
+    def _read(self, path: Path) -> YamlDocument | None:
+        document, problems = read_yaml(path, self.show(path))
+        self.problems += problems
+        if document is not None:
+            self.documents[path] = document
+        return document
+
+    def _load_tenant(
+        self, path: Path, declared: list[tuple[Path, str]], raw_tenants: list[Any]
+    ) -> TenantConfig | None:
+        document = self._read(path)
+        if document is None:
+            return None
+        raw = document.data
+        if not isinstance(raw, dict):
+            self.problems.append(
+                document.problem((), "must be a mapping of fields (id:, name:, ags:, routes:, …)")
+            )
+            return None
+        raw_tenants.append(raw)
+        if isinstance(raw.get("id"), str):
+            declared.append((path, raw["id"]))
+        if isinstance(raw.get("parent"), str):
+            self.declared_parents.append((path, raw["parent"]))
+        data, skip = self._resolve_secrets(document, raw)
+        if "source" in data:  # a model field, but set by the loader, never by the file
+            self.problems.append(document.problem(("source",), "unknown field (set by the loader)"))
+            data.pop("source")
+        if "ags" not in raw and "ars" not in raw:
+            self.problems.append(
+                document.problem(("ags",), "the tenant's region is missing: give ags or ars")
+            )
+        if self.check_connectors:
+            self._check_connectors(document, data, skip)
+        try:
+            tenant = TenantConfig.model_validate(data)
+        except ValidationError as exc:
+            # The region field that was not written is derived; its errors only repeat the other's.
+            def unwritten_region(loc: Loc) -> bool:
+                return loc in (("ags",), ("ars",)) and loc[0] not in raw
+
+            self.problems += document.validation_problems(exc, skip=unwritten_region)
+            return None
+        return tenant.model_copy(update={"source": path})
+
+    def _resolve_secrets(
+        self, document: YamlDocument, raw: dict[str, Any]
+    ) -> tuple[dict[str, Any], set[Loc]]:
+        """The tenant data with route options resolved, and the option locations to not judge."""
+        data = dict(raw)
+        routes = raw.get("routes")
+        skip: set[Loc] = set()
+        if not isinstance(routes, list):
+            return data, skip
+        resolved_routes: list[Any] = []
+        for index, route in enumerate(routes):
+            options = route.get("options") if isinstance(route, dict) else None
+            if not isinstance(options, dict):
+                resolved_routes.append(route)
+                continue
+            here: Loc = ("routes", index, "options")
+            result = resolve_options(options, self.resolver)
+            for loc, message in result.problems:
+                self.problems.append(document.problem((*here, *loc), message))
+                skip.add((*here, *loc))
+            if not self.resolver.resolve:
+                skip.update((*here, *loc) for loc in result.references)
+            resolved_routes.append({**route, "options": result.options})
+        data["routes"] = resolved_routes
+        return data, skip
+
+    def _check_connectors(
+        self, document: YamlDocument, data: dict[str, Any], skip: set[Loc]
+    ) -> None:
+        routes = data.get("routes")
+        if not isinstance(routes, list):
+            return
+        for index, route in enumerate(routes):
+            if not isinstance(route, dict):
+                continue
+            kind, options = route.get("connector"), route.get("options", {})
+            if not isinstance(kind, str) or not kind or not isinstance(options, dict):
+                continue
+            try:
+                cls = connector.connector_class(kind)
+            except ConfigError as exc:
+                message = "; ".join(problem.message for problem in exc.problems)
+                self.problems.append(document.problem(("routes", index, "connector"), message))
+                continue
+            except Exception as exc:  # a broken plugin must not hide the rest of the report
+                if not self.registry_broken:
+                    self.registry_broken = True
+                    self.problems.append(
+                        ConfigProblem(
+                            connector.ENTRY_POINT_GROUP,
+                            "",
+                            f"installed connectors cannot be loaded ({type(exc).__name__}: {exc});"
+                            " no connector options were checked",
+                        )
+                    )
+                continue
+            try:
+                cls.Options.model_validate(options)
+            except ValidationError as exc:
+                prefix: Loc = ("routes", index, "options")
+
+                def near_skipped(loc: Loc) -> bool:
+                    # An error at or above an unjudgeable value may be caused by that value.
+                    return any(loc == s[: len(loc)] or s == loc[: len(s)] for s in skip)
+
+                self.problems += document.validation_problems(exc, prefix=prefix, skip=near_skipped)
+
+    def _load_keys(self, path: Path) -> tuple[list[tuple[int, ApiKey]], Any]:
+        if not path.is_file():
+            self.problems.append(
+                ConfigProblem(self.show(path), "", "missing: API keys are required (keys: [...])")
+            )
+            return [], None
+        document = self._read(path)
+        if document is None:
+            return [], None
+        raw = document.data
+        if not isinstance(raw, dict) or not isinstance(raw.get("keys"), list):
+            loc: Loc = ("keys",) if isinstance(raw, dict) else ()
+            self.problems.append(document.problem(loc, "must be a list of keys: keys: [...]"))
+            return [], raw
+        for name in raw:
+            if name != "keys":
+                self.problems.append(
+                    document.problem((name,), "unknown field (misspelt, or not supported here)")
+                )
+        keys = []
+        for index, item in enumerate(raw["keys"]):
+            try:
+                keys.append((index, ApiKey.model_validate(item)))
+            except ValidationError as exc:
+                self.problems += document.validation_problems(exc, prefix=("keys", index))
+        return keys, raw
+
+    def _located(self, finding: tenant_rules.Finding) -> ConfigProblem:
+        document = self.documents[finding.source]
+        loc = finding.loc
+        # Rules speak of the ARS; point at the AGS line when that is what the file says.
+        if loc == ("ars",) and not document.has(loc):
+            loc = ("ags",)
+        return document.problem(loc, finding.message)
+
+
+def _fingerprint(raw_tenants: list[Any], raw_keys: Any) -> str:
+    def canonical(value: Any) -> str:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+
+    # Sorted documents: file names and file order do not change what the deployment does.
+    content = canonical(
+        {"tenants": sorted(canonical(raw) for raw in raw_tenants), "keys": raw_keys}
+    )
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
