@@ -15,10 +15,10 @@ import yaml
 
 from ozgbridge.api.app import create_app
 from ozgbridge.cli import main
+from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.store.engine import create_engine
 from ozgbridge.store.repository import Repository
-from ozgbridge.routing import Router
 from ozgbridge.tenants import load_deployment
 from tests.conftest import REPO_ROOT
 
@@ -63,12 +63,13 @@ def parse(args: list[str]) -> click.Command:
     """Resolve args through the real click CLI; raises click.UsageError on anything unknown."""
     command: click.Command = main
     ctx = main.make_context("ozgbridge", list(args), resilient_parsing=False)
-    remaining = [*ctx._protected_args, *ctx.args]  # noqa: SLF001
+    remaining = [*ctx._protected_args, *ctx.args]
     while isinstance(command, click.Group):
         name, sub, remaining = command.resolve_command(ctx, remaining)
-        assert sub is not None and name is not None
+        assert sub is not None
+        assert name is not None
         ctx = sub.make_context(name, remaining, parent=ctx)
-        remaining = [*ctx._protected_args, *ctx.args]  # noqa: SLF001
+        remaining = [*ctx._protected_args, *ctx.args]
         command = sub
     return command
 
@@ -120,7 +121,8 @@ def test_secret_references_are_in_the_example_secret() -> None:
 
 def test_configmaps_are_rendered_from_the_example_config() -> None:
     spec = importlib.util.spec_from_file_location("render", K8S / "render-configmaps.py")
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     render = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(render)
     assert (K8S / "configmaps.yaml").read_text() == render.render(REPO_ROOT / "config"), (
@@ -132,7 +134,8 @@ def test_configmaps_are_rendered_from_the_example_config() -> None:
 def test_image_runs_as_an_unprivileged_user() -> None:
     text = (DEPLOY / "Containerfile").read_text()
     users = re.findall(r"^USER (\S+)$", text, re.M)
-    assert users and users[-1] not in ("0", "root")
+    assert users
+    assert users[-1] not in ("0", "root")
     assert 'ENTRYPOINT ["ozgbridge"]' in text
     for doc in k8s_documents():
         pod = doc.get("spec", {}).get("template", {}).get("spec")
