@@ -26,6 +26,7 @@ from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
 from ozgbridge.store.engine import create_engine
+from ozgbridge.store.notify import listen
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment, load_deployment
@@ -77,7 +78,7 @@ async def open_service(
     except BaseException:
         await engine.dispose()
         raise
-    repository = Repository(engine)
+    repository = Repository(engine, notify=settings.pg_notify)
     worker_id = default_worker_id()
     the_worker = (
         Worker(
@@ -135,6 +136,7 @@ async def run_service(
         loop.add_signal_handler(sig, stop.set)
     runner: web.AppRunner | None = None
     worker_task: asyncio.Task[None] | None = None
+    listener: asyncio.Task[None] | None = None
     try:
         if service.app is not None:
             runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
@@ -143,6 +145,10 @@ async def run_service(
             logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
         if service.worker is not None:
             worker_task = asyncio.create_task(service.worker.run(), name="worker")
+            if settings.pg_notify and service.engine.dialect.name == "postgresql":
+                listener = asyncio.create_task(
+                    listen(settings.database_url, service.worker.wake), name="pg-listen"
+                )
         logger.info(
             "service.started", api=api, worker=worker, tenants=len(service.deployment.tenants)
         )
@@ -154,6 +160,8 @@ async def run_service(
         stop_waiter.cancel()
         logger.info("service.stopping")
     finally:
+        if listener is not None:
+            listener.cancel()
         if runner is not None:
             await runner.cleanup()
         if service.worker is not None and worker_task is not None:

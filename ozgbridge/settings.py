@@ -31,6 +31,10 @@ class Settings(BaseSettings):
     worker_concurrency: int = Field(default=16, ge=1)
     poll_interval: float = Field(default=1.0, gt=0, description="idle wait between claims")
     shutdown_grace: float = Field(default=30.0, ge=0, description="wait for in-flight on SIGTERM")
+    pg_notify: bool = Field(
+        default=True,
+        description="PostgreSQL LISTEN/NOTIFY wake-ups; off behind PgBouncer (transaction mode)",
+    )
     retry_jitter: float = Field(default=0.1, ge=0, le=0.5)
 
     log_level: str = "INFO"

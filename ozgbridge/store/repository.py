@@ -20,6 +20,7 @@ from ozgbridge.domain import (
     sha256_hex,
     utcnow,
 )
+from ozgbridge.store.notify import notify_in
 from ozgbridge.store.records import (
     ApplicationView,
     ClaimedDelivery,
@@ -37,8 +38,10 @@ class IdempotencyKeyTaken(Exception):
 class Repository:
     """The one interface to stored applications; works the same on SQLite and PostgreSQL."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, notify: bool = True) -> None:
         self.engine = engine
+        # On PostgreSQL, tell workers in other processes that work arrived (see notify.py).
+        self.notify = notify and engine.dialect.name == "postgresql"
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -138,6 +141,8 @@ class Repository:
                             created_at=now,
                         )
                     )
+                if self.notify:
+                    await notify_in(conn)
                 await audit.append(
                     conn,
                     audit.AuditEvent(
