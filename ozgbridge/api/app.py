@@ -1,0 +1,99 @@
+"""The aiohttp application: typed state, middlewares, routes.
+
+Middlewares, outermost first: `access_log_middleware` binds the request id and writes one
+``http.request`` line per request with the final status; `problem_middleware` turns every error
+into problem+json before that line is written.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+
+import structlog
+from aiohttp import web
+
+from ozgbridge.api import applications, health, openapi
+from ozgbridge.api.auth import authenticated_key
+from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
+from ozgbridge.api.state import (
+    DEPLOYMENT,
+    ON_ACCEPTED,
+    REPOSITORY,
+    ROUTER,
+    SETTINGS,
+)
+from ozgbridge.ids import new_id
+from ozgbridge.routing import Router
+from ozgbridge.settings import Settings
+from ozgbridge.store.repository import Repository
+from ozgbridge.tenants import Deployment
+
+REQUEST_ID_HEADER = "X-Request-Id"
+# A caller's request id is echoed into logs and headers, so only harmless characters pass.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+
+access_log = structlog.get_logger("ozgbridge.api.access")
+
+
+def request_id_for(request: web.Request) -> str:
+    given = request.headers.get(REQUEST_ID_HEADER, "")
+    return given if _REQUEST_ID.fullmatch(given) else new_id()
+
+
+def _path_template(request: web.Request) -> str:
+    # The template keeps ids out of the field, so log lines group by endpoint.
+    route = request.match_info.route
+    resource = route.resource
+    return resource.canonical if resource is not None else request.path
+
+
+@web.middleware
+async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    request_id = request_id_for(request)
+    request[REQUEST_ID_KEY] = request_id
+    started = time.perf_counter()
+    status: int | None = None
+    with structlog.contextvars.bound_contextvars(request_id=request_id):
+        try:
+            response = await handler(request)
+            status = response.status
+            response.headers[REQUEST_ID_HEADER] = request_id
+            return response
+        finally:
+            key = authenticated_key(request)
+            access_log.info(
+                "http.request",
+                method=request.method,
+                path=_path_template(request),
+                status=status,  # None: the client went away before an answer was ready
+                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                key_id=key.id if key is not None else None,
+            )
+
+
+def create_app(
+    *,
+    settings: Settings,
+    deployment: Deployment,
+    repository: Repository,
+    router: Router,
+    on_accepted: Callable[[], None] | None = None,
+) -> web.Application:
+    """The HTTP API. ``on_accepted`` runs after each committed acceptance (a worker wake-up)."""
+    app = web.Application(
+        client_max_size=settings.max_body_bytes,
+        middlewares=[access_log_middleware, problem_middleware],
+    )
+    app[SETTINGS] = settings
+    app[DEPLOYMENT] = deployment
+    app[REPOSITORY] = repository
+    app[ROUTER] = router
+    app[ON_ACCEPTED] = on_accepted
+    app.router.add_post("/v1/applications", applications.submit)
+    app.router.add_get("/v1/applications/{id}", applications.get_application)
+    app.router.add_get("/healthz", health.healthz)
+    app.router.add_get("/readyz", health.readyz)
+    app.router.add_get("/v1/openapi.json", openapi.serve)
+    return app

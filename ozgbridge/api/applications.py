@@ -1,0 +1,232 @@
+"""Submitting an application (Antrag) and reading its status.
+
+A 202 is sent only after `Repository.accept` committed the application, its delivery and the audit
+events in one transaction: an answered submission is never lost. Everything that can be refused
+(size, type, syntax, fields, routing) is refused before that commit, so a refusal stores nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import structlog
+from aiohttp import web
+
+from ozgbridge.api import intake
+from ozgbridge.api.auth import authenticate
+from ozgbridge.api.problems import TYPE_IDEMPOTENCY_CONFLICT, TYPE_UNROUTABLE, Problem
+from ozgbridge.api.schemas import (
+    AcceptedOut,
+    ApplicationIn,
+    ApplicationOut,
+    DataOut,
+    DeliveryOut,
+    Links,
+)
+from ozgbridge.api.state import DEPLOYMENT, ON_ACCEPTED, REPOSITORY, ROUTER, SETTINGS
+from ozgbridge.domain import ApplicationStatus, RegionRef, ServiceRef
+from ozgbridge.errors import RoutingError
+from ozgbridge.ids import is_id, new_id
+from ozgbridge.routing import Resolution
+from ozgbridge.store.records import (
+    ApplicationView,
+    IdempotencyRecord,
+    NewApplication,
+    NewAttachment,
+)
+from ozgbridge.store.repository import IdempotencyKeyTaken
+from ozgbridge.tenants import ApiKey, Role
+
+REPLAYED_HEADER = "Idempotent-Replayed"
+
+log = structlog.get_logger("ozgbridge.api.applications")
+
+
+def _replay(stored: IdempotencyRecord, request_sha256: str) -> web.Response:
+    if stored.request_sha256 != request_sha256:
+        raise Problem(
+            409,
+            f"this {intake.IDEMPOTENCY_HEADER} was already used for a different request body; "
+            "use a new key for a new application",
+            type=TYPE_IDEMPOTENCY_CONFLICT,
+        )
+    log.info("application.replayed", api_key_id=stored.api_key_id)
+    headers = {REPLAYED_HEADER: "true"}
+    if stored.response_status == 202:
+        headers["Location"] = AcceptedOut.model_validate_json(stored.response_body).links.self_
+    return web.Response(
+        status=stored.response_status,
+        text=stored.response_body,
+        content_type="application/json",
+        headers=headers,
+    )
+
+
+def _base_url(request: web.Request) -> str:
+    public_url = request.app[SETTINGS].public_url
+    return public_url.rstrip("/") if public_url else str(request.url.origin())
+
+
+async def submit(request: web.Request) -> web.StreamResponse:
+    """POST /v1/applications: validate, route, store durably, answer 202."""
+    app = request.app
+    settings, repository = app[SETTINGS], app[REPOSITORY]
+    key = authenticate(request, app[DEPLOYMENT])
+    if key.role is not Role.PORTAL:
+        raise Problem(403, f"role {key.role} may not submit applications")
+    idempotency_key = intake.idempotency_key(request)
+    raw = await intake.read_json_body(request, settings.max_body_bytes)
+    digest = await intake.body_sha256(raw)
+
+    if idempotency_key is not None:
+        stored = await repository.find_idempotent(key.id, idempotency_key)
+        if stored is not None:
+            return _replay(stored, digest)
+
+    body = await intake.parse_application(raw, settings.max_attachments)
+    region = body.region.to_ref()
+    try:
+        resolution = app[ROUTER].resolve(body.service.leika_key, region)
+    except RoutingError as exc:
+        raise Problem(
+            422, str(exc), type=TYPE_UNROUTABLE, title="No responsible authority"
+        ) from None
+
+    new = _new_application(body, region, key, resolution)
+    location = f"{_base_url(request)}/v1/applications/{new.id}"
+    answer = AcceptedOut(
+        id=new.id,
+        status=ApplicationStatus.RECEIVED,
+        tenant=new.tenant_id,
+        links=Links(self_=location),
+    ).model_dump_json(by_alias=True)
+    record = (
+        IdempotencyRecord(key.id, idempotency_key, digest, 202, answer)
+        if idempotency_key is not None
+        else None
+    )
+    try:
+        await repository.accept(new, idempotency=record)
+    except IdempotencyKeyTaken:
+        # A concurrent request with the same key committed first; answer as its retry would.
+        stored = await repository.find_idempotent(key.id, idempotency_key or "")
+        if stored is None:
+            raise
+        return _replay(stored, digest)
+
+    log.info(
+        "application.accepted",
+        application_id=new.id,
+        delivery_id=new.delivery_id,
+        tenant_id=new.tenant_id,
+        route_id=new.route_id,
+        reason=new.routing_reason,
+        leika_key=new.leika_key,
+        data_size=len(new.data),
+        attachments=len(new.attachments),
+    )
+    _notify(app[ON_ACCEPTED])
+    return web.Response(
+        status=202, text=answer, content_type="application/json", headers={"Location": location}
+    )
+
+
+def _new_application(
+    body: ApplicationIn, region: RegionRef, key: ApiKey, resolution: Resolution
+) -> NewApplication:
+    route = resolution.route
+    return NewApplication(
+        id=new_id(),
+        delivery_id=new_id(),
+        tenant_id=resolution.tenant.id,
+        route_id=route.id,
+        connector=route.connector,
+        routing_reason=resolution.reason,
+        leika_key=body.service.leika_key,
+        service_name=body.service.name,
+        region=region,
+        reference=body.reference,
+        submitted_by=key.id,
+        data_mime_type=body.data.mime_type,
+        data_schema_uri=body.data.schema_uri,
+        data=body.data.payload,
+        attachments=tuple(
+            NewAttachment(
+                id=new_id(),
+                filename=a.filename,
+                mime_type=a.mime_type,
+                purpose=a.purpose,
+                content=a.content_base64,
+            )
+            for a in body.attachments
+        ),
+        # The ladder's first step may ask for a pause before the first attempt, too.
+        first_attempt_delay=route.retry_schedule[0] if route.retry_schedule else 0.0,
+    )
+
+
+def _notify(on_accepted: Callable[[], None] | None) -> None:
+    if on_accepted is None:
+        return
+    try:
+        on_accepted()
+    except Exception:
+        # Only a wake-up hint: the application is committed and the worker polls anyway.
+        log.exception("api.on_accepted_failed")
+
+
+def _may_see(key: ApiKey, view: ApplicationView) -> bool:
+    if key.role is Role.OPERATOR:
+        return True
+    if key.role is Role.PORTAL:
+        return view.submitted_by == key.id
+    if key.role is Role.TENANT:
+        return view.tenant_id == key.tenant
+    return False
+
+
+async def get_application(request: web.Request) -> web.StreamResponse:
+    """GET /v1/applications/{id}: status and deliveries, never contents."""
+    app = request.app
+    key = authenticate(request, app[DEPLOYMENT])
+    if key.role is Role.COORDINATOR:
+        raise Problem(403, "coordinators see aggregates only")
+    application_id = request.match_info["id"]
+    view = await app[REPOSITORY].get_application(application_id) if is_id(application_id) else None
+    # The same answer for "missing" and "not yours": a key must not learn which ids exist.
+    if view is None or not _may_see(key, view):
+        raise Problem(404, "no such application visible to this API key")
+    return web.Response(
+        text=_application_out(view).model_dump_json(by_alias=True),
+        content_type="application/json",
+    )
+
+
+def _application_out(view: ApplicationView) -> ApplicationOut:
+    return ApplicationOut(
+        id=view.id,
+        status=view.status,
+        tenant=view.tenant_id,
+        service=ServiceRef(leika_key=view.leika_key, name=view.service_name),
+        region=RegionRef(ars=view.ars, ags=view.ags),
+        reference=view.reference,
+        received_at=view.received_at,
+        updated_at=view.updated_at,
+        data=DataOut(mime_type=view.data_mime_type, size=view.data_size),
+        attachment_count=view.attachment_count,
+        deliveries=[
+            DeliveryOut(
+                id=d.id,
+                route_id=d.route_id,
+                connector=d.connector,
+                state=d.state,
+                attempts=d.attempts,
+                next_attempt_at=d.next_attempt_at,
+                last_error=d.last_error,
+                last_status_code=d.last_status_code,
+                remote_reference=d.remote_reference,
+                delivered_at=d.delivered_at,
+            )
+            for d in view.deliveries
+        ],
+    )

@@ -1,0 +1,186 @@
+"""The OpenAPI 3.1 document, generated from the pydantic models the handlers use.
+
+Generating it from the models keeps it honest: a field added to a request model appears here
+without anyone remembering to document it.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from importlib import metadata
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
+from ozgbridge.api.schemas import (
+    AcceptedOut,
+    ApplicationIn,
+    ApplicationOut,
+    HealthOut,
+    ProblemOut,
+)
+
+REF_TEMPLATE = "#/components/schemas/{model}"
+Mode = Literal["validation", "serialization"]
+
+_MODELS: list[tuple[type[BaseModel], Mode]] = [
+    (ApplicationIn, "validation"),
+    (AcceptedOut, "serialization"),
+    (ApplicationOut, "serialization"),
+    (HealthOut, "serialization"),
+    (ProblemOut, "serialization"),
+]
+_PROBLEM_TEXTS = {
+    400: "Malformed JSON or a malformed header",
+    401: "No API key, or an unknown one",
+    403: "The API key's role may not do this",
+    404: "No such resource visible to this API key",
+    409: "Idempotency-Key reused with a different body",
+    413: "Body larger than the configured limit",
+    415: "Body is not application/json",
+    422: "A field is invalid, or no authority is responsible",
+    500: "Unexpected error (logged with the request id)",
+    503: "The database is not reachable",
+}
+_PUBLIC: list[dict[str, list[str]]] = []  # `security: []` overrides the global bearer requirement
+
+
+def _version() -> str:
+    try:
+        return metadata.version("ozgbridge")
+    except metadata.PackageNotFoundError:
+        return "0.0.0+unknown"
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _problems(ref: dict[str, Any], *statuses: int) -> dict[str, Any]:
+    return {
+        str(status): {
+            "description": _PROBLEM_TEXTS[status],
+            "content": {PROBLEM_CONTENT_TYPE: {"schema": ref}},
+        }
+        for status in statuses
+    }
+
+
+def build_document() -> dict[str, Any]:
+    refs, top = models_json_schema(_MODELS, ref_template=REF_TEMPLATE, by_alias=True)
+
+    def ref(model: type[BaseModel], mode: Mode = "serialization") -> dict[str, Any]:
+        return dict(refs[(model, mode)])
+
+    problem = ref(ProblemOut)
+    request_id = {
+        "name": "X-Request-Id",
+        "in": "header",
+        "required": False,
+        "description": "echoed in the answer and the logs; generated when absent",
+        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+    }
+    submit = {
+        "operationId": "submitApplication",
+        "summary": "Submit an application (Antrag) for routing and delivery",
+        "parameters": [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "a retry with the same key and body gets the first answer again",
+                "schema": {"type": "string", "pattern": "^[\\x20-\\x7e]{1,255}$"},
+            },
+            request_id,
+        ],
+        "requestBody": {"required": True, "content": _json(ref(ApplicationIn, "validation"))},
+        "responses": {
+            "202": {
+                "description": "Stored durably; delivery follows",
+                "headers": {
+                    "Location": {"schema": {"type": "string", "format": "uri"}},
+                    "Idempotent-Replayed": {
+                        "description": "present on a replayed answer",
+                        "schema": {"type": "string", "enum": ["true"]},
+                    },
+                },
+                "content": _json(ref(AcceptedOut)),
+            },
+            **_problems(problem, 400, 401, 403, 409, 413, 415, 422, 500),
+        },
+    }
+    status = {
+        "operationId": "getApplication",
+        "summary": "Status and deliveries of one application (never its contents)",
+        "parameters": [
+            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+            request_id,
+        ],
+        "responses": {
+            "200": {"description": "The application", "content": _json(ref(ApplicationOut))},
+            **_problems(problem, 401, 403, 404, 500),
+        },
+    }
+    health = {"description": "OK", "content": _json(ref(HealthOut))}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ozgbridge",
+            "version": _version(),
+            "description": "Routes OZG online applications to the responsible authority.",
+        },
+        "paths": {
+            "/v1/applications": {"post": submit},
+            "/v1/applications/{id}": {"get": status},
+            "/healthz": {
+                "get": {
+                    "operationId": "healthz",
+                    "summary": "Liveness",
+                    "security": _PUBLIC,
+                    "responses": {"200": health},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "operationId": "readyz",
+                    "summary": "Readiness: the database answers",
+                    "security": _PUBLIC,
+                    "responses": {"200": health, **_problems(problem, 503)},
+                }
+            },
+            "/v1/openapi.json": {
+                "get": {
+                    "operationId": "openapi",
+                    "summary": "This document",
+                    "security": _PUBLIC,
+                    "responses": {
+                        "200": {"description": "OpenAPI 3.1", "content": _json({"type": "object"})}
+                    },
+                }
+            },
+        },
+        "components": {
+            "schemas": top.get("$defs", {}),
+            "securitySchemes": {
+                "bearerAuth": {
+                    "type": "http",
+                    "scheme": "bearer",
+                    "description": "an API key token from keys.yaml (stored there as SHA-256)",
+                }
+            },
+        },
+        "security": [{"bearerAuth": []}],
+    }
+
+
+@functools.cache
+def _document_bytes() -> bytes:
+    return json.dumps(build_document(), ensure_ascii=False).encode("utf-8")
+
+
+async def serve(request: web.Request) -> web.StreamResponse:
+    return web.Response(body=_document_bytes(), content_type="application/json")

@@ -1,0 +1,147 @@
+"""RFC 9457 problem details: the one shape every error answer of the API has.
+
+Handlers raise `Problem` (`validation_problem` makes one from a pydantic ValidationError);
+`problem_middleware` turns it, aiohttp's HTTP exceptions and anything unexpected into
+``application/problem+json``. Unexpected errors
+are logged in full and answered with a generic text: exception messages may carry SQL, paths or
+personal data and never reach the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from http import HTTPStatus
+
+import structlog
+from aiohttp import web
+from pydantic import ValidationError
+from pydantic_core import ErrorDetails
+
+from ozgbridge.api.schemas import FieldError, ProblemOut
+
+PROBLEM_CONTENT_TYPE = "application/problem+json"
+# Problem types for failures a client can act on; plain HTTP failures use "about:blank".
+TYPE_VALIDATION = "urn:ozgbridge:problem:validation"
+TYPE_INVALID_JSON = "urn:ozgbridge:problem:invalid-json"
+TYPE_UNROUTABLE = "urn:ozgbridge:problem:unroutable"
+TYPE_IDEMPOTENCY_CONFLICT = "urn:ozgbridge:problem:idempotency-key-reused"
+TYPE_BLANK = "about:blank"
+
+REQUEST_ID_KEY = web.RequestKey("request_id", str)
+
+log = structlog.get_logger("ozgbridge.api")
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Problem(Exception):
+    """An error answer a handler chooses deliberately."""
+
+    def __init__(
+        self,
+        status: int,
+        detail: str,
+        *,
+        type: str = TYPE_BLANK,
+        title: str | None = None,
+        errors: Sequence[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+        self.type = type
+        self.title = title or HTTPStatus(status).phrase
+        self.errors = tuple(errors)
+        self.headers = dict(headers or {})
+
+
+def problem_response(request: web.Request, problem: Problem) -> web.Response:
+    document = ProblemOut(
+        type=problem.type,
+        title=problem.title,
+        status=problem.status,
+        detail=problem.detail,
+        instance=request.path,
+        request_id=request.get(REQUEST_ID_KEY),
+        errors=list(problem.errors) or None,
+    )
+    return web.Response(
+        status=problem.status,
+        body=document.model_dump_json(by_alias=True, exclude_none=True).encode(),
+        content_type=PROBLEM_CONTENT_TYPE,
+        headers=problem.headers,
+    )
+
+
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as the client wrote it: ``attachments[0].filename``."""
+    path = ""
+    for part in loc:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else part
+    return path or "body"
+
+
+def _message(error: ErrorDetails) -> str:
+    # Domain validators raise ValueError; pydantic prefixes those with "Value error, ".
+    if error["type"] == "value_error" and "error" in error.get("ctx", {}):
+        return str(error["ctx"]["error"])
+    return error["msg"]
+
+
+def field_errors(errors: Sequence[ErrorDetails]) -> list[FieldError]:
+    return [FieldError(field=field_path(e["loc"]), message=_message(e)) for e in errors]
+
+
+def validation_problem(exc: ValidationError) -> Problem:
+    errors = field_errors(exc.errors(include_url=False, include_input=False))
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return Problem(
+        422,
+        f"{first.field}: {first.message}{more}",
+        type=TYPE_VALIDATION,
+        title="Request validation failed",
+        errors=errors,
+    )
+
+
+_HTTP_DETAILS = {
+    404: "no such resource",
+    405: "method not allowed on this resource",
+    413: "request body too large",
+}
+
+
+def _from_http_exception(exc: web.HTTPException) -> Problem:
+    headers = {}
+    if isinstance(exc, web.HTTPMethodNotAllowed):
+        headers["Allow"] = ", ".join(sorted(exc.allowed_methods))
+    detail = _HTTP_DETAILS.get(exc.status, HTTPStatus(exc.status).phrase)
+    if isinstance(exc, web.HTTPRequestEntityTooLarge):
+        # aiohttp's text names the limit and the size read so far; both are the client's to know.
+        detail = exc.text or detail
+    return Problem(exc.status, detail, headers=headers)
+
+
+@web.middleware
+async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except Problem as problem:
+        return problem_response(request, problem)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_response(request, _from_http_exception(exc))
+    except Exception:
+        # A stray ValidationError lands here too: request bodies are validated (and turned into
+        # 422 problems) at the intake, so any other one is our bug, not the client's.
+        log.exception("http.unhandled_error", method=request.method, path=request.path)
+        return problem_response(
+            request,
+            Problem(500, "the request could not be processed; the error has been logged"),
+        )
