@@ -9,6 +9,7 @@ close connectors, release the database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -162,6 +163,8 @@ async def run_service(
     finally:
         if listener is not None:
             listener.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
         if runner is not None:
             await runner.cleanup()
         if service.worker is not None and worker_task is not None:

@@ -26,8 +26,10 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     if parsed.drivername == "sqlite+aiosqlite":
         return _sqlite_engine(url, parsed.database)
     if parsed.drivername == "postgresql+asyncpg":
+        # No pre-ping: it costs a round trip per checkout on the hot path, and a connection
+        # broken by a server restart fails once, after which SQLAlchemy invalidates the pool.
         return create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+            url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
         )
     raise ConfigError(
         f"unsupported database URL scheme {parsed.drivername!r}: use "

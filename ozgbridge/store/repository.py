@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,9 +15,10 @@ from ozgbridge.domain import (
     FormData,
     RegionRef,
     ServiceRef,
-    sha256_hex,
     utcnow,
 )
+from ozgbridge.store.acceptance import Acceptance, AcceptanceRows, acceptance_size
+from ozgbridge.store.batching import GroupCommit
 from ozgbridge.store.notify import notify_in
 from ozgbridge.store.records import (
     ApplicationView,
@@ -38,10 +37,15 @@ class IdempotencyKeyTaken(Exception):
 class Repository:
     """The one interface to stored applications; works the same on SQLite and PostgreSQL."""
 
-    def __init__(self, engine: AsyncEngine, *, notify: bool = True) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, notify: bool = True, group_commit: bool = True
+    ) -> None:
         self.engine = engine
         # On PostgreSQL, tell workers in other processes that work arrived (see notify.py).
         self.notify = notify and engine.dialect.name == "postgresql"
+        self._group: GroupCommit[Acceptance] | None = (
+            GroupCommit(self._flush, size_of=acceptance_size) if group_commit else None
+        )
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
@@ -69,114 +73,63 @@ class Repository:
     async def accept(
         self, new: NewApplication, *, idempotency: IdempotencyRecord | None = None
     ) -> None:
-        """Store application, attachments, delivery, idempotency answer and audit in ONE commit.
+        """Store application, attachments, delivery, idempotency answer and audit events.
 
-        Raises `IdempotencyKeyTaken` when a concurrent request with the same key won the race.
+        Returns once committed — together with whatever other acceptances arrived meanwhile (see
+        batching.py). Raises `IdempotencyKeyTaken` when a concurrent request with the same key
+        won the race.
         """
-        now = utcnow()
-        data_sha256 = sha256_hex(new.data)
+        if self._group is None:
+            [outcome] = await self._flush([(new, idempotency)])
+            if outcome is not None:
+                raise outcome
+            return
+        await self._group.submit((new, idempotency))
+
+    async def _flush(self, items: list[Acceptance]) -> list[BaseException | None]:
         try:
-            async with self.engine.begin() as conn:
-                await conn.execute(
-                    applications.insert().values(
-                        id=new.id,
-                        tenant_id=new.tenant_id,
-                        leika_key=new.leika_key,
-                        service_name=new.service_name,
-                        ars=new.region.ars,
-                        ags=new.region.ags,
-                        reference=new.reference,
-                        submitted_by=new.submitted_by,
-                        status=ApplicationStatus.RECEIVED,
-                        data_mime_type=new.data_mime_type,
-                        data_schema_uri=new.data_schema_uri,
-                        data_sha256=data_sha256,
-                        data_size=len(new.data),
-                        data=new.data,
-                        received_at=now,
-                        updated_at=now,
-                    )
-                )
-                if new.attachments:
-                    await conn.execute(
-                        attachments.insert(),
-                        [
-                            {
-                                "id": a.id,
-                                "application_id": new.id,
-                                "position": position,
-                                "filename": a.filename,
-                                "mime_type": a.mime_type,
-                                "purpose": a.purpose,
-                                "sha256": sha256_hex(a.content),
-                                "size": len(a.content),
-                                "content": a.content,
-                            }
-                            for position, a in enumerate(new.attachments)
-                        ],
-                    )
-                await conn.execute(
-                    deliveries.insert().values(
-                        id=new.delivery_id,
-                        application_id=new.id,
-                        tenant_id=new.tenant_id,
-                        route_id=new.route_id,
-                        connector=new.connector,
-                        state=DeliveryState.PENDING,
-                        attempts=0,
-                        next_attempt_at=now + timedelta(seconds=new.first_attempt_delay),
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
-                if idempotency is not None:
-                    await conn.execute(
-                        idempotency_keys.insert().values(
-                            api_key_id=idempotency.api_key_id,
-                            key=idempotency.key,
-                            request_sha256=idempotency.request_sha256,
-                            application_id=new.id,
-                            response_status=idempotency.response_status,
-                            response_body=idempotency.response_body,
-                            created_at=now,
-                        )
-                    )
-                if self.notify:
-                    await notify_in(conn)
-                await audit.append(
-                    conn,
-                    audit.AuditEvent(
-                        actor=f"key:{new.submitted_by}",
-                        action="application.received",
-                        tenant_id=new.tenant_id,
-                        application_id=new.id,
-                        details={
-                            "leika_key": new.leika_key,
-                            "ars": new.region.ars,
-                            "data_sha256": data_sha256,
-                            "data_size": len(new.data),
-                            "attachments": len(new.attachments),
-                        },
-                    ),
-                    audit.AuditEvent(
-                        actor="system:routing",
-                        action="application.routed",
-                        tenant_id=new.tenant_id,
-                        application_id=new.id,
-                        delivery_id=new.delivery_id,
-                        details={
-                            "route_id": new.route_id,
-                            "connector": new.connector,
-                            "reason": new.routing_reason,
-                        },
-                    ),
-                )
+            await self._store(items)
         except IntegrityError as exc:
-            if idempotency is not None and await self.find_idempotent(
-                idempotency.api_key_id, idempotency.key
-            ):
-                raise IdempotencyKeyTaken(idempotency.key) from exc
-            raise
+            if len(items) == 1:
+                return [await self._explain(items[0], exc)]
+            # One bad apple (usually an Idempotency-Key race): give each its own transaction so
+            # only that request fails.
+            return [await self._store_alone(item) for item in items]
+        return [None] * len(items)
+
+    async def _store_alone(self, item: Acceptance) -> BaseException | None:
+        try:
+            await self._store([item])
+        except IntegrityError as exc:
+            return await self._explain(item, exc)
+        except Exception as exc:
+            return exc
+        return None
+
+    async def _explain(self, item: Acceptance, exc: IntegrityError) -> BaseException:
+        idempotency = item[1]
+        if idempotency is not None and await self.find_idempotent(
+            idempotency.api_key_id, idempotency.key
+        ):
+            taken = IdempotencyKeyTaken(idempotency.key)
+            taken.__cause__ = exc
+            return taken
+        return exc
+
+    async def _store(self, items: list[Acceptance]) -> None:
+        """Write a batch of acceptances in one transaction (one lock hold, one fsync)."""
+        rows = AcceptanceRows.of(items, utcnow())
+        async with self.engine.begin() as conn:
+            await conn.execute(applications.insert(), rows.applications)
+            if rows.attachments:
+                await conn.execute(attachments.insert(), rows.attachments)
+            await conn.execute(deliveries.insert(), rows.deliveries)
+            if rows.idempotency_keys:
+                await conn.execute(idempotency_keys.insert(), rows.idempotency_keys)
+            if self.notify:
+                await notify_in(conn)
+            # Last, so the chain's lock is held as briefly as possible.
+            await audit.append(conn, *rows.events)
 
     async def get_application(self, application_id: str) -> ApplicationView | None:
         async with self.engine.connect() as conn:

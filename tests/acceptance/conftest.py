@@ -112,20 +112,29 @@ class Deployment:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def run(self, *args: str, check: bool = False, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, *args: str, check: bool = False, **kwargs: Any
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [OZGBRIDGE, *args], env=self.env, cwd=self.root, capture_output=True, text=True,
             check=check, timeout=120, **kwargs,
         )  # fmt: skip
 
-    async def serve(self, *extra: str) -> Process:
+    def spawn(self, *args: str, env: dict[str, str] | None = None) -> Process:
+        """Start `ozgbridge ARGS…` in the background, its output in a log file under root."""
         process = Process(
-            ["serve", "--config", str(self.config_dir), "--port", str(self.port), *extra],
-            self.env,
+            list(args),
+            {**self.env, **(env or {})},
             self.root,
-            self.root / f"serve-{len(self.processes)}.log",
+            self.root / f"{args[0]}-{len(self.processes)}.log",
         ).start()
         self.processes.append(process)
+        return process
+
+    async def serve(self, *extra: str) -> Process:
+        process = self.spawn(
+            "serve", "--config", str(self.config_dir), "--port", str(self.port), *extra
+        )
         await wait_ready(self.url, process)
         return process
 
@@ -149,9 +158,7 @@ async def wait_ready(url: str, process: Process, timeout: float = 30) -> None:
 
 @pytest.fixture
 def deployment(tmp_path: Path) -> Iterator[Deployment]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith("OZGBRIDGE_")
-    }
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OZGBRIDGE_")}
     env.update(
         {
             "OZGBRIDGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'ozgbridge.sqlite3'}",

@@ -23,7 +23,8 @@ def test_config_validate_names_file_line_and_field(deployment: Deployment) -> No
     tenant_file = deployment.config_dir / "tenants" / "erkelenz.yaml"
     text = tenant_file.read_text()
     tenant_file.write_text(text.replace('"99050012104000"', '"12345"', 1))
-    line = next(i for i, l in enumerate(tenant_file.read_text().splitlines(), 1) if "12345" in l)
+    lines = tenant_file.read_text().splitlines()
+    line = next(number for number, text in enumerate(lines, 1) if "12345" in text)
 
     result = deployment.run("config", "validate", str(deployment.config_dir))
 

@@ -41,9 +41,7 @@ async def test_sigkill_mid_delivery_loses_nothing(deployment: Deployment) -> Non
     try:
         write_http_config(deployment.config_dir, backend.url, retry_schedule=[0, 0.5, 1, 2, 5])
         # A short lease so the killed process's deliveries come back within the test.
-        deployment.env.update(
-            {"OZGBRIDGE_LEASE_SECONDS": "4", "OZGBRIDGE_DELIVERY_TIMEOUT": "3"}
-        )
+        deployment.env.update({"OZGBRIDGE_LEASE_SECONDS": "4", "OZGBRIDGE_DELIVERY_TIMEOUT": "3"})
         first = await deployment.serve("--upgrade")
 
         headers = {"Authorization": f"Bearer {PORTAL_TOKEN}"}
@@ -78,7 +76,8 @@ async def test_sigkill_mid_delivery_loses_nothing(deployment: Deployment) -> Non
         assert len(backend.stored) == APPLICATIONS == len(delivery_ids)
         assert backend.bad_signatures == 0
         print(
-            f"\nkill/restart: accepted={len(accepted)} delivered_before_kill={delivered_before_kill}"
+            f"\nkill/restart: accepted={len(accepted)}"
+            f" delivered_before_kill={delivered_before_kill}"
             f" stored={len(backend.stored)} duplicates_dropped={backend.duplicates}"
             f" requests={backend.requests}"
         )

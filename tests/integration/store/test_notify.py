@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 import pytest
 
@@ -36,6 +37,8 @@ async def test_accept_wakes_listeners_only_when_enabled(postgres_url: str) -> No
         assert woken.empty(), "the notify=False acceptance must not have woken anyone"
     finally:
         listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
         await engine.dispose()
 
 

@@ -1,0 +1,128 @@
+"""What accepting applications writes: rows for every table and the audit events, for a batch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from ozgbridge import audit
+from ozgbridge.domain import ApplicationStatus, DeliveryState, sha256_hex
+from ozgbridge.store.records import IdempotencyRecord, NewApplication
+
+Acceptance = tuple[NewApplication, IdempotencyRecord | None]
+Row = dict[str, Any]
+
+
+def acceptance_size(item: Acceptance) -> int:
+    """Bytes of content an acceptance carries (bounds the size of one group commit)."""
+    new = item[0]
+    return len(new.data) + sum(len(a.content) for a in new.attachments)
+
+
+@dataclass
+class AcceptanceRows:
+    applications: list[Row] = field(default_factory=list)
+    attachments: list[Row] = field(default_factory=list)
+    deliveries: list[Row] = field(default_factory=list)
+    idempotency_keys: list[Row] = field(default_factory=list)
+    events: list[audit.AuditEvent] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, items: list[Acceptance], now: datetime) -> AcceptanceRows:
+        rows = cls()
+        for new, idempotency in items:
+            rows.add(new, idempotency, now)
+        return rows
+
+    def add(
+        self, new: NewApplication, idempotency: IdempotencyRecord | None, now: datetime
+    ) -> None:
+        data_sha256 = sha256_hex(new.data)
+        self.applications.append(
+            {
+                "id": new.id,
+                "tenant_id": new.tenant_id,
+                "leika_key": new.leika_key,
+                "service_name": new.service_name,
+                "ars": new.region.ars,
+                "ags": new.region.ags,
+                "reference": new.reference,
+                "submitted_by": new.submitted_by,
+                "status": ApplicationStatus.RECEIVED,
+                "data_mime_type": new.data_mime_type,
+                "data_schema_uri": new.data_schema_uri,
+                "data_sha256": data_sha256,
+                "data_size": len(new.data),
+                "data": new.data,
+                "received_at": now,
+                "updated_at": now,
+            }
+        )
+        self.attachments += [
+            {
+                "id": a.id,
+                "application_id": new.id,
+                "position": position,
+                "filename": a.filename,
+                "mime_type": a.mime_type,
+                "purpose": a.purpose,
+                "sha256": sha256_hex(a.content),
+                "size": len(a.content),
+                "content": a.content,
+            }
+            for position, a in enumerate(new.attachments)
+        ]
+        self.deliveries.append(
+            {
+                "id": new.delivery_id,
+                "application_id": new.id,
+                "tenant_id": new.tenant_id,
+                "route_id": new.route_id,
+                "connector": new.connector,
+                "state": DeliveryState.PENDING,
+                "attempts": 0,
+                "next_attempt_at": now + timedelta(seconds=new.first_attempt_delay),
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+        if idempotency is not None:
+            self.idempotency_keys.append(
+                {
+                    "api_key_id": idempotency.api_key_id,
+                    "key": idempotency.key,
+                    "request_sha256": idempotency.request_sha256,
+                    "application_id": new.id,
+                    "response_status": idempotency.response_status,
+                    "response_body": idempotency.response_body,
+                    "created_at": now,
+                }
+            )
+        self.events += [
+            audit.AuditEvent(
+                actor=f"key:{new.submitted_by}",
+                action="application.received",
+                tenant_id=new.tenant_id,
+                application_id=new.id,
+                details={
+                    "leika_key": new.leika_key,
+                    "ars": new.region.ars,
+                    "data_sha256": data_sha256,
+                    "data_size": len(new.data),
+                    "attachments": len(new.attachments),
+                },
+            ),
+            audit.AuditEvent(
+                actor="system:routing",
+                action="application.routed",
+                tenant_id=new.tenant_id,
+                application_id=new.id,
+                delivery_id=new.delivery_id,
+                details={
+                    "route_id": new.route_id,
+                    "connector": new.connector,
+                    "reason": new.routing_reason,
+                },
+            ),
+        ]
