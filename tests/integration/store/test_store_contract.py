@@ -113,9 +113,7 @@ async def test_expired_lease_is_claimable_and_the_lost_attempt_recorded(
     assert await queue.claim("w2", limit=1, lease_seconds=60) == []
     async with repo.engine.begin() as conn:  # let the lease run out
         past = utcnow() - timedelta(seconds=1)
-        await conn.execute(
-            update(deliveries).values(lease_expires_at=past, next_attempt_at=past)
-        )
+        await conn.execute(update(deliveries).values(lease_expires_at=past, next_attempt_at=past))
 
     [reclaimed] = await queue.claim("w2", limit=1, lease_seconds=60)
 
@@ -250,3 +248,23 @@ async def test_audit_chain_stays_one_line_under_concurrent_writers(repo: Reposit
 async def test_audit_refuses_personal_detail_keys(engine: AsyncEngine) -> None:
     with pytest.raises(ValueError, match="personal data"):
         await audit.record(engine, audit.AuditEvent("x", "y", details={"name": "Erika"}))
+
+
+async def test_a_conflict_in_a_group_commit_fails_only_its_own_request(repo: Repository) -> None:
+    taken = IdempotencyRecord("portal-test", "dup", "b" * 64, 202, "{}")
+    await repo.accept(new_application(), idempotency=taken)
+    batch = [new_application() for _ in range(5)]
+
+    results = await asyncio.gather(
+        *(repo.accept(new) for new in batch[:2]),
+        repo.accept(new_application(), idempotency=taken),
+        *(repo.accept(new) for new in batch[2:]),
+        return_exceptions=True,
+    )
+
+    assert [type(r).__name__ for r in results] == [
+        "NoneType", "NoneType", "IdempotencyKeyTaken", "NoneType", "NoneType", "NoneType"
+    ]  # fmt: skip
+    for new in batch:
+        assert await repo.get_application(new.id) is not None
+    assert (await audit.verify(repo.engine)).checked == 2 * 6
