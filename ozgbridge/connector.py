@@ -13,6 +13,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib.metadata import entry_points
@@ -147,17 +148,44 @@ class Connector(abc.ABC, Generic[OptionsT]):
         """Hook for subclasses that hold resources."""
 
 
+class _InstalledKinds(Mapping[str, type[Connector[Any]]]):
+    """Installed connector kinds, each loaded on first use.
+
+    Loading lazily means a broken or half-installed plugin only affects the routes that use it,
+    not every connector.
+    """
+
+    def __init__(self) -> None:
+        self._entry_points = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        self._loaded: dict[str, type[Connector[Any]]] = {}
+
+    def __getitem__(self, kind: str) -> type[Connector[Any]]:
+        if kind not in self._loaded:
+            entry_point = self._entry_points[kind]
+            try:
+                cls = entry_point.load()
+            except Exception as exc:
+                raise ConfigError(
+                    f"connector kind {kind!r} is installed but cannot be loaded "
+                    f"({type(exc).__name__}: {exc})"
+                ) from exc
+            if not (isinstance(cls, type) and issubclass(cls, Connector)):
+                raise ConfigError(
+                    f"entry point {kind!r} in {ENTRY_POINT_GROUP} is not a Connector class"
+                )
+            self._loaded[kind] = cls
+        return self._loaded[kind]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entry_points)
+
+    def __len__(self) -> int:
+        return len(self._entry_points)
+
+
 @cache
-def _registry() -> dict[str, type[Connector[Any]]]:
-    found: dict[str, type[Connector[Any]]] = {}
-    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
-        cls = entry_point.load()
-        if not (isinstance(cls, type) and issubclass(cls, Connector)):
-            raise ConfigError(
-                f"entry point {entry_point.name!r} in {ENTRY_POINT_GROUP} is not a Connector class"
-            )
-        found[entry_point.name] = cls
-    return found
+def _registry() -> Mapping[str, type[Connector[Any]]]:
+    return _InstalledKinds()
 
 
 def available_kinds() -> list[str]:
