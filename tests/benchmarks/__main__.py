@@ -1,0 +1,73 @@
+"""Run the benchmarks and print one table with each figure's ratio to its ceiling.
+
+    ./dev bench                      # everything, SQLite and PostgreSQL (about 5 minutes)
+    ./dev bench --quick              # smaller counts, for a smoke run
+    ./dev bench --only intake,claims --engines postgresql
+
+Ratios are the numbers to compare across machines: each figure is measured in the same run as its
+ceiling (a bare INSERT+COMMIT loop for intake, a bare httpx loop for delivery), on the same cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import platform
+import shutil
+import time
+
+from tests.benchmarks import bench_claims, bench_delivery, bench_e2e, bench_intake
+from tests.benchmarks.common import Row, workdir
+
+SUITES = {
+    "intake": bench_intake.run,
+    "delivery": bench_delivery.run,
+    "e2e": bench_e2e.run,
+    "claims": bench_claims.run,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser.add_argument("--engines", default="sqlite,postgresql")
+    parser.add_argument("--only", default=",".join(SUITES))
+    parser.add_argument("--quick", action="store_true")
+    args = parser.parse_args()
+    rows: list[tuple[str, Row]] = []
+    started = time.perf_counter()
+    directory = workdir()
+
+    def emit_for(engine: str):  # type: ignore[no-untyped-def]
+        def emit(row: Row) -> None:
+            rows.append((engine, row))
+            print(_format(engine, row), flush=True)
+
+        return emit
+
+    print(f"ozgbridge benchmarks on {platform.node()} ({platform.processor() or platform.machine()}, "
+          f"{__import__('os').cpu_count()} cores), work dir {directory}")
+    print(_header())
+    for engine in args.engines.split(","):
+        for name in args.only.split(","):
+            asyncio.run(SUITES[name](engine, directory, emit_for(engine), quick=args.quick))
+    shutil.rmtree(directory, ignore_errors=True)  # kept on failure: the process logs are there
+    print()
+    print(f"summary ({time.perf_counter() - started:.0f} s in all)")
+    print(_header())
+    for engine, row in rows:
+        print(_format(engine, row))
+
+
+def _header() -> str:
+    return f"{'engine':<11}{'figure':<44}{'value':>12} {'unit':<26}{'ceiling':>11}{'ratio':>8}  notes"
+
+
+def _format(engine: str, row: Row) -> str:
+    figure, unit, value, notes, ceiling, ratio = row
+    ceiling_text = f"{ceiling:11.1f}" if ceiling is not None else " " * 11
+    ratio_text = f"{ratio:8.2f}" if ratio is not None else " " * 8
+    return f"{engine:<11}{figure:<44}{value:12.1f} {unit:<26}{ceiling_text}{ratio_text}  {notes}"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,57 @@
+"""End to end: time from the 202 answer to the back-end having the application, at steady load."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from tests.benchmarks.common import (
+    Backend,
+    Ozgbridge,
+    Printer,
+    application_body,
+    free_port,
+    fresh_database,
+    percentile,
+    submit_load,
+    write_config,
+)
+
+RATE = 200.0
+
+
+async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None:
+    count = int(RATE * (3 if quick else 15))
+    backend = Backend()
+    await backend.start()
+    try:
+        async with fresh_database(engine, workdir) as database:
+            config = write_config(workdir / f"cfg-e2e-{engine}", backend.url)
+            server = Ozgbridge(database, config, workdir)
+            try:
+                if engine == "postgresql":  # scaled out: API and worker apart, NOTIFY wakes it
+                    url = await server.start("api", free_port())
+                    await server.start("worker")
+                else:  # embedded default: one process, in-process wake-up
+                    url = await server.start("serve", free_port())
+                assert url is not None
+                backend.expected = count
+                result = await submit_load(
+                    url, application_body(), count=count, concurrency=64, pace=RATE
+                )
+                await asyncio.wait_for(backend.all_arrived.wait(), timeout=120)
+            finally:
+                server.stop()
+    finally:
+        await backend.stop()
+    delays = [backend.arrivals[i] - accepted for i, accepted in result.ids.items()]
+    emit(
+        (
+            f"end-to-end at {RATE:.0f} applications/s",
+            "p95 ms (202 -> delivered)",
+            percentile(delays, 0.95) * 1000,
+            f"p50 {percentile(delays, 0.5) * 1000:.1f} ms, {count} applications, target p95 < 250",
+            None,
+            None,
+        )
+    )

@@ -1,0 +1,274 @@
+"""Shared pieces of the benchmarks: databases, ozgbridge processes, a local back-end, load.
+
+Every server is on loopback and started here; every loop is bounded in count and time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncpg
+import yaml
+from aiohttp import web
+
+from ozgbridge.store.migrate import upgrade
+
+PG_ADMIN_DSN = os.environ.get("OZGBRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+OZGBRIDGE = str(Path(sys.executable).with_name("ozgbridge"))
+TOKEN = "bench-portal-token"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+@dataclass
+class Database:
+    engine: str  # "sqlite" | "postgresql"
+    url: str
+    dsn: str | None = None  # asyncpg DSN for PostgreSQL
+
+
+@asynccontextmanager
+async def fresh_database(engine: str, workdir: Path) -> AsyncIterator[Database]:
+    """A migrated, empty database; dropped afterwards."""
+    if engine == "sqlite":
+        path = workdir / f"bench-{uuid.uuid4().hex[:8]}.sqlite3"
+        url = f"sqlite+aiosqlite:///{path}"
+        await upgrade(url)
+        yield Database("sqlite", url)
+        return
+    name = f"ozgb_bench_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(PG_ADMIN_DSN)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
+    try:
+        url = f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
+        await upgrade(url)
+        yield Database("postgresql", url, f"{base}/{name}")
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+def write_config(root: Path, backend_url: str | None) -> Path:
+    """One tenant (Erkelenz) routing everything to the http back-end (or a file drop)."""
+    (root / "tenants").mkdir(parents=True, exist_ok=True)
+    connector: dict[str, Any] = (
+        {"connector": "http", "options": {"url": backend_url}}
+        if backend_url
+        else {"connector": "filedrop", "options": {"directory": "dropbox"}}
+    )
+    tenant = {
+        "id": "erkelenz",
+        "name": "Stadt Erkelenz",
+        "ags": "05370004",
+        "routes": [{"id": "alles", "services": ["*"], **connector}],
+    }
+    (root / "tenants" / "erkelenz.yaml").write_text(yaml.safe_dump(tenant))
+    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+    (root / "keys.yaml").write_text(
+        yaml.safe_dump({"keys": [{"id": "bench", "role": "portal", "sha256": digest}]})
+    )
+    return root
+
+
+@dataclass
+class Ozgbridge:
+    """`ozgbridge api|worker|serve` processes for one database and config."""
+
+    database: Database
+    config_dir: Path
+    workdir: Path
+    env_extra: dict[str, str] = field(default_factory=dict)
+    processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
+
+    def env(self) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OZGBRIDGE_")}
+        env.update(
+            {
+                "OZGBRIDGE_DATABASE_URL": self.database.url,
+                "OZGBRIDGE_DATA_DIR": str(self.workdir / "var"),
+                "OZGBRIDGE_LOG_LEVEL": "WARNING",
+                "OZGBRIDGE_POLL_INTERVAL": "0.2",
+                **self.env_extra,
+            }
+        )
+        return env
+
+    async def start(self, role: str, port: int | None = None) -> str | None:
+        args = [OZGBRIDGE, role, "--config", str(self.config_dir)]
+        if port is not None:
+            args += ["--port", str(port)]
+        log = (self.workdir / f"{role}-{len(self.processes)}.log").open("ab")
+        self.processes.append(subprocess.Popen(args, env=self.env(), stdout=log, stderr=log))
+        if port is None:
+            return None
+        url = f"http://127.0.0.1:{port}"
+        async with aiohttp.ClientSession() as session:
+            for _ in range(300):
+                try:
+                    async with session.get(f"{url}/readyz") as answer:
+                        if answer.status == 200:
+                            return url
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.1)
+        raise RuntimeError(f"ozgbridge {role} did not become ready; see {self.workdir}")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        for process in self.processes:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self.processes.clear()
+
+
+class Backend:
+    """A back-end that answers 200 at once and notes when each application arrived."""
+
+    def __init__(self) -> None:
+        self.arrivals: dict[str, float] = {}
+        self.port = free_port()
+        self.runner: web.AppRunner | None = None
+        self.all_arrived = asyncio.Event()
+        self.expected = 0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/inbox"
+
+    async def handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        application_id = json.loads(body)["applicationId"]
+        self.arrivals.setdefault(application_id, time.perf_counter())
+        if self.expected and len(self.arrivals) >= self.expected:
+            self.all_arrived.set()
+        return web.Response(status=200, text='{"id": "ok"}', content_type="application/json")
+
+    async def plain(self, request: web.Request) -> web.Response:
+        await request.read()
+        return web.Response(status=200, text="{}", content_type="application/json")
+
+    async def start(self) -> None:
+        app = web.Application(client_max_size=64 * 1024 * 1024)
+        app.router.add_post("/inbox", self.handle)
+        app.router.add_post("/plain", self.plain)
+        self.runner = web.AppRunner(app, access_log=None)
+        await self.runner.setup()
+        await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self.runner is not None:
+            await self.runner.cleanup()
+
+
+def application_body(attachment_bytes: int = 0) -> bytes:
+    """About 1 KB of form data; optionally one attachment of the given size."""
+    body: dict[str, Any] = {
+        "service": {"leikaKey": "99050012104000", "name": "Gewerbeanmeldung"},
+        "region": {"ags": "05370004"},
+        "reference": "BENCH",
+        "data": {"mimeType": "application/json", "content": {"pad": "x" * 900}},
+    }
+    if attachment_bytes:
+        import base64
+
+        content = base64.b64encode(os.urandom(attachment_bytes)).decode()
+        body["attachments"] = [
+            {"filename": "anlage.pdf", "mimeType": "application/pdf", "contentBase64": content}
+        ]
+    return json.dumps(body).encode()
+
+
+@dataclass
+class LoadResult:
+    count: int
+    seconds: float
+    latencies: list[float]
+    ids: dict[str, float] = field(default_factory=dict)  # application id -> time of 202
+
+    @property
+    def rate(self) -> float:
+        return self.count / self.seconds
+
+
+async def submit_load(
+    url: str, body: bytes, *, count: int, concurrency: int, pace: float | None = None
+) -> LoadResult:
+    """POST ``count`` applications with ``concurrency`` workers (or at ``pace`` per second)."""
+    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
+    latencies: list[float] = []
+    ids: dict[str, float] = {}
+    numbers = iter(range(count))
+    started = time.perf_counter()
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+
+        async def one() -> None:
+            sent = time.perf_counter()
+            async with session.post(f"{url}/v1/applications", data=body) as answer:
+                payload = await answer.json()
+                if answer.status != 202:
+                    raise RuntimeError(f"HTTP {answer.status}: {payload}")
+            now = time.perf_counter()
+            latencies.append(now - sent)
+            ids[payload["id"]] = now
+
+        async def closed_loop() -> None:
+            for _ in numbers:
+                await one()
+
+        if pace is None:
+            await asyncio.gather(*(closed_loop() for _ in range(concurrency)))
+        else:
+            tasks = []
+            for n in range(count):
+                delay = started + n / pace - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                tasks.append(asyncio.create_task(one()))
+            await asyncio.gather(*tasks)
+    return LoadResult(count, time.perf_counter() - started, latencies, ids)
+
+
+def workdir() -> Path:
+    return Path(tempfile.mkdtemp(prefix="ozgbridge-bench-"))
+
+
+Row = tuple[str, str, float, str, float | None, float | None]
+Printer = Callable[[Row], None]
