@@ -23,7 +23,7 @@ import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from ozgbridge.connector import Connector
-from ozgbridge.domain import AttemptOutcome, utcnow
+from ozgbridge.domain import AttemptOutcome, Envelope, utcnow
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 from ozgbridge.retry import DEFAULT_SCHEDULE, next_delay
 from ozgbridge.settings import Settings
@@ -82,9 +82,11 @@ class Worker:
         try:
             while not self._stopping.is_set():
                 claimed = await self._claim()
+                envelopes = await self._load_envelopes(claimed)
                 for delivery in claimed:
                     task = asyncio.create_task(
-                        self._attempt(delivery), name=f"deliver-{delivery.id}"
+                        self._attempt(delivery, envelopes.get(delivery.id)),
+                        name=f"deliver-{delivery.id}",
                     )
                     self._in_flight[delivery.id] = task
                     task.add_done_callback(functools.partial(self._finished, delivery.id))
@@ -95,7 +97,7 @@ class Worker:
         self.log.info("worker.stopped")
 
     async def _claim(self) -> list[ClaimedDelivery]:
-        free = self.settings.worker_concurrency - self.in_flight
+        free = self._free_slots()
         if free <= 0:
             return []
         try:
@@ -107,6 +109,17 @@ class Worker:
             self.log.exception("worker.claim_failed")
             await self._sleep(self.settings.poll_interval * 5)
             return []
+
+    async def _load_envelopes(self, claimed: list[ClaimedDelivery]) -> dict[str, Envelope]:
+        """One read for the whole batch; on failure each attempt loads its own."""
+        if not claimed:
+            return {}
+        names = {t.id: t.name for t in self.deployment.tenants.values()}
+        try:
+            return await self.repository.load_envelopes(claimed, names)
+        except Exception:
+            self.log.exception("worker.load_failed", claimed=len(claimed))
+            return {}
 
     async def _idle(self, *, full: bool) -> None:
         """Wait for a free slot, a wake-up hint, or the next due delivery — whichever is first."""
@@ -120,13 +133,30 @@ class Worker:
             if due is not None:
                 timeout = min(timeout, max(0.0, (due - utcnow()).total_seconds()))
         events = [self._slot_freed] if full else [self._wakeup, self._slot_freed]
+        await self._first_of(*events, within=timeout)
+        if full:
+            # The queue is deeper than our slots: rather than one claim per finished delivery,
+            # let a quarter of the slots free up (briefly) and claim them together.
+            wanted = max(1, self.settings.worker_concurrency // 4)
+            deadline = asyncio.get_running_loop().time() + 0.02
+            while self._free_slots() < wanted and not self._stopping.is_set():
+                remaining = deadline - asyncio.get_running_loop().time()
+                if remaining <= 0:
+                    break
+                await self._first_of(self._slot_freed, within=remaining)
+        self._wakeup.clear()
+
+    def _free_slots(self) -> int:
+        return self.settings.worker_concurrency - self.in_flight
+
+    async def _first_of(self, *events: asyncio.Event, within: float) -> None:
+        """Until one of ``events`` (or stop) is set, at most ``within`` s; consumes slot_freed."""
         waiters = [asyncio.create_task(e.wait()) for e in (*events, self._stopping)]
         try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
         finally:
             for waiter in waiters:
                 waiter.cancel()
-        self._wakeup.clear()
         self._slot_freed.clear()
 
     async def _sleep(self, seconds: float) -> None:
@@ -149,7 +179,7 @@ class Worker:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _attempt(self, claimed: ClaimedDelivery) -> None:
+    async def _attempt(self, claimed: ClaimedDelivery, envelope: Envelope | None) -> None:
         log = self.log.bind(
             delivery_id=claimed.id,
             application_id=claimed.application_id,
@@ -160,7 +190,7 @@ class Worker:
         started_at = utcnow()
         renewal = asyncio.create_task(self._keep_lease(claimed, log))
         try:
-            result = await self._deliver(claimed, started_at)
+            result = await self._deliver(claimed, started_at, envelope)
         except asyncio.CancelledError:
             result = AttemptResult(
                 AttemptOutcome.RETRIABLE,
@@ -174,7 +204,9 @@ class Worker:
             renewal.cancel()
         await self._record(claimed, result, log)
 
-    async def _deliver(self, claimed: ClaimedDelivery, started_at: Any) -> AttemptResult:
+    async def _deliver(
+        self, claimed: ClaimedDelivery, started_at: Any, envelope: Envelope | None
+    ) -> AttemptResult:
         route_key = (claimed.tenant_id, claimed.route_id)
         connector = self.connectors.get(route_key)
         try:
@@ -182,8 +214,9 @@ class Worker:
                 raise RetriableDeliveryError(
                     f"route {claimed.tenant_id}/{claimed.route_id} is not configured (any more)"
                 )
-            tenant = self.deployment.tenant(claimed.tenant_id)
-            envelope = await self.repository.load_envelope(claimed, tenant_name=tenant.name)
+            if envelope is None:
+                tenant = self.deployment.tenant(claimed.tenant_id)
+                envelope = await self.repository.load_envelope(claimed, tenant_name=tenant.name)
             receipt = await connector.deliver(envelope)
         except DeliveryError as error:
             return self._failure(claimed, started_at, error)

@@ -17,16 +17,27 @@ from typing import Generic, TypeVar
 import structlog
 
 T = TypeVar("T")
+R = TypeVar("R")
 logger = structlog.get_logger("ozgbridge.batching")
 
-# What a flush reports back: per item, None (committed) or the exception that item must raise.
-Flush = Callable[[list[T]], Awaitable[Sequence[BaseException | None]]]
+
+class Failed:
+    """A flush's verdict that one item failed: its caller raises ``error``."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
-class GroupCommit(Generic[T]):
+# A flush answers per item: its result, or Failed(exception) for that item alone.
+Flush = Callable[[list[T]], Awaitable[Sequence["R | Failed"]]]
+
+
+class GroupCommit(Generic[T, R]):
     def __init__(
         self,
-        flush: Flush[T],
+        flush: Flush[T, R],
         *,
         size_of: Callable[[T], int] = lambda _item: 1,
         max_items: int = 200,
@@ -38,21 +49,21 @@ class GroupCommit(Generic[T]):
         self._max_items = max_items
         self._max_bytes = max_bytes
         self._flushers = flushers
-        self._pending: deque[tuple[T, asyncio.Future[None]]] = deque()
+        self._pending: deque[tuple[T, asyncio.Future[R]]] = deque()
         self._running: set[asyncio.Task[None]] = set()
 
-    async def submit(self, item: T) -> None:
-        """Return once ``item`` is committed; raise what the flush reported for it."""
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    async def submit(self, item: T) -> R:
+        """Return ``item``'s result once committed; raise what the flush reported for it."""
+        future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         while len(self._running) < self._flushers and self._pending:
             task = asyncio.create_task(self._drain(), name="group-commit")
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-        await future
+        return await future
 
-    def _take_batch(self) -> list[tuple[T, asyncio.Future[None]]]:
-        batch: list[tuple[T, asyncio.Future[None]]] = []
+    def _take_batch(self) -> list[tuple[T, asyncio.Future[R]]]:
+        batch: list[tuple[T, asyncio.Future[R]]] = []
         size = 0
         while self._pending and len(batch) < self._max_items:
             item_size = self._size_of(self._pending[0][0])
@@ -66,24 +77,20 @@ class GroupCommit(Generic[T]):
         while self._pending:
             batch = self._take_batch()
             try:
-                outcomes: Sequence[BaseException | None] = await self._flush(
-                    [item for item, _ in batch]
-                )
+                outcomes: Sequence[R | Failed] = await self._flush([item for item, _ in batch])
             except BaseException as exc:
-                outcomes = [exc] * len(batch)
+                outcomes = [Failed(exc)] * len(batch)
                 if not isinstance(exc, Exception):  # cancelled: tell the callers, then stop
                     self._settle(batch, outcomes)
                     raise
             self._settle(batch, outcomes)
 
     @staticmethod
-    def _settle(
-        batch: list[tuple[T, asyncio.Future[None]]], outcomes: Sequence[BaseException | None]
-    ) -> None:
+    def _settle(batch: list[tuple[T, asyncio.Future[R]]], outcomes: Sequence[R | Failed]) -> None:
         for (_item, future), outcome in zip(batch, outcomes, strict=True):
             if future.done():  # the caller went away; the item is committed regardless
                 continue
-            if outcome is None:
-                future.set_result(None)
+            if isinstance(outcome, Failed):
+                future.set_exception(outcome.error)
             else:
-                future.set_exception(outcome)
+                future.set_result(outcome)

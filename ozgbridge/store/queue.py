@@ -15,23 +15,30 @@ from typing import Any
 
 import structlog
 from sqlalchemy import func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit
-from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, utcnow
-from ozgbridge.ids import new_id
+from ozgbridge.domain import AttemptOutcome, DeliveryState, utcnow
+from ozgbridge.store.batching import Failed, GroupCommit
+from ozgbridge.store.outcomes import record_outcome, upsert_attempt
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
-from ozgbridge.store.tables import applications, attempts, deliveries
+from ozgbridge.store.tables import deliveries
 
 logger = structlog.get_logger("ozgbridge.queue")
 
 _UNFINISHED = (DeliveryState.PENDING, DeliveryState.LEASED)
 
 
+_Record = tuple[ClaimedDelivery, str, AttemptResult]
+
+
 class DeliveryQueue:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, group_commit: bool = True) -> None:
         self.engine = engine
+        # Outcomes reported together share one transaction (see batching.py for why).
+        self._records: GroupCommit[_Record, bool] | None = (
+            GroupCommit(self._flush_records) if group_commit else None
+        )
 
     async def claim(
         self, worker_id: str, *, limit: int, lease_seconds: float
@@ -114,7 +121,7 @@ class DeliveryQueue:
         expired = [row for row in rows if row.prev_state == DeliveryState.LEASED]
         for row in expired:
             number = row.attempts - 1
-            await _upsert_attempt(
+            await upsert_attempt(
                 conn,
                 delivery_id=row.id,
                 number=number,
@@ -170,75 +177,24 @@ class DeliveryQueue:
         attempt is recorded anyway, and a success still marks the delivery delivered, because the
         back-end has it whatever the lease says.
         """
-        now = utcnow()
+        item = (claimed, worker_id, result)
+        if self._records is None:
+            [outcome] = await self._flush_records([item])
+            if isinstance(outcome, Failed):
+                raise outcome.error
+            return outcome
+        return await self._records.submit(item)
+
+    async def _flush_records(self, items: list[_Record]) -> list[bool | Failed]:
+        events: list[audit.AuditEvent] = []
+        owned: list[bool | Failed] = []
         async with self.engine.begin() as conn:
-            await _upsert_attempt(
-                conn,
-                delivery_id=claimed.id,
-                number=claimed.attempt,
-                worker=worker_id,
-                started_at=result.started_at,
-                finished_at=now,
-                outcome=result.outcome,
-                status_code=result.status_code,
-                error=result.error,
-                retry_at=result.retry_at,
-            )
-            if result.outcome == AttemptOutcome.DELIVERED:
-                final_state: DeliveryState | None = DeliveryState.DELIVERED
-                changed = await conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.id == claimed.id,
-                        deliveries.c.state != DeliveryState.DELIVERED,
-                    )
-                    .values(
-                        state=DeliveryState.DELIVERED,
-                        delivered_at=now,
-                        remote_reference=result.remote_reference,
-                        last_status_code=result.status_code,
-                        last_error=None,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        updated_at=now,
-                    )
-                )
-            else:
-                final_state = DeliveryState.DEAD if result.retry_at is None else None
-                changed = await conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.id == claimed.id,
-                        deliveries.c.lease_owner == worker_id,
-                        deliveries.c.state == DeliveryState.LEASED,
-                    )
-                    .values(
-                        state=final_state or DeliveryState.PENDING,
-                        next_attempt_at=result.retry_at or now,
-                        last_error=result.error,
-                        last_status_code=result.status_code,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        updated_at=now,
-                    )
-                )
-            ours = changed.rowcount == 1
-            events = [_attempt_event(claimed, worker_id, result)]
-            if ours:
-                status = {
-                    DeliveryState.DELIVERED: ApplicationStatus.DELIVERED,
-                    DeliveryState.DEAD: ApplicationStatus.DEAD,
-                    None: ApplicationStatus.DELIVERING,
-                }[final_state]
-                await conn.execute(
-                    update(applications)
-                    .where(applications.c.id == claimed.application_id)
-                    .values(status=status, updated_at=now)
-                )
-                if final_state is not None:
-                    events.append(_final_event(claimed, final_state, result))
+            for claimed, worker_id, result in items:
+                ours, item_events = await record_outcome(conn, claimed, worker_id, result)
+                owned.append(ours)
+                events += item_events
             await audit.append(conn, *events)
-        return ours
+        return owned
 
     async def next_due_at(self) -> datetime | None:
         async with self.engine.connect() as conn:
@@ -271,51 +227,4 @@ def _merged(row: Any, previous: Any) -> SimpleNamespace:
         prev_state=previous.prev_state,
         prev_owner=previous.prev_owner,
         prev_leased_at=previous.prev_leased_at,
-    )
-
-
-async def _upsert_attempt(conn: AsyncConnection, **values: Any) -> None:
-    """One row per (delivery, attempt number); a late real outcome replaces a lease-expiry note."""
-    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(attempts).values(id=new_id(), **values)
-    statement = statement.on_conflict_do_update(
-        index_elements=["delivery_id", "number"],
-        set_={k: statement.excluded[k] for k in values if k not in ("delivery_id", "number")},
-    )
-    await conn.execute(statement)
-
-
-def _attempt_event(
-    claimed: ClaimedDelivery, worker_id: str, result: AttemptResult
-) -> audit.AuditEvent:
-    return audit.AuditEvent(
-        actor=f"worker:{worker_id}",
-        action="delivery.attempt",
-        tenant_id=claimed.tenant_id,
-        application_id=claimed.application_id,
-        delivery_id=claimed.id,
-        details={
-            "attempt": claimed.attempt,
-            "outcome": str(result.outcome),
-            "status_code": result.status_code,
-            "error": result.error,
-            "retry_at": result.retry_at.isoformat() if result.retry_at else None,
-        },
-    )
-
-
-def _final_event(
-    claimed: ClaimedDelivery, state: DeliveryState, result: AttemptResult
-) -> audit.AuditEvent:
-    return audit.AuditEvent(
-        actor="system:worker",
-        action=f"delivery.{state}",
-        tenant_id=claimed.tenant_id,
-        application_id=claimed.application_id,
-        delivery_id=claimed.id,
-        details={
-            "attempts": claimed.attempt,
-            "remote_reference": result.remote_reference,
-            "error": result.error,
-        },
     )

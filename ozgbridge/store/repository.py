@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,7 +20,7 @@ from ozgbridge.domain import (
     utcnow,
 )
 from ozgbridge.store.acceptance import Acceptance, AcceptanceRows, acceptance_size
-from ozgbridge.store.batching import GroupCommit
+from ozgbridge.store.batching import Failed, GroupCommit
 from ozgbridge.store.notify import notify_in
 from ozgbridge.store.records import (
     ApplicationView,
@@ -43,7 +45,7 @@ class Repository:
         self.engine = engine
         # On PostgreSQL, tell workers in other processes that work arrived (see notify.py).
         self.notify = notify and engine.dialect.name == "postgresql"
-        self._group: GroupCommit[Acceptance] | None = (
+        self._group: GroupCommit[Acceptance, None] | None = (
             GroupCommit(self._flush, size_of=acceptance_size) if group_commit else None
         )
 
@@ -81,12 +83,12 @@ class Repository:
         """
         if self._group is None:
             [outcome] = await self._flush([(new, idempotency)])
-            if outcome is not None:
-                raise outcome
+            if isinstance(outcome, Failed):
+                raise outcome.error
             return
         await self._group.submit((new, idempotency))
 
-    async def _flush(self, items: list[Acceptance]) -> list[BaseException | None]:
+    async def _flush(self, items: list[Acceptance]) -> list[Failed | None]:
         try:
             await self._store(items)
         except IntegrityError as exc:
@@ -97,24 +99,24 @@ class Repository:
             return [await self._store_alone(item) for item in items]
         return [None] * len(items)
 
-    async def _store_alone(self, item: Acceptance) -> BaseException | None:
+    async def _store_alone(self, item: Acceptance) -> Failed | None:
         try:
             await self._store([item])
         except IntegrityError as exc:
             return await self._explain(item, exc)
         except Exception as exc:
-            return exc
+            return Failed(exc)
         return None
 
-    async def _explain(self, item: Acceptance, exc: IntegrityError) -> BaseException:
+    async def _explain(self, item: Acceptance, exc: IntegrityError) -> Failed:
         idempotency = item[1]
         if idempotency is not None and await self.find_idempotent(
             idempotency.api_key_id, idempotency.key
         ):
             taken = IdempotencyKeyTaken(idempotency.key)
             taken.__cause__ = exc
-            return taken
-        return exc
+            return Failed(taken)
+        return Failed(exc)
 
     async def _store(self, items: list[Acceptance]) -> None:
         """Write a batch of acceptances in one transaction (one lock hold, one fsync)."""
@@ -191,34 +193,30 @@ class Repository:
 
     async def load_envelope(self, claimed: ClaimedDelivery, *, tenant_name: str) -> Envelope:
         """Everything the connector needs for this attempt, contents included."""
+        envelopes = await self.load_envelopes([claimed], {claimed.tenant_id: tenant_name})
+        return envelopes[claimed.id]
+
+    async def load_envelopes(
+        self, claimed: Sequence[ClaimedDelivery], tenant_names: Mapping[str, str]
+    ) -> dict[str, Envelope]:
+        """Envelopes for a whole claimed batch in two queries, keyed by delivery id."""
+        by_application = {c.application_id: c for c in claimed}
         async with self.engine.connect() as conn:
-            app = (
+            apps = (
                 await conn.execute(
-                    select(applications).where(applications.c.id == claimed.application_id)
+                    select(applications).where(applications.c.id.in_(by_application))
                 )
-            ).one()
+            ).all()
             files = (
                 await conn.execute(
                     select(attachments)
-                    .where(attachments.c.application_id == claimed.application_id)
-                    .order_by(attachments.c.position)
+                    .where(attachments.c.application_id.in_(by_application))
+                    .order_by(attachments.c.application_id, attachments.c.position)
                 )
             ).all()
-        return Envelope(
-            application_id=app.id,
-            delivery_id=claimed.id,
-            attempt=claimed.attempt,
-            tenant_id=claimed.tenant_id,
-            tenant_name=tenant_name,
-            route_id=claimed.route_id,
-            service=ServiceRef(leika_key=app.leika_key, name=app.service_name),
-            region=RegionRef(ars=app.ars, ags=app.ags),
-            reference=app.reference,
-            submitted_at=app.received_at,
-            data=FormData(
-                mime_type=app.data_mime_type, schema_uri=app.data_schema_uri, content=app.data
-            ),
-            attachments=tuple(
+        attachments_of: dict[str, list[AttachmentData]] = {}
+        for f in files:
+            attachments_of.setdefault(f.application_id, []).append(
                 AttachmentData(
                     id=f.id,
                     filename=f.filename,
@@ -226,6 +224,24 @@ class Repository:
                     purpose=f.purpose,
                     content=f.content,
                 )
-                for f in files
-            ),
-        )
+            )
+        envelopes = {}
+        for app in apps:
+            delivery = by_application[app.id]
+            envelopes[delivery.id] = Envelope(
+                application_id=app.id,
+                delivery_id=delivery.id,
+                attempt=delivery.attempt,
+                tenant_id=delivery.tenant_id,
+                tenant_name=tenant_names.get(delivery.tenant_id, delivery.tenant_id),
+                route_id=delivery.route_id,
+                service=ServiceRef(leika_key=app.leika_key, name=app.service_name),
+                region=RegionRef(ars=app.ars, ags=app.ags),
+                reference=app.reference,
+                submitted_at=app.received_at,
+                data=FormData(
+                    mime_type=app.data_mime_type, schema_uri=app.data_schema_uri, content=app.data
+                ),
+                attachments=tuple(attachments_of.get(app.id, ())),
+            )
+        return envelopes

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from ozgbridge.store.batching import GroupCommit
+from ozgbridge.store.batching import Failed, GroupCommit
 
 
 class Recorder:
@@ -15,12 +15,12 @@ class Recorder:
         self.fail_on = fail_on or set()
         self.crash = crash
 
-    async def flush(self, items: list[int]) -> Sequence[BaseException | None]:
+    async def flush(self, items: list[int]) -> Sequence[int | Failed]:
         self.batches.append(items)
         await self.release.wait()
         if self.crash:
             raise ConnectionError("database went away")
-        return [ValueError(f"bad {i}") if i in self.fail_on else None for i in items]
+        return [Failed(ValueError(f"bad {i}")) if i in self.fail_on else i * 10 for i in items]
 
 
 async def test_a_lone_item_is_flushed_at_once() -> None:
@@ -56,7 +56,9 @@ async def test_each_caller_gets_its_own_outcome() -> None:
     recorder.release.set()
     group = GroupCommit(recorder.flush)
     results = await asyncio.gather(*(group.submit(i) for i in range(4)), return_exceptions=True)
-    assert [type(r).__name__ for r in results] == ["NoneType", "NoneType", "ValueError", "NoneType"]
+    assert results[:2] == [0, 10]
+    assert isinstance(results[2], ValueError)
+    assert results[3] == 30
 
 
 async def test_a_failed_flush_fails_every_caller_in_it() -> None:
