@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ozgbridge import audit
 from ozgbridge.domain import AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.store.batching import Failed, GroupCommit
-from ozgbridge.store.outcomes import record_outcome, upsert_attempt
+from ozgbridge.store.outcomes import record_outcome, record_outcomes_together, upsert_attempt
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 from ozgbridge.store.tables import deliveries
 
@@ -186,15 +186,17 @@ class DeliveryQueue:
         return await self._records.submit(item)
 
     async def _flush_records(self, items: list[_Record]) -> list[bool | Failed]:
-        events: list[audit.AuditEvent] = []
-        owned: list[bool | Failed] = []
         async with self.engine.begin() as conn:
-            for claimed, worker_id, result in items:
-                ours, item_events = await record_outcome(conn, claimed, worker_id, result)
-                owned.append(ours)
-                events += item_events
+            if conn.dialect.name == "postgresql":
+                owned, events = await record_outcomes_together(conn, items)
+            else:  # in-process statements: no round trips to save
+                owned, events = [], []
+                for claimed, worker_id, result in items:
+                    ours, item_events = await record_outcome(conn, claimed, worker_id, result)
+                    owned.append(ours)
+                    events += item_events
             await audit.append(conn, *events)
-        return owned
+        return list(owned)
 
     async def next_due_at(self) -> datetime | None:
         async with self.engine.connect() as conn:

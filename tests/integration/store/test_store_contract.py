@@ -268,3 +268,51 @@ async def test_a_conflict_in_a_group_commit_fails_only_its_own_request(repo: Rep
     for new in batch:
         assert await repo.get_application(new.id) is not None
     assert (await audit.verify(repo.engine)).checked == 2 * 6
+
+
+async def test_outcomes_recorded_together_each_land_correctly(
+    repo: Repository, queue: DeliveryQueue
+) -> None:
+    apps = [new_application() for _ in range(5)]
+    for new in apps:
+        await repo.accept(new)
+    claimed = {c.application_id: c for c in await queue.claim("w1", limit=10, lease_seconds=60)}
+    lost = claimed[apps[4].id]
+    async with repo.engine.begin() as conn:  # apps[4]'s lease went to another worker meanwhile
+        await conn.execute(
+            update(deliveries).where(deliveries.c.id == lost.id).values(lease_owner="w2")
+        )
+    later = utcnow() + timedelta(seconds=60)
+    results = [
+        AttemptResult(AttemptOutcome.DELIVERED, utcnow(), 200, remote_reference="A"),
+        AttemptResult(AttemptOutcome.DELIVERED, utcnow(), 201, remote_reference="B"),
+        AttemptResult(AttemptOutcome.RETRIABLE, utcnow(), 503, "HTTP 503", retry_at=later),
+        AttemptResult(AttemptOutcome.PERMANENT, utcnow(), 400, "HTTP 400"),
+        AttemptResult(AttemptOutcome.RETRIABLE, utcnow(), 502, "HTTP 502", retry_at=later),
+    ]
+
+    owned = await asyncio.gather(
+        *(queue.record(claimed[a.id], "w1", r) for a, r in zip(apps, results, strict=True))
+    )
+
+    assert owned == [True, True, True, True, False]
+    views = [await repo.get_application(a.id) for a in apps]
+    assert [(v.status, v.deliveries[0].state) for v in views if v] == [
+        (ApplicationStatus.DELIVERED, DeliveryState.DELIVERED),
+        (ApplicationStatus.DELIVERED, DeliveryState.DELIVERED),
+        (ApplicationStatus.DELIVERING, DeliveryState.PENDING),
+        (ApplicationStatus.DEAD, DeliveryState.DEAD),
+        (ApplicationStatus.RECEIVED, DeliveryState.LEASED),
+    ]
+    assert [v.deliveries[0].remote_reference for v in views if v][:2] == ["A", "B"]
+    assert views[2] is not None
+    assert views[2].deliveries[0].next_attempt_at == later
+    async with repo.engine.connect() as conn:
+        rows = (await conn.execute(select(attempts.c.outcome, attempts.c.status_code))).all()
+    assert sorted(rows) == sorted(
+        [("delivered", 200), ("delivered", 201), ("retriable", 503), ("permanent", 400),
+         ("retriable", 502)]
+    )  # fmt: skip
+    result = await audit.verify(repo.engine)
+    assert result.ok
+    assert result.checked == 10 + 5 + 3  # accepted, attempts, delivered/dead
