@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from ozgbridge import __version__
 from ozgbridge import audit as audit_log
+from ozgbridge.cli_report import report
 from ozgbridge.errors import ConfigError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
 from ozgbridge.service import run_service
@@ -261,6 +262,8 @@ def submit(file: Any, url: str, token: str, idempotency_key: str | None) -> None
     if not response.is_success:
         raise SystemExit(1)
 
+
+main.add_command(report)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -12,14 +12,14 @@ import asyncio
 import contextlib
 import signal
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge import audit
+from ozgbridge import audit, intake
 from ozgbridge.api.app import create_app
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
 from ozgbridge.errors import ConfigError
@@ -64,6 +64,7 @@ class Service:
     worker: Worker | None
     app: web.Application | None
     connectors: dict[RouteKey, Connector[Any]]
+    intakes: list[intake.Intake] = field(default_factory=list)
 
 
 async def open_service(
@@ -76,6 +77,7 @@ async def open_service(
             await migrate.upgrade(settings.database_url)
         await migrate.ensure_current(engine)
         connectors = build_connectors(deployment, settings) if worker else {}
+        intakes = intake.configured_intakes(deployment)
     except BaseException:
         await engine.dispose()
         raise
@@ -100,6 +102,7 @@ async def open_service(
             repository=repository,
             router=Router(deployment),
             on_accepted=the_worker.wake if the_worker else None,
+            intakes=intakes,
         )
         if api
         else None
@@ -118,7 +121,7 @@ async def open_service(
             },
         ),
     )
-    return Service(settings, deployment, engine, repository, the_worker, app, connectors)
+    return Service(settings, deployment, engine, repository, the_worker, app, connectors, intakes)
 
 
 async def run_service(
@@ -138,6 +141,7 @@ async def run_service(
     runner: web.AppRunner | None = None
     worker_task: asyncio.Task[None] | None = None
     listener: asyncio.Task[None] | None = None
+    intake_tasks: list[asyncio.Task[None]] = []
     try:
         if service.app is not None:
             runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
@@ -150,6 +154,16 @@ async def run_service(
                 listener = asyncio.create_task(
                     listen(settings.database_url, service.worker.wake), name="pg-listen"
                 )
+            intake_tasks = intake.start(
+                service.intakes,
+                intake.IntakeContext(
+                    settings,
+                    service.deployment,
+                    service.repository,
+                    Router(service.deployment),
+                    service.worker.wake,
+                ),
+            )
         logger.info(
             "service.started", api=api, worker=worker, tenants=len(service.deployment.tenants)
         )
@@ -165,6 +179,7 @@ async def run_service(
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
+        await intake.stop(service.intakes, intake_tasks, grace=settings.shutdown_grace)
         if runner is not None:
             await runner.cleanup()
         if service.worker is not None and worker_task is not None:

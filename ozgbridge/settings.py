@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -36,6 +36,18 @@ class Settings(BaseSettings):
         description="PostgreSQL LISTEN/NOTIFY wake-ups; off behind PgBouncer (transaction mode)",
     )
     retry_jitter: float = Field(default=0.1, ge=0, le=0.5)
+
+    ui_session_secret: SecretStr | None = Field(
+        default=None,
+        description="key that signs dashboard session cookies (32+ random bytes); unset: a "
+        "random one per process, so sessions end on restart and do not span processes",
+    )
+    ui_session_seconds: int = Field(
+        default=8 * 3600, ge=60, description="dashboard sign-in lifetime"
+    )
+    ui_cookie_secure: bool = Field(
+        default=False, description="mark the dashboard cookie Secure (set when served over https)"
+    )
 
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")

@@ -21,7 +21,7 @@ from typing import Any
 import structlog
 from pydantic import ValidationError
 
-from ozgbridge import connector, tenant_rules
+from ozgbridge import connector, intake, tenant_rules
 from ozgbridge.configfile import Loc, YamlDocument, read_yaml
 from ozgbridge.errors import ConfigError, ConfigProblem
 from ozgbridge.secrets import SecretResolver, resolve_options
@@ -117,6 +117,8 @@ class _Loader:
         findings += tenant_rules.check_delegations(tenants, self.shown)
         findings += tenant_rules.check_keys(keys, declared_ids, keys_path)
         self.problems += [self._located(finding) for finding in findings]
+        if self.check_connectors:  # intake plug-ins, like connectors, come from entry points
+            self.problems += intake.check_configs(self.config_dir, self.resolver)
 
         if self.problems:
             raise ConfigError(sorted(self.problems, key=lambda p: (p.file, p.line or 0)))

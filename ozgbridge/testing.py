@@ -64,9 +64,9 @@ class ScriptedConnector(Connector[ConnectorOptions]):
             self.changed.notify_all()
         return Receipt(remote_reference=f"mem-{envelope.delivery_id}", status_code=200)
 
-    async def wait_for(self, *, received: int = 0, delivered: int = 0, timeout: float = 10) -> None:
+    async def wait_for(self, *, received: int = 0, delivered: int = 0, within: float = 10) -> None:
         """Until at least this many attempts arrived / deliveries succeeded."""
-        async with asyncio.timeout(timeout), self.changed:
+        async with asyncio.timeout(within), self.changed:
             await self.changed.wait_for(
                 lambda: len(self.received) >= received and len(self.delivered) >= delivered
             )

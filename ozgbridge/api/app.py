@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import structlog
 from aiohttp import web
 
-from ozgbridge.api import applications, health, openapi
+from ozgbridge.api import applications, fitconnect, health, openapi
 from ozgbridge.api.auth import authenticated_key
 from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
+from ozgbridge.api.reports import setup_report_routes
 from ozgbridge.api.state import (
     DEPLOYMENT,
     ON_ACCEPTED,
@@ -25,6 +26,7 @@ from ozgbridge.api.state import (
     SETTINGS,
 )
 from ozgbridge.ids import new_id
+from ozgbridge.intake import Intake
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.store.repository import Repository
@@ -80,8 +82,10 @@ def create_app(
     repository: Repository,
     router: Router,
     on_accepted: Callable[[], None] | None = None,
+    intakes: Sequence[Intake] = (),
 ) -> web.Application:
-    """The HTTP API. ``on_accepted`` runs after each committed acceptance (a worker wake-up)."""
+    """The HTTP API. ``on_accepted`` runs after each committed acceptance (a worker wake-up);
+    ``intakes`` receive their authenticated callbacks."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[access_log_middleware, problem_middleware],
@@ -91,9 +95,17 @@ def create_app(
     app[REPOSITORY] = repository
     app[ROUTER] = router
     app[ON_ACCEPTED] = on_accepted
+    app[fitconnect.INTAKES] = list(intakes)
     app.router.add_post("/v1/applications", applications.submit)
     app.router.add_get("/v1/applications/{id}", applications.get_application)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/v1/openapi.json", openapi.serve)
+    app.router.add_post("/v1/fitconnect/callbacks", fitconnect.callback)
+    setup_report_routes(app)
+    # Imported here: the dashboard builds on the API's auth and report modules, so importing it
+    # at module level would make ozgbridge.api and ozgbridge.ui import each other.
+    from ozgbridge.ui.routes import setup_ui  # noqa: PLC0415
+
+    setup_ui(app)
     return app

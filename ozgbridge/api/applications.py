@@ -12,6 +12,7 @@ from collections.abc import Callable
 import structlog
 from aiohttp import web
 
+from ozgbridge import status
 from ozgbridge.api import intake
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import TYPE_IDEMPOTENCY_CONFLICT, TYPE_UNROUTABLE, Problem
@@ -22,6 +23,7 @@ from ozgbridge.api.schemas import (
     DataOut,
     DeliveryOut,
     Links,
+    StatusEntryOut,
 )
 from ozgbridge.api.state import DEPLOYMENT, ON_ACCEPTED, REPOSITORY, ROUTER, SETTINGS
 from ozgbridge.domain import ApplicationStatus, RegionRef, ServiceRef
@@ -196,13 +198,14 @@ async def get_application(request: web.Request) -> web.StreamResponse:
     # The same answer for "missing" and "not yours": a key must not learn which ids exist.
     if view is None or not _may_see(key, view):
         raise Problem(404, "no such application visible to this API key")
+    entries = await status.history(app[REPOSITORY].engine, view.id)
     return web.Response(
-        text=_application_out(view).model_dump_json(by_alias=True),
+        text=_application_out(view, entries).model_dump_json(by_alias=True),
         content_type="application/json",
     )
 
 
-def _application_out(view: ApplicationView) -> ApplicationOut:
+def _application_out(view: ApplicationView, entries: list[status.StatusEntry]) -> ApplicationOut:
     return ApplicationOut(
         id=view.id,
         status=view.status,
@@ -228,5 +231,9 @@ def _application_out(view: ApplicationView) -> ApplicationOut:
                 delivered_at=d.delivered_at,
             )
             for d in view.deliveries
+        ],
+        status_history=[
+            StatusEntryOut(at=e.at, source=e.source, status=e.status, detail=e.detail)
+            for e in entries
         ],
     )

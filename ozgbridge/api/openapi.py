@@ -23,6 +23,7 @@ from ozgbridge.api.schemas import (
     HealthOut,
     ProblemOut,
 )
+from ozgbridge.reporting.model import VIEWS, ReportDocument
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 Mode = Literal["validation", "serialization"]
@@ -33,6 +34,7 @@ _MODELS: list[tuple[type[BaseModel], Mode]] = [
     (ApplicationOut, "serialization"),
     (HealthOut, "serialization"),
     (ProblemOut, "serialization"),
+    (ReportDocument, "serialization"),
 ]
 _PROBLEM_TEXTS = {
     400: "Malformed JSON or a malformed header",
@@ -125,6 +127,7 @@ def build_document() -> dict[str, Any]:
             **_problems(problem, 401, 403, 404, 500),
         },
     }
+    report = _report_operation(ref(ReportDocument), problem, request_id)
     health = {"description": "OK", "content": _json(ref(HealthOut))}
     return {
         "openapi": "3.1.0",
@@ -136,6 +139,8 @@ def build_document() -> dict[str, Any]:
         "paths": {
             "/v1/applications": {"post": submit},
             "/v1/applications/{id}": {"get": status},
+            "/v1/reports/ozg": {"get": report},
+            "/v1/fitconnect/callbacks": {"post": _fitconnect_callback(problem)},
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
@@ -170,10 +175,84 @@ def build_document() -> dict[str, Any]:
                     "type": "http",
                     "scheme": "bearer",
                     "description": "an API key token from keys.yaml (stored there as SHA-256)",
-                }
+                },
+                "fitconnectCallback": {
+                    "type": "apiKey",
+                    "in": "header",
+                    "name": "callback-authentication",
+                    "description": "FIT-Connect callback HMAC (see the operation)",
+                },
             },
         },
         "security": [{"bearerAuth": []}],
+    }
+
+
+def _report_operation(
+    document: dict[str, Any], problem: dict[str, Any], request_id: dict[str, Any]
+) -> dict[str, Any]:
+    def query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "description": description,
+            "schema": schema,
+        }
+
+    day_or_month = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}(-[0-9]{2})?$"}
+    return {
+        "operationId": "getOzgReport",
+        "summary": "OZG status report: coverage, maturity, usage and delivery health (aggregates)",
+        "description": (
+            "Roles coordinator and operator: any tenants; role tenant: its own tenant only "
+            "(another tenant is 403); role portal: 403. Never contains application content."
+        ),
+        "parameters": [
+            query(
+                "from",
+                "first day (YYYY-MM-DD) or month (YYYY-MM); default: last full month (UTC)",
+                day_or_month,
+            ),
+            query("to", "last day, inclusive (YYYY-MM-DD), or month (YYYY-MM)", day_or_month),
+            {
+                **query(
+                    "tenant",
+                    "tenant id; repeat or separate by commas; default: all visible",
+                    {"type": "array", "items": {"type": "string"}},
+                ),
+                "style": "form",
+                "explode": True,
+            },
+            query(
+                "format",
+                "json (default), csv (one view) or xlsx (one sheet per view)",
+                {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
+            ),
+            query(
+                "view",
+                "the view a CSV holds",
+                {"type": "string", "enum": list(VIEWS), "default": "tenant-services"},
+            ),
+            request_id,
+        ],
+        "responses": {
+            "200": {
+                "description": "The report",
+                "content": {
+                    "application/json": {"schema": document},
+                    "text/csv": {"schema": {"type": "string"}},
+                    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": {
+                        "schema": {
+                            "type": "string",
+                            "contentMediaType": "application/"
+                            "vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                        }
+                    },
+                },
+            },
+            **_problems(problem, 401, 403, 422, 500),
+        },
     }
 
 
@@ -184,3 +263,32 @@ def _document_bytes() -> bytes:
 
 async def serve(request: web.Request) -> web.StreamResponse:
     return web.Response(body=_document_bytes(), content_type="application/json")
+
+
+def _fitconnect_callback(problem: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "operationId": "fitconnectCallback",
+        "summary": "FIT-Connect callback: news for a destination or a case; wakes the poller",
+        "security": [{"fitconnectCallback": []}],  # its HMAC, not a bearer token
+        "parameters": [
+            {
+                "name": name,
+                "in": "header",
+                "required": True,
+                "description": description,
+                "schema": {"type": "string"},
+            }
+            for name, description in (
+                (
+                    "callback-authentication",
+                    'hex HMAC-SHA512 of "{callback-timestamp}.{raw body}" with the callback secret',
+                ),
+                ("callback-timestamp", "Unix seconds; at most five minutes old"),
+            )
+        ],
+        "requestBody": {"required": True, "content": _json({"type": "object"})},
+        "responses": {
+            "202": {"description": "Authentic; the intake looks for news now"},
+            **_problems(problem, 401, 404, 413),
+        },
+    }

@@ -261,6 +261,15 @@ class DataOut(CamelModel):
     size: int
 
 
+class StatusEntryOut(CamelModel):
+    """One entry of the status history: what a back-end or FIT-Connect reported, non-personal."""
+
+    at: datetime
+    source: str = Field(description="who reported it, e.g. fitconnect:<destination id>")
+    status: str = Field(description="e.g. accepted, rejected")
+    detail: dict[str, Any] = Field(default_factory=dict)
+
+
 class ApplicationOut(CamelModel):
     """Status of one application; never its form content or attachments."""
 
@@ -275,6 +284,7 @@ class ApplicationOut(CamelModel):
     data: DataOut
     attachment_count: int
     deliveries: list[DeliveryOut]
+    status_history: list[StatusEntryOut] = Field(default_factory=list)
 
 
 class HealthOut(CamelModel):

@@ -182,3 +182,35 @@ idempotency_keys = Table(
     Column("response_body", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
 )
+
+# What happened to an application after delivery, as reported back (by a back-end, or read from
+# a FIT-Connect event log). ``detail`` is JSON and non-personal: problem types, event ids.
+status_history = Table(
+    "status_history",
+    metadata,
+    _id(primary_key=True),
+    _id("application_id", ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Index(None, "application_id", "at"),
+)
+
+# FIT-Connect submissions this installation sent (``out``: their case event logs are read until
+# the destination accepts or rejects) or received (``in``: what was answered).
+fitconnect_submissions = Table(
+    "fitconnect_submissions",
+    metadata,
+    Column("submission_id", String(36), primary_key=True),
+    Column("direction", String(3), nullable=False),
+    _id("application_id", ForeignKey("applications.id", ondelete="CASCADE")),
+    Column("destination_id", String(36), nullable=False),
+    Column("case_id", String(36), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("events_seen", Integer, nullable=False, server_default=text("0")),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Index(None, "direction", "state"),
+    Index(None, "application_id"),
+)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import shutil
 import time
@@ -28,7 +29,9 @@ SUITES = {
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--engines", default="sqlite,postgresql")
     parser.add_argument("--only", default=",".join(SUITES))
     parser.add_argument("--quick", action="store_true")
@@ -44,8 +47,8 @@ def main() -> None:
 
         return emit
 
-    print(f"ozgbridge benchmarks on {platform.node()} ({platform.processor() or platform.machine()}, "
-          f"{__import__('os').cpu_count()} cores), work dir {directory}")
+    machine = platform.processor() or platform.machine()
+    print(f"ozgbridge benchmarks on {machine}, {os.cpu_count()} cores, work dir {directory}")
     print(_header())
     for engine in args.engines.split(","):
         for name in args.only.split(","):
@@ -59,7 +62,8 @@ def main() -> None:
 
 
 def _header() -> str:
-    return f"{'engine':<11}{'figure':<44}{'value':>12} {'unit':<26}{'ceiling':>11}{'ratio':>8}  notes"
+    columns = f"{'value':>12} {'unit':<26}{'ceiling':>11}{'ratio':>8}"
+    return f"{'engine':<11}{'figure':<44}{columns}  notes"
 
 
 def _format(engine: str, row: Row) -> str:

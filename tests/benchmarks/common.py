@@ -6,6 +6,7 @@ Every server is on loopback and started here; every loop is bounded in count and
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import json
 import os
@@ -206,8 +207,6 @@ def application_body(attachment_bytes: int = 0) -> bytes:
         "data": {"mimeType": "application/json", "content": {"pad": "x" * 900}},
     }
     if attachment_bytes:
-        import base64
-
         content = base64.b64encode(os.urandom(attachment_bytes)).decode()
         body["attachments"] = [
             {"filename": "anlage.pdf", "mimeType": "application/pdf", "contentBase64": content}

@@ -11,9 +11,9 @@ from ozgbridge.retry import DEFAULT_SCHEDULE, MAX_RETRY_AFTER, next_delay
 
 def test_default_ladder_is_the_standard_webhooks_schedule() -> None:
     hours = 3600
-    assert DEFAULT_SCHEDULE == (
+    assert (
         0, 5, 5 * 60, 30 * 60, 2 * hours, 5 * hours, 10 * hours, 14 * hours, 20 * hours, 24 * hours
-    )  # fmt: skip
+    ) == DEFAULT_SCHEDULE  # fmt: skip
 
 
 @pytest.mark.parametrize(("made", "expected"), [(1, 5), (2, 300), (9, 86400)])

@@ -48,7 +48,9 @@ async def test_status_view_shape_and_no_contents(api_db: Api) -> None:
         "data",
         "attachmentCount",
         "deliveries",
+        "statusHistory",
     }
+    assert view["statusHistory"] == []  # nothing reported back by a back-end yet
     assert view["id"] == application_id
     assert (view["status"], view["tenant"], view["reference"]) == (
         "received",

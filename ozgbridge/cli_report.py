@@ -1,0 +1,132 @@
+"""`ozgbridge report`: the OZG status report as JSON, CSV, XLSX or a self-contained HTML page.
+
+The database comes from ``OZGBRIDGE_DATABASE_URL``, the tenants and routes from ``--config``; the
+command only reads. Output goes to ``--out`` (default: standard output).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import click
+from pydantic import ValidationError
+from sqlalchemy.exc import SQLAlchemyError
+
+from ozgbridge.errors import ConfigError
+from ozgbridge.logs import configure_logging
+from ozgbridge.reporting import Period, Report, build_report, parse_period
+from ozgbridge.reporting.build import UnknownTenantError
+from ozgbridge.reporting.model import DEFAULT_VIEW, VIEWS
+from ozgbridge.reporting.render_flat import render_csv, render_json
+from ozgbridge.reporting.render_html import render_html
+from ozgbridge.reporting.render_xlsx import render_xlsx
+from ozgbridge.settings import Settings
+from ozgbridge.store import migrate
+from ozgbridge.store.engine import create_engine
+from ozgbridge.tenants import load_deployment
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    raise SystemExit(2)
+
+
+async def _build(settings: Settings, period: Period, tenants: Sequence[str]) -> Report:
+    # Connector options and secrets are the worker's business; a report needs tenants and routes.
+    deployment = load_deployment(settings.config_dir, resolve_secrets=False, check_connectors=False)
+    engine = create_engine(settings.database_url)
+    try:
+        current = await migrate.current_revision(engine)
+        if current != migrate.head_revision():
+            raise click.ClickException(
+                f"database schema is {current or 'empty'}, this version needs "
+                f"{migrate.head_revision()}: run `ozgbridge db upgrade` (or serve --upgrade)"
+            )
+        return await build_report(engine, deployment, period, list(tenants) or None)
+    finally:
+        await engine.dispose()
+
+
+def _render(report: Report, fmt: str, view: str) -> bytes:
+    if fmt == "xlsx":
+        return render_xlsx(report)
+    if fmt == "csv":
+        return render_csv(report, view)
+    if fmt == "html":
+        return render_html(report)
+    return render_json(report)
+
+
+@click.command()
+@click.option(
+    "--config",
+    "config_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="configuration directory (tenants/, keys.yaml); default $OZGBRIDGE_CONFIG_DIR or ./config",
+)
+@click.option("--from", "first", help="first day YYYY-MM-DD or month YYYY-MM (default: last month)")
+@click.option("--to", "last", help="last day, inclusive, YYYY-MM-DD or month YYYY-MM")
+@click.option("--tenant", "tenants", multiple=True, help="tenant id (repeatable); default: all")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["json", "csv", "xlsx", "html"]),
+    default="json",
+    show_default=True,
+)
+@click.option(
+    "--view",
+    type=click.Choice(list(VIEWS)),
+    default=DEFAULT_VIEW,
+    show_default=True,
+    help="the view a CSV holds (XLSX has them all, one sheet each)",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, allow_dash=True, path_type=Path),
+    default=Path("-"),
+    help="output file; default: standard output",
+)
+def report(
+    *,
+    config_dir: Path | None,
+    first: str | None,
+    last: str | None,
+    tenants: tuple[str, ...],
+    fmt: str,
+    view: str,
+    out: Path,
+) -> None:
+    """The OZG status report: coverage, maturity, usage, delivery health (tenant × service)."""
+    try:
+        settings = Settings(config_dir=config_dir) if config_dir else Settings()
+        # Logs go to stderr: standard output may be the report itself.
+        configure_logging(settings.log_level, settings.log_format)
+        period = parse_period(first, last)
+    except (ValidationError, ValueError) as exc:
+        _fail(str(exc))
+        return
+    if fmt == "xlsx" and str(out) == "-" and sys.stdout.isatty():
+        _fail("XLSX is binary: give --out FILE.xlsx")
+    try:
+        built = asyncio.run(_build(settings, period, tenants))
+    except (ConfigError, UnknownTenantError) as exc:
+        _fail(str(exc))
+        return
+    except (SQLAlchemyError, OSError) as exc:
+        _fail(f"cannot read the database: {type(exc).__name__}: {exc}")
+        return
+    body = _render(built, fmt, view)
+    if str(out) == "-":
+        sys.stdout.buffer.write(body)
+        sys.stdout.flush()
+    else:
+        out.write_bytes(body)
+        click.echo(
+            f"report {period.first} – {period.last}: {built.totals.received} applications, "
+            f"{len(built.tenants)} tenants → {out}",
+            err=True,
+        )

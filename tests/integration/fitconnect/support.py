@@ -1,0 +1,151 @@
+"""The fake Zustelldienst as the contract's back-end stand-in, and an independent decryptor.
+
+Submissions are decrypted here with jwcrypto — the product encrypts with joserfc — so a round trip
+proves the wire format, not one library's agreement with itself.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jwcrypto import jwe as jw_jwe
+from jwcrypto import jwk as jw_jwk
+
+from connectors.fitconnect import FitConnectConnector
+from ozgbridge.connector import Connector, ConnectorContext
+from tests.contract.connector_contract import Received
+from tests.fakes.zustelldienst import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    FakeDestination,
+    FakeSubmission,
+    Zustelldienst,
+    encryption_jwk,
+    rsa_key,
+    signature_jwk,
+)
+
+CONTEXT = ConnectorContext(tenant_id="heinsberg", route_id="gewerbe", data_dir=Path("/nonexistent"))
+GEWERBE = "99050012104000"
+SCHEMA_URI = "urn:xoev-de:example:gewerbeanmeldung:1.0"
+
+
+def service(leika_key: str = GEWERBE, schema_uri: str = SCHEMA_URI) -> dict[str, Any]:
+    return {
+        "identifier": f"urn:de:fim:leika:leistung:{leika_key}",
+        "submissionSchemas": [{"schemaUri": schema_uri, "mimeType": "application/json"}],
+        "regions": ["urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:rs:053700016016"],
+    }
+
+
+def jwcrypto_decrypt(
+    token: str, name: str = "destination-encryption"
+) -> tuple[bytes, dict[str, Any]]:
+    key = jw_jwk.JWK(**rsa_key(name).as_dict(private=True))
+    message = jw_jwe.JWE()
+    try:
+        message.deserialize(token, key=key)
+    except jw_jwe.InvalidJWEData:
+        # jwcrypto decrypts an empty plaintext (logging "Success") but then reports it as
+        # "no recipient matched"; anything else is a real failure.
+        if message.decryptlog != ["Success"]:
+            raise
+        return b"", dict(message.jose_header)
+    return message.payload, dict(message.jose_header)
+
+
+@dataclass(frozen=True)
+class Opened:
+    metadata: dict[str, Any]
+    data: bytes
+    data_header: dict[str, Any]
+    attachments: list[tuple[dict[str, Any], bytes, dict[str, Any]]]  # (entry, bytes, header)
+
+
+def open_submission(submission: FakeSubmission) -> Opened:
+    assert submission.encrypted_metadata is not None
+    assert submission.encrypted_data is not None
+    raw_metadata, _ = jwcrypto_decrypt(submission.encrypted_metadata)
+    document = json.loads(raw_metadata)
+    data, data_header = jwcrypto_decrypt(submission.encrypted_data)
+    attachments = []
+    for entry in document["contentStructure"]["attachments"]:
+        content, header = jwcrypto_decrypt(submission.attachments[entry["attachmentId"]])
+        attachments.append((entry, content, header))
+    return Opened(document, data, data_header, attachments)
+
+
+class FitConnectStandIn:
+    """Implements the contract's `BackendStandIn` on a running fake Zustelldienst."""
+
+    def __init__(self, service_api: Zustelldienst) -> None:
+        self.zd = service_api
+        self.destination: FakeDestination = service_api.add_destination(
+            encryption_key=encryption_jwk(rsa_key("destination-encryption")),
+            signature_keys=[signature_jwk(rsa_key("destination-signature"))],
+            services=[service()],
+        )
+        self._connectors: list[Connector[Any]] = []
+
+    def options(self, **overrides: Any) -> dict[str, Any]:
+        options: dict[str, Any] = {
+            "submission_api_url": self.zd.url,
+            "token_url": f"{self.zd.url}/token",
+            "client_id": CLIENT_ID,
+            "client_secret": CLIENT_SECRET,
+            "destination_id": self.destination.id,
+        }
+        options.update(overrides)
+        return options
+
+    def connector(self, *, timeout: float = 10.0, **overrides: Any) -> Connector[Any]:
+        built = FitConnectConnector.from_config(
+            self.options(**overrides), context=CONTEXT, timeout=timeout
+        )
+        self._connectors.append(built)
+        return built
+
+    async def aclose(self) -> None:
+        for built in self._connectors:
+            await built.aclose()
+
+    async def received(self) -> list[Received]:
+        received = []
+        for submission in self.zd.submitted():
+            opened = open_submission(submission)
+            reference = opened.metadata["additionalReferenceInfo"]["senderReference"]
+            application_id, delivery_id = reference.split("/")
+            received.append(
+                Received(
+                    delivery_id=delivery_id,
+                    application_id=application_id,
+                    data=opened.data,
+                    data_mime_type=opened.metadata["contentStructure"]["data"]["submissionSchema"][
+                        "mimeType"
+                    ],
+                    attachments=tuple(content for _, content, _ in opened.attachments),
+                )
+            )
+        return received
+
+    @asynccontextmanager
+    async def stalled(self) -> AsyncIterator[None]:
+        self.zd.stall = True
+        try:
+            yield
+        finally:
+            self.zd.stall = False
+            self.zd._release.set()
+
+    @asynccontextmanager
+    async def failing(self) -> AsyncIterator[None]:
+        self.zd.failing_status = 503
+        try:
+            yield
+        finally:
+            self.zd.failing_status = None

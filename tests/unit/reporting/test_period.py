@@ -1,0 +1,61 @@
+"""Report periods: whole UTC days, inclusive for people, half-open for the database."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from ozgbridge.reporting.period import Period, last_full_month, parse_period
+
+
+def test_default_is_the_last_full_month() -> None:
+    assert last_full_month(date(2026, 3, 1)) == Period(date(2026, 2, 1), date(2026, 2, 28))
+    assert last_full_month(date(2026, 1, 15)) == Period(date(2025, 12, 1), date(2025, 12, 31))
+    assert parse_period(None, None, today=date(2024, 3, 31)) == Period(
+        date(2024, 2, 1), date(2024, 2, 29)
+    )
+
+
+def test_bounds_are_whole_utc_days_with_an_exclusive_end() -> None:
+    period = Period(date(2026, 10, 1), date(2026, 10, 31))
+
+    assert period.start == datetime(2026, 10, 1, tzinfo=UTC)
+    assert period.end == datetime(2026, 11, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "expected"),
+    [
+        ("2026-10-05", "2026-10-06", (date(2026, 10, 5), date(2026, 10, 6))),
+        ("2026-10", None, (date(2026, 10, 1), date(2026, 10, 31))),
+        ("2026-01", "2026-12", (date(2026, 1, 1), date(2026, 12, 31))),
+        (None, "2026-02", (date(2026, 2, 1), date(2026, 2, 28))),
+        ("2026-10-05", None, (date(2026, 10, 5), date(2026, 10, 31))),
+    ],
+)
+def test_days_and_months(first: str | None, last: str | None, expected: tuple[date, date]) -> None:
+    assert parse_period(first, last) == Period(*expected)
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "message"),
+    [
+        ("2026-13", None, "no such month"),
+        ("01.10.2026", None, "not a date"),
+        ("2026-10-31", "2026-10-01", "ends"),
+        ("0001-01-01", "2026-01-01", "longer than"),
+    ],
+)
+def test_bad_input_says_what_is_wrong(first: str, last: str | None, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_period(first, last)
+
+
+def test_months_of_a_period() -> None:
+    assert Period(date(2025, 11, 15), date(2026, 2, 1)).months() == [
+        "2025-11",
+        "2025-12",
+        "2026-01",
+        "2026-02",
+    ]
