@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Integer, String, cast, column, update, values
+from sqlalchemy import ColumnElement, Integer, String, and_, cast, column, update, values
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -15,6 +15,19 @@ from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, u
 from ozgbridge.ids import new_id
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 from ozgbridge.store.tables import UTCDateTime, applications, attempts, deliveries
+
+
+def held_by(delivery_id: Any, worker_id: Any) -> ColumnElement[bool]:
+    """The delivery is still leased to this worker — nobody took it over after a lease expiry.
+
+    Arguments may be values or column expressions (for set-based updates).
+    """
+    return and_(
+        deliveries.c.id == delivery_id,
+        deliveries.c.lease_owner == worker_id,
+        deliveries.c.state == DeliveryState.LEASED,
+    )
+
 
 _APPLICATION_STATUS = {
     DeliveryState.DELIVERED: ApplicationStatus.DELIVERED,
@@ -69,11 +82,7 @@ async def record_outcome(
     else:
         changed = await conn.execute(
             update(deliveries)
-            .where(
-                deliveries.c.id == claimed.id,
-                deliveries.c.lease_owner == worker_id,
-                deliveries.c.state == DeliveryState.LEASED,
-            )
+            .where(held_by(claimed.id, worker_id))
             .values(
                 state=final_state or DeliveryState.PENDING,
                 next_attempt_at=result.retry_at or now,
@@ -243,11 +252,7 @@ async def record_outcomes_together(
             (
                 await conn.execute(
                     update(deliveries)
-                    .where(
-                        deliveries.c.id == again.c.id,
-                        deliveries.c.lease_owner == again.c.worker,
-                        deliveries.c.state == DeliveryState.LEASED,
-                    )
+                    .where(held_by(again.c.id, again.c.worker))
                     .values(
                         state=again.c.state,
                         next_attempt_at=cast(again.c.next_at, UTCDateTime),

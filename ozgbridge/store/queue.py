@@ -20,7 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ozgbridge import audit
 from ozgbridge.domain import AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.store.batching import Failed, GroupCommit
-from ozgbridge.store.outcomes import record_outcome, record_outcomes_together, upsert_attempt
+from ozgbridge.store.outcomes import (
+    held_by,
+    record_outcome,
+    record_outcomes_together,
+    upsert_attempt,
+)
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 from ozgbridge.store.tables import deliveries
 
@@ -161,11 +166,7 @@ class DeliveryQueue:
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(deliveries)
-                .where(
-                    deliveries.c.id == claimed.id,
-                    deliveries.c.lease_owner == worker_id,
-                    deliveries.c.state == DeliveryState.LEASED,
-                )
+                .where(held_by(claimed.id, worker_id))
                 .values(lease_expires_at=expires, next_attempt_at=expires, updated_at=now)
             )
         return result.rowcount == 1
