@@ -8,6 +8,7 @@ import json
 import time
 
 import httpx
+import pytest
 
 from tests.acceptance.conftest import (
     PORTAL_TOKEN,
@@ -35,7 +36,9 @@ def body(i: int) -> dict[str, object]:
     }
 
 
-async def test_sigkill_mid_delivery_loses_nothing(deployment: Deployment) -> None:
+async def test_sigkill_mid_delivery_loses_nothing(
+    deployment: Deployment, capsys: pytest.CaptureFixture[str]
+) -> None:
     backend = DedupBackend(hang_first=8, hang_seconds=10)
     await backend.start()
     try:
@@ -75,12 +78,13 @@ async def test_sigkill_mid_delivery_loses_nothing(deployment: Deployment) -> Non
         assert application_ids == accepted
         assert len(backend.stored) == APPLICATIONS == len(delivery_ids)
         assert backend.bad_signatures == 0
-        print(
-            f"\nkill/restart: accepted={len(accepted)}"
-            f" delivered_before_kill={delivered_before_kill}"
-            f" stored={len(backend.stored)} duplicates_dropped={backend.duplicates}"
-            f" requests={backend.requests}"
-        )
+        with capsys.disabled():  # the counts belong in the CI log
+            print(
+                f"\nkill/restart: accepted={len(accepted)}"
+                f" delivered_before_kill={delivered_before_kill}"
+                f" stored={len(backend.stored)} duplicates_dropped={backend.duplicates}"
+                f" requests={backend.requests}"
+            )
         verify = deployment.run("audit", "verify")
         assert verify.returncode == 0, verify.stdout + verify.stderr
     finally:
