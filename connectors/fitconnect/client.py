@@ -41,6 +41,14 @@ def classify(response: httpx.Response, what: str) -> None:
     raise PermanentDeliveryError(detail, status_code=status)
 
 
+def json_of(response: httpx.Response, what: str) -> Any:
+    """The answer's JSON; an unreadable answer is the service's fault, worth trying again."""
+    try:
+        return response.json()
+    except ValueError as exc:
+        raise RetriableDeliveryError(f"unreadable answer from FIT-Connect ({what})") from exc
+
+
 class FitConnectClient:
     """Requests to one Submission API with a client-credentials token, cached until it expires.
 

@@ -27,7 +27,7 @@ from cryptography import x509
 from joserfc.jwk import RSAKey
 
 from connectors.fitconnect import crypto, metadata
-from connectors.fitconnect.client import FitConnectClient
+from connectors.fitconnect.client import FitConnectClient, json_of
 from connectors.fitconnect.options import FitConnectOptions
 from ozgbridge.connector import Connector, ConnectorContext, Receipt
 from ozgbridge.domain import Envelope
@@ -111,7 +111,7 @@ class FitConnectConnector(Connector[FitConnectOptions]):
         created = await self._client.request(
             "POST", "/v2/submissions", what="create submission", json=announced
         )
-        submission_id, case_id = _created_ids(created.json())
+        submission_id, case_id = _created_ids(json_of(created, "create submission"))
         for attachment_id, token in zip(ids, encrypted_attachments, strict=True):
             await self._client.request(
                 "PUT",
@@ -184,7 +184,7 @@ class FitConnectConnector(Connector[FitConnectOptions]):
         response = await self._client.request(
             "GET", f"/v2/destinations/{destination_id}", what="destination"
         )
-        info = response.json()
+        info = json_of(response, "destination")
         if not isinstance(info, dict):
             raise RetriableDeliveryError("unreadable destination from FIT-Connect")
         if info.get("status") != "active":
@@ -205,7 +205,7 @@ class FitConnectConnector(Connector[FitConnectOptions]):
         key_response = await self._client.request(
             "GET", f"/v2/destinations/{destination_id}/keys/{kid}", what="encryption key"
         )
-        jwk = key_response.json()
+        jwk = json_of(key_response, "encryption key")
         try:
             if not isinstance(jwk, dict) or jwk.get("kid") != kid:
                 raise crypto.KeyRejected("answer is not the requested key")
@@ -230,7 +230,7 @@ class FitConnectConnector(Connector[FitConnectOptions]):
             what="routing",
             params={"leikaKey": envelope.service.leika_key, "ars": envelope.region.ars},
         )
-        document = response.json()
+        document = json_of(response, "routing")
         routes = document.get("routes") if isinstance(document, dict) else None
         found = {
             str(r["destinationId"])

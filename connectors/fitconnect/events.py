@@ -19,7 +19,7 @@ from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 from connectors.fitconnect import crypto
-from connectors.fitconnect.client import FitConnectClient
+from connectors.fitconnect.client import FitConnectClient, json_of
 from ozgbridge.errors import DeliveryError
 
 EVENT_PREFIX = "https://schema.fitko.de/fit-connect/events/"
@@ -62,11 +62,11 @@ class EventVerifier:
         self._destination_keys: dict[tuple[str, str], RSAKey] = {}
 
     async def read(
-        self, *, case_id: str, submission_id: str, start: int = 0
+        self, *, case_id: str, submission_id: str, destination_id: str, start: int = 0
     ) -> tuple[EventLog, int]:
         """Events from index ``start`` on, and the log's length (the next ``start``)."""
         response = await self._client.request("GET", f"/v2/cases/{case_id}/events", what="events")
-        document = response.json()
+        document = json_of(response, "events")
         tokens = document.get("eventLog") if isinstance(document, dict) else None
         if not isinstance(tokens, list):
             tokens = []
@@ -74,20 +74,27 @@ class EventVerifier:
         for index, token in enumerate(tokens[start:], start=start):
             try:
                 log.verified.append(
-                    await self.verify(token, case_id=case_id, submission_id=submission_id)
+                    await self.verify(
+                        token,
+                        case_id=case_id,
+                        submission_id=submission_id,
+                        destination_id=destination_id,
+                    )
                 )
             except crypto.CryptoFailure as exc:
                 log.refused.append(RefusedEvent(index=index, reason=str(exc)))
         return log, len(tokens)
 
-    async def verify(self, token: Any, *, case_id: str, submission_id: str) -> VerifiedEvent:
+    async def verify(
+        self, token: Any, *, case_id: str, submission_id: str, destination_id: str
+    ) -> VerifiedEvent:
         if not isinstance(token, str):
             raise crypto.CryptoFailure("event is not a compact JWS")
         header = crypto.set_header(token)
         kid = header.get("kid")
         if not isinstance(kid, str) or not kid:
             raise crypto.CryptoFailure("SET names no kid")
-        claims = crypto.verify_set(token, await self._key_for(token, kid))
+        claims = crypto.verify_set(token, await self._key_for(token, kid, destination_id))
         if claims.get("sub") != f"submission:{submission_id}":
             raise crypto.CryptoFailure("SET is about another submission")
         if claims.get("txn") != f"case:{case_id}":
@@ -106,11 +113,14 @@ class EventVerifier:
             payload=payload if isinstance(payload, dict) else {},
         )
 
-    async def _key_for(self, token: str, kid: str) -> KeySet | RSAKey:
+    async def _key_for(self, token: str, kid: str, destination_id: str) -> KeySet | RSAKey:
         # The issuer decides where the key must come from, so it is read before verifying —
-        # and then confirmed by the signature: a forged iss cannot pick a key that signs.
+        # and then confirmed by the signature: a forged iss cannot pick a key that signs. Only
+        # the case's own destination may speak for it, besides the Zustelldienst.
         issuer = _unverified_issuer(token)
         if _is_uuid(issuer):
+            if issuer != destination_id:
+                raise crypto.CryptoFailure("SET is issued by another destination")
             return await self._destination_key(issuer, kid)
         return await self._service_key_set()
 
@@ -124,9 +134,9 @@ class EventVerifier:
             response = await self._client.request(
                 "GET", f"/v2/destinations/{destination_id}/keys/{kid}", what="signature key"
             )
+            jwk = json_of(response, "signature key")
         except DeliveryError as exc:
             raise crypto.CryptoFailure(f"signature key not available ({exc.detail})") from exc
-        jwk = response.json()
         if not isinstance(jwk, dict) or jwk.get("alg") != crypto.SET_ALG:
             raise crypto.CryptoFailure("destination key is not a PS512 signature key")
         if "verify" not in (jwk.get("key_ops") or ()):

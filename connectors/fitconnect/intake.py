@@ -26,7 +26,8 @@ from jsonschema import Draft202012Validator
 from pydantic import ValidationError
 
 from connectors.fitconnect import crypto
-from connectors.fitconnect.client import FitConnectClient
+from connectors.fitconnect.checks import Subscription
+from connectors.fitconnect.client import FitConnectClient, json_of
 from connectors.fitconnect.events import EventVerifier
 from connectors.fitconnect.intake_config import (
     DestinationConfig,
@@ -35,7 +36,7 @@ from connectors.fitconnect.intake_config import (
     read,
 )
 from connectors.fitconnect.options import FitConnectOptions
-from connectors.fitconnect.receive import Subscription, receive
+from connectors.fitconnect.receive import receive
 from connectors.fitconnect.tracking import RouteKey, Sender, check_open, discover
 from ozgbridge.errors import ConfigError, ConfigProblem, DeliveryError
 from ozgbridge.intake import CallbackRejected, Intake, IntakeContext
@@ -196,14 +197,13 @@ class FitConnectIntake(Intake):
             await check_open(context.repository, self._senders)
 
     async def _receive_all(self, sub: Subscription, context: IntakeContext) -> None:
-        listing = (
-            await sub.client.request(
-                "GET",
-                "/v2/submissions",
-                what="submissions",
-                params={"destinationId": sub.destination_id, "offset": 0, "limit": 100},
-            )
-        ).json()
+        response = await sub.client.request(
+            "GET",
+            "/v2/submissions",
+            what="submissions",
+            params={"destinationId": sub.destination_id, "offset": 0, "limit": 100},
+        )
+        listing = json_of(response, "submissions")
         for item in listing.get("submissions") or [] if isinstance(listing, dict) else []:
             if self._stopping:  # the rest stays listed for the next process
                 break

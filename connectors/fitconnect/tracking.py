@@ -102,7 +102,10 @@ async def check_open(repository: Repository, senders: dict[RouteKey, Sender]) ->
 
 async def _check_case(repository: Repository, sender: Sender, row: Any) -> None:
     log, length = await sender.verifier.read(
-        case_id=row.case_id, submission_id=row.submission_id, start=row.events_seen
+        case_id=row.case_id,
+        submission_id=row.submission_id,
+        destination_id=row.destination_id,
+        start=row.events_seen,
     )
     outcome = log.outcome()
     table = fitconnect_submissions

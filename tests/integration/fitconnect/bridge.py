@@ -133,9 +133,10 @@ async def running(config: Path, database_url: str, data_dir: Path) -> AsyncItera
     if task in done:
         task.result()  # start-up failed: raise its error here
     service = ready.result()
-    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{settings.port}") as http:
+    url = f"http://127.0.0.1:{settings.port}"
+    async with aiohttp.ClientSession(base_url=url) as http:
         try:
-            yield Bridge(service, http)
+            yield Bridge(service, http, url)
         finally:
             assert service.worker is not None
             service.worker.stop()  # run_service then shuts everything down
@@ -143,9 +144,10 @@ async def running(config: Path, database_url: str, data_dir: Path) -> AsyncItera
 
 
 class Bridge:
-    def __init__(self, service: Service, http: aiohttp.ClientSession) -> None:
+    def __init__(self, service: Service, http: aiohttp.ClientSession, url: str) -> None:
         self.service = service
         self.http = http
+        self.url = url
 
     async def submit(self, document: dict[str, Any]) -> str:
         async with self.http.post(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from connectors.fitconnect.client import FitConnectClient
 from connectors.fitconnect.events import EventVerifier
 from tests.contract.factories import make_envelope
@@ -20,7 +22,9 @@ async def read_log(standin: FitConnectStandIn) -> tuple[list[str], list[str]]:
     )
     try:
         log, length = await EventVerifier(client).read(
-            case_id=submission.case_id, submission_id=submission.id
+            case_id=submission.case_id,
+            submission_id=submission.id,
+            destination_id=submission.destination_id,
         )
     finally:
         await client.aclose()
@@ -62,10 +66,18 @@ async def test_forged_misdirected_and_unknown_key_events_are_refused(
         first, "submit-submission", {}, impostor, issuer="https://api.fitko.de/fit-connect/"
     )
     standin.zd.log_event(first, forged)
+    # Signed by a real destination's key, but not this case's destination.
+    standin.zd.log_event(
+        first,
+        standin.zd.sign_event(
+            first, "accept-submission", {}, destination_key, issuer=str(uuid.uuid4())
+        ),
+    )
     standin.zd.submissions.pop(second.id)
 
     verified, refused = await read_log(standin)
 
     assert verified == ["create-submission", "submit-submission"]
-    assert len(refused) == 3
+    assert len(refused) == 4
     assert "another submission" in refused[0]
+    assert "another destination" in refused[3]

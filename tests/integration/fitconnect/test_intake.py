@@ -157,7 +157,7 @@ async def test_callback_for_new_submissions_wakes_the_intake(
 
     async with running(config, database_url, tmp_path / "var") as bridge:
         standin.destination.callback = (
-            f"{str(bridge.http._base_url).rstrip('/')}/v1/fitconnect/callbacks",
+            f"{bridge.url}/v1/fitconnect/callbacks",
             ENV["FC_CALLBACK_SECRET"],
         )
         await standin.connector().deliver(make_envelope())
