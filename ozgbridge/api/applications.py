@@ -232,6 +232,7 @@ def _application_out(view: ApplicationView, entries: list[status.StatusEntry]) -
             )
             for d in view.deliveries
         ],
+        processing_status=entries[-1].status if entries else None,
         status_history=[
             StatusEntryOut(at=e.at, source=e.source, status=e.status, detail=e.detail)
             for e in entries

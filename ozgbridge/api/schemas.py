@@ -284,6 +284,13 @@ class ApplicationOut(CamelModel):
     data: DataOut
     attachment_count: int
     deliveries: list[DeliveryOut]
+    processing_status: str | None = Field(
+        default=None,
+        description=(
+            "the receiving authority's latest decision (e.g. accepted, rejected), reported back "
+            "after delivery; `status` is ozgbridge's own delivery lifecycle"
+        ),
+    )
     status_history: list[StatusEntryOut] = Field(default_factory=list)
 
 

@@ -48,9 +48,11 @@ async def test_status_view_shape_and_no_contents(api_db: Api) -> None:
         "data",
         "attachmentCount",
         "deliveries",
+        "processingStatus",
         "statusHistory",
     }
-    assert view["statusHistory"] == []  # nothing reported back by a back-end yet
+    # nothing reported back by the authority yet
+    assert (view["processingStatus"], view["statusHistory"]) == (None, [])
     assert view["id"] == application_id
     assert (view["status"], view["tenant"], view["reference"]) == (
         "received",

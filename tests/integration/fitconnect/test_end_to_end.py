@@ -130,6 +130,7 @@ async def test_accept_and_reject_become_status_history(
         view = await bridge.until(application_id, lambda v: v["statusHistory"])
 
     [entry] = view["statusHistory"]
+    assert (view["status"], view["processingStatus"]) == ("delivered", "rejected")
     assert entry["status"] == "rejected"
     assert entry["source"] == f"fitconnect:{standin.destination.id}"
     assert entry["detail"]["problems"] == [{k: problem[k] for k in ("type", "title", "instance")}]
@@ -160,6 +161,7 @@ async def test_accept_by_the_destination(
         view = await bridge.until(application_id, lambda v: v["statusHistory"])
 
     assert [e["status"] for e in view["statusHistory"]] == ["accepted"]
+    assert (view["status"], view["processingStatus"]) == ("delivered", "accepted")
 
 
 async def test_event_with_a_bad_signature_is_refused_and_audited(
