@@ -14,7 +14,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit
@@ -27,11 +27,11 @@ from ozgbridge.store.outcomes import (
     upsert_attempt,
 )
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
-from ozgbridge.store.tables import deliveries
+from ozgbridge.store.tables import UNFINISHED_SQL, deliveries
 
 logger = structlog.get_logger("ozgbridge.queue")
 
-_UNFINISHED = (DeliveryState.PENDING, DeliveryState.LEASED)
+_UNFINISHED = text(UNFINISHED_SQL)  # literal, so the partial index ix_deliveries_due applies
 
 
 _Record = tuple[ClaimedDelivery, str, AttemptResult]
@@ -56,7 +56,7 @@ class DeliveryQueue:
             deliveries.c.state.label("prev_state"),
             deliveries.c.lease_owner.label("prev_owner"),
             deliveries.c.leased_at.label("prev_leased_at"),
-        ).where(deliveries.c.state.in_(_UNFINISHED), deliveries.c.next_attempt_at <= now)
+        ).where(_UNFINISHED, deliveries.c.next_attempt_at <= now)
         due = due.order_by(deliveries.c.next_attempt_at).limit(limit)
         lease = {
             "state": DeliveryState.LEASED,
@@ -203,9 +203,7 @@ class DeliveryQueue:
         async with self.engine.connect() as conn:
             value: datetime | None = (
                 await conn.execute(
-                    select(func.min(deliveries.c.next_attempt_at)).where(
-                        deliveries.c.state.in_(_UNFINISHED)
-                    )
+                    select(func.min(deliveries.c.next_attempt_at)).where(_UNFINISHED)
                 )
             ).scalar()
         if value is not None and value.tzinfo is None:  # func.min bypasses the type decorator
@@ -217,7 +215,7 @@ class DeliveryQueue:
             return int(
                 (
                     await conn.execute(
-                        select(func.count()).where(deliveries.c.state.in_(_UNFINISHED))
+                        select(func.count()).select_from(deliveries).where(_UNFINISHED)
                     )
                 ).scalar_one()
             )

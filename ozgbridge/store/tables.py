@@ -103,6 +103,11 @@ attachments = Table(
     UniqueConstraint("application_id", "position"),
 )
 
+# Written out literally, in the index and in every query that should use it: a planner (SQLite's
+# in particular) can only use a partial index when the query's condition visibly implies the
+# index's, which a bound parameter like "state IN (?, ?)" does not.
+UNFINISHED_SQL = "state IN ('pending', 'leased')"
+
 deliveries = Table(
     "deliveries",
     metadata,
@@ -131,8 +136,8 @@ deliveries = Table(
     Index(
         "ix_deliveries_due",
         "next_attempt_at",
-        sqlite_where=text("state IN ('pending', 'leased')"),
-        postgresql_where=text("state IN ('pending', 'leased')"),
+        sqlite_where=text(UNFINISHED_SQL),
+        postgresql_where=text(UNFINISHED_SQL),
     ),
     Index("ix_deliveries_tenant_state", "tenant_id", "state"),
 )
