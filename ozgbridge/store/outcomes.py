@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, String, and_, cast, column, update, values
+from sqlalchemy import ColumnElement, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -43,76 +43,21 @@ def _final_state(result: AttemptResult) -> DeliveryState | None:
     return DeliveryState.DEAD if result.retry_at is None else None
 
 
-async def record_outcome(
-    conn: AsyncConnection, claimed: ClaimedDelivery, worker_id: str, result: AttemptResult
-) -> tuple[bool, list[audit.AuditEvent]]:
-    """One outcome's writes; returns whether the delivery was still ours, and its audit events."""
-    now = utcnow()
-    await upsert_attempt(
-        conn,
-        delivery_id=claimed.id,
-        number=claimed.attempt,
-        worker=worker_id,
-        started_at=result.started_at,
-        finished_at=now,
-        outcome=result.outcome,
-        status_code=result.status_code,
-        error=result.error,
-        retry_at=result.retry_at,
-    )
-    final_state = _final_state(result)
-    if result.outcome == AttemptOutcome.DELIVERED:
-        changed = await conn.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.id == claimed.id,
-                deliveries.c.state != DeliveryState.DELIVERED,
-            )
-            .values(
-                state=DeliveryState.DELIVERED,
-                delivered_at=now,
-                remote_reference=result.remote_reference,
-                last_status_code=result.status_code,
-                last_error=None,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
-        )
-    else:
-        changed = await conn.execute(
-            update(deliveries)
-            .where(held_by(claimed.id, worker_id))
-            .values(
-                state=final_state or DeliveryState.PENDING,
-                next_attempt_at=result.retry_at or now,
-                last_error=result.error,
-                last_status_code=result.status_code,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-            )
-        )
-    ours = changed.rowcount == 1
-    events = [_attempt_event(claimed, worker_id, result)]
-    if ours:
-        await conn.execute(
-            update(applications)
-            .where(applications.c.id == claimed.application_id)
-            .values(status=_APPLICATION_STATUS[final_state], updated_at=now)
-        )
-        if final_state is not None:
-            events.append(_final_event(claimed, final_state, result))
-    return ours, events
+_ATTEMPT_OUTCOME_FIELDS = (
+    "worker", "started_at", "finished_at", "outcome", "status_code", "error", "retry_at"
+)  # fmt: skip
 
 
-async def upsert_attempt(conn: AsyncConnection, **values: Any) -> None:
+async def upsert_attempts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """One row per (delivery, attempt number); a late real outcome replaces a lease-expiry note."""
+    latest = {(row["delivery_id"], row["number"]): row for row in rows}  # one write per row
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-    statement = dialect_insert(attempts).values(id=new_id(), **values)
+    statement = dialect_insert(attempts).values(
+        [{"id": new_id(), **row} for row in latest.values()]
+    )
     statement = statement.on_conflict_do_update(
         index_elements=["delivery_id", "number"],
-        set_={k: statement.excluded[k] for k in values if k not in ("delivery_id", "number")},
+        set_={name: statement.excluded[name] for name in _ATTEMPT_OUTCOME_FIELDS},
     )
     await conn.execute(statement)
 
@@ -156,18 +101,63 @@ def _final_event(
 async def record_outcomes_together(
     conn: AsyncConnection, items: Sequence[tuple[ClaimedDelivery, str, AttemptResult]]
 ) -> tuple[list[bool], list[audit.AuditEvent]]:
-    """`record_outcome` for a whole batch in a handful of set-based statements (PostgreSQL).
+    """Record a batch of outcomes in a fixed number of statements, whatever the batch size.
 
-    Over a network every statement is a round trip, so a batch costs five statements whatever
-    its size; ``UPDATE … FROM (VALUES …) RETURNING`` tells which deliveries were still ours.
-    Nullable values are cast in SET: in a VALUES list, NULL alone would arrive typed as text.
+    The batch's deliveries are read first — locked with FOR UPDATE on PostgreSQL (in id order, so
+    two flushes cannot deadlock), while on SQLite the transaction already holds the write lock —
+    so whether each delivery is still ours is decided here, and the writes are executemany.
     """
     now = utcnow()
-    latest = {(c.id, c.attempt): (c, w, r) for c, w, r in items}  # one row per attempt number
-    statement = postgresql.insert(attempts).values(
+    ids = sorted({c.id for c, _w, _r in items})
+    current = {
+        row.id: row
+        for row in await conn.execute(
+            select(deliveries.c.id, deliveries.c.state, deliveries.c.lease_owner)
+            .where(deliveries.c.id.in_(ids))
+            .order_by(deliveries.c.id)
+            .with_for_update()
+        )
+    }
+    owned: list[bool] = []
+    delivered: list[dict[str, Any]] = []
+    failed: list[dict[str, Any]] = []
+    statuses: list[dict[str, Any]] = []
+    events: list[audit.AuditEvent] = []
+    for claimed, worker_id, result in items:
+        row = current.get(claimed.id)
+        final = _final_state(result)
+        if result.outcome == AttemptOutcome.DELIVERED:
+            # the back-end has it, whatever the lease says
+            ours = row is not None and row.state != DeliveryState.DELIVERED
+            if ours:
+                delivered.append(
+                    {"b_id": claimed.id, "b_ref": result.remote_reference,
+                     "b_code": result.status_code}
+                )  # fmt: skip
+        else:
+            ours = (
+                row is not None
+                and row.state == DeliveryState.LEASED
+                and row.lease_owner == worker_id
+            )
+            if ours:
+                failed.append(
+                    {"b_id": claimed.id, "b_state": final or DeliveryState.PENDING,
+                     "b_next": result.retry_at or now, "b_error": result.error,
+                     "b_code": result.status_code}
+                )  # fmt: skip
+        owned.append(ours)
+        events.append(_attempt_event(claimed, worker_id, result))
+        if ours:
+            statuses.append(
+                {"b_id": claimed.application_id, "b_status": _APPLICATION_STATUS[final]}
+            )
+            if final is not None:
+                events.append(_final_event(claimed, final, result))
+    await upsert_attempts(
+        conn,
         [
             {
-                "id": new_id(),
                 "delivery_id": c.id,
                 "number": c.attempt,
                 "worker": w,
@@ -178,110 +168,45 @@ async def record_outcomes_together(
                 "error": r.error,
                 "retry_at": r.retry_at,
             }
-            for c, w, r in latest.values()
-        ]
+            for c, w, r in items
+        ],
     )
-    await conn.execute(
-        statement.on_conflict_do_update(
-            index_elements=["delivery_id", "number"],
-            set_={
-                name: statement.excluded[name]
-                for name in (
-                    "worker",
-                    "started_at",
-                    "finished_at",
-                    "outcome",
-                    "status_code",
-                    "error",
-                    "retry_at",
-                )
-            },
-        )
-    )
-    ours: set[str] = set()
-    delivered = [(c, r) for c, _w, r in items if r.outcome == AttemptOutcome.DELIVERED]
     if delivered:
-        done = values(
-            column("id", String), column("ref", String), column("code", Integer), name="done"
-        ).data([(c.id, r.remote_reference, r.status_code) for c, r in delivered])
-        ours |= set(
-            (
-                await conn.execute(
-                    update(deliveries)
-                    .where(
-                        deliveries.c.id == done.c.id, deliveries.c.state != DeliveryState.DELIVERED
-                    )
-                    .values(
-                        state=DeliveryState.DELIVERED,
-                        delivered_at=now,
-                        remote_reference=done.c.ref,
-                        last_status_code=cast(done.c.code, Integer),
-                        last_error=None,
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        updated_at=now,
-                    )
-                    .returning(deliveries.c.id)
-                )
-            ).scalars()
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"))
+            .values(
+                state=DeliveryState.DELIVERED,
+                delivered_at=now,
+                remote_reference=bindparam("b_ref"),
+                last_status_code=bindparam("b_code"),
+                last_error=None,
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            ),
+            delivered,
         )
-    failed = [(c, w, r) for c, w, r in items if r.outcome != AttemptOutcome.DELIVERED]
     if failed:
-        again = values(
-            column("id", String),
-            column("worker", String),
-            column("state", String),
-            column("next_at", UTCDateTime),
-            column("error", String),
-            column("code", Integer),
-            name="again",
-        ).data(
-            [
-                (
-                    c.id,
-                    w,
-                    DeliveryState.PENDING if r.retry_at else DeliveryState.DEAD,
-                    r.retry_at or now,
-                    r.error,
-                    r.status_code,
-                )
-                for c, w, r in failed
-            ]
+        await conn.execute(
+            update(deliveries)
+            .where(deliveries.c.id == bindparam("b_id"))
+            .values(
+                state=bindparam("b_state"),
+                next_attempt_at=bindparam("b_next", type_=UTCDateTime),
+                last_error=bindparam("b_error"),
+                last_status_code=bindparam("b_code"),
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=now,
+            ),
+            failed,
         )
-        ours |= set(
-            (
-                await conn.execute(
-                    update(deliveries)
-                    .where(held_by(again.c.id, again.c.worker))
-                    .values(
-                        state=again.c.state,
-                        next_attempt_at=cast(again.c.next_at, UTCDateTime),
-                        last_error=again.c.error,
-                        last_status_code=cast(again.c.code, Integer),
-                        lease_owner=None,
-                        lease_expires_at=None,
-                        updated_at=now,
-                    )
-                    .returning(deliveries.c.id)
-                )
-            ).scalars()
-        )
-    events: list[audit.AuditEvent] = []
-    statuses = []
-    for claimed, worker_id, result in items:
-        events.append(_attempt_event(claimed, worker_id, result))
-        if claimed.id in ours:
-            final = _final_state(result)
-            statuses.append((claimed.application_id, _APPLICATION_STATUS[final]))
-            if final is not None:
-                events.append(_final_event(claimed, final, result))
     if statuses:
-        status = values(column("id", String), column("status", String), name="status").data(
-            statuses
-        )
         await conn.execute(
             update(applications)
-            .where(applications.c.id == status.c.id)
-            .values(status=status.c.status, updated_at=now)
+            .where(applications.c.id == bindparam("b_id"))
+            .values(status=bindparam("b_status"), updated_at=now),
+            statuses,
         )
-    return [c.id in ours for c, _w, _r in items], events
+    return owned, events

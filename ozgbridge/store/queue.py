@@ -20,12 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ozgbridge import audit
 from ozgbridge.domain import AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.store.batching import Failed, GroupCommit
-from ozgbridge.store.outcomes import (
-    held_by,
-    record_outcome,
-    record_outcomes_together,
-    upsert_attempt,
-)
+from ozgbridge.store.outcomes import held_by, record_outcomes_together, upsert_attempts
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 from ozgbridge.store.tables import UNFINISHED_SQL, deliveries
 
@@ -125,23 +120,30 @@ class DeliveryQueue:
         """Give the attempt a dead worker never reported its own row and audit event."""
         expired = [row for row in rows if row.prev_state == DeliveryState.LEASED]
         for row in expired:
-            number = row.attempts - 1
-            await upsert_attempt(
-                conn,
-                delivery_id=row.id,
-                number=number,
-                worker=row.prev_owner or "unknown",
-                started_at=row.prev_leased_at or now,
-                finished_at=now,
-                outcome=AttemptOutcome.RETRIABLE,
-                status_code=None,
-                error="lease expired: the worker stopped before reporting an outcome",
-                retry_at=now,
-            )
             logger.warning(
-                "delivery.lease_expired", delivery_id=row.id, attempt=number, worker=row.prev_owner
+                "delivery.lease_expired",
+                delivery_id=row.id,
+                attempt=row.attempts - 1,
+                worker=row.prev_owner,
             )
         if expired:
+            await upsert_attempts(
+                conn,
+                [
+                    {
+                        "delivery_id": row.id,
+                        "number": row.attempts - 1,
+                        "worker": row.prev_owner or "unknown",
+                        "started_at": row.prev_leased_at or now,
+                        "finished_at": now,
+                        "outcome": AttemptOutcome.RETRIABLE,
+                        "status_code": None,
+                        "error": "lease expired: the worker stopped before reporting an outcome",
+                        "retry_at": now,
+                    }
+                    for row in expired
+                ],
+            )
             await audit.append(
                 conn,
                 *[
@@ -188,14 +190,7 @@ class DeliveryQueue:
 
     async def _flush_records(self, items: list[_Record]) -> list[bool | Failed]:
         async with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                owned, events = await record_outcomes_together(conn, items)
-            else:  # in-process statements: no round trips to save
-                owned, events = [], []
-                for claimed, worker_id, result in items:
-                    ours, item_events = await record_outcome(conn, claimed, worker_id, result)
-                    owned.append(ours)
-                    events += item_events
+            owned, events = await record_outcomes_together(conn, items)
             await audit.append(conn, *events)
         return list(owned)
 
