@@ -33,12 +33,10 @@ _Record = tuple[ClaimedDelivery, str, AttemptResult]
 
 
 class DeliveryQueue:
-    def __init__(self, engine: AsyncEngine, *, group_commit: bool = True) -> None:
+    def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         # Outcomes reported together share one transaction (see batching.py for why).
-        self._records: GroupCommit[_Record, bool] | None = (
-            GroupCommit(self._flush_records) if group_commit else None
-        )
+        self._records: GroupCommit[_Record, bool] = GroupCommit(self._flush_records)
 
     async def claim(
         self, worker_id: str, *, limit: int, lease_seconds: float
@@ -180,13 +178,7 @@ class DeliveryQueue:
         attempt is recorded anyway, and a success still marks the delivery delivered, because the
         back-end has it whatever the lease says.
         """
-        item = (claimed, worker_id, result)
-        if self._records is None:
-            [outcome] = await self._flush_records([item])
-            if isinstance(outcome, Failed):
-                raise outcome.error
-            return outcome
-        return await self._records.submit(item)
+        return await self._records.submit((claimed, worker_id, result))
 
     async def _flush_records(self, items: list[_Record]) -> list[bool | Failed]:
         async with self.engine.begin() as conn:

@@ -39,14 +39,12 @@ class IdempotencyKeyTaken(Exception):
 class Repository:
     """The one interface to stored applications; works the same on SQLite and PostgreSQL."""
 
-    def __init__(
-        self, engine: AsyncEngine, *, notify: bool = True, group_commit: bool = True
-    ) -> None:
+    def __init__(self, engine: AsyncEngine, *, notify: bool = True) -> None:
         self.engine = engine
         # On PostgreSQL, tell workers in other processes that work arrived (see notify.py).
         self.notify = notify and engine.dialect.name == "postgresql"
-        self._group: GroupCommit[Acceptance, None] | None = (
-            GroupCommit(self._flush, size_of=acceptance_size) if group_commit else None
+        self._group: GroupCommit[Acceptance, None] = GroupCommit(
+            self._flush, size_of=acceptance_size
         )
 
     async def ping(self) -> None:
@@ -81,11 +79,6 @@ class Repository:
         batching.py). Raises `IdempotencyKeyTaken` when a concurrent request with the same key
         won the race.
         """
-        if self._group is None:
-            [outcome] = await self._flush([(new, idempotency)])
-            if isinstance(outcome, Failed):
-                raise outcome.error
-            return
         await self._group.submit((new, idempotency))
 
     async def _flush(self, items: list[Acceptance]) -> list[Failed | None]:
