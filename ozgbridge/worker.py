@@ -59,6 +59,8 @@ class Worker:
         self.connectors = connectors
         self.worker_id = worker_id or default_worker_id()
         self.log = logger.bind(worker=self.worker_id)
+        # The deployment is fixed for the life of the process; envelopes need the names each claim.
+        self._tenant_names = {t.id: t.name for t in deployment.tenants.values()}
         self._wakeup = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -114,9 +116,8 @@ class Worker:
         """One read for the whole batch; on failure each attempt loads its own."""
         if not claimed:
             return {}
-        names = {t.id: t.name for t in self.deployment.tenants.values()}
         try:
-            return await self.repository.load_envelopes(claimed, names)
+            return await self.repository.load_envelopes(claimed, self._tenant_names)
         except Exception:
             self.log.exception("worker.load_failed", claimed=len(claimed))
             return {}
@@ -215,8 +216,9 @@ class Worker:
                     f"route {claimed.tenant_id}/{claimed.route_id} is not configured (any more)"
                 )
             if envelope is None:
-                tenant = self.deployment.tenant(claimed.tenant_id)
-                envelope = await self.repository.load_envelope(claimed, tenant_name=tenant.name)
+                envelope = await self.repository.load_envelope(
+                    claimed, tenant_name=self._tenant_names[claimed.tenant_id]
+                )
             receipt = await connector.deliver(envelope)
         except DeliveryError as error:
             return self._failure(claimed, started_at, error)
