@@ -7,7 +7,6 @@ on the command line win. Exit codes: 0 ok, 1 a check found problems, 2 the comma
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import os
 import secrets
@@ -30,7 +29,7 @@ from ozgbridge.service import run_service
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
 from ozgbridge.store.engine import create_engine
-from ozgbridge.tenants import load_deployment
+from ozgbridge.tenants import load_deployment, token_sha256
 
 out = Console()
 err = Console(stderr=True)
@@ -222,7 +221,7 @@ def keys_create(key_id: str, role: str, tenant: str | None) -> None:
     if (role == "tenant") != (tenant is not None):
         _fail("--tenant is required for role tenant and not allowed for other roles")
     token = "ozgb_" + secrets.token_urlsafe(32)
-    digest = hashlib.sha256(token.encode()).hexdigest()
+    digest = token_sha256(token)
     entry = {"id": key_id, "role": role, **({"tenant": tenant} if tenant else {}), "sha256": digest}
     err.print("Token (shown once — give it to the key's holder, store it nowhere else):")
     print(token)

@@ -28,7 +28,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
-def _asyncpg_url(dsn: str, database: str) -> str:
+def sqlalchemy_pg_url(dsn: str, database: str) -> str:
+    """The SQLAlchemy (asyncpg) URL of ``database`` on the server of the libpq-style ``dsn``."""
     base = dsn.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
     return f"{base}/{database}"
 
@@ -53,7 +54,7 @@ def pg_template() -> Iterator[str]:
         pytest.skip(f"SKIPPING POSTGRESQL TESTS: {message}")
     name = f"ozgb_tmpl_{uuid.uuid4().hex[:12]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    asyncio.run(upgrade(_asyncpg_url(PG_ADMIN_DSN, name)))
+    asyncio.run(upgrade(sqlalchemy_pg_url(PG_ADMIN_DSN, name)))
     yield name
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -76,7 +77,7 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 def postgres_url(pg_template: str) -> Iterator[str]:
     name = f"ozgb_test_{uuid.uuid4().hex[:12]}"
     asyncio.run(_pg_admin(f'CREATE DATABASE "{name}" TEMPLATE "{pg_template}"'))
-    yield _asyncpg_url(PG_ADMIN_DSN, name)
+    yield sqlalchemy_pg_url(PG_ADMIN_DSN, name)
     asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import os
 import signal
 import socket
@@ -21,6 +20,7 @@ import yaml
 from aiohttp import web
 
 from connectors._signing import verify_signature
+from ozgbridge.tenants import token_sha256
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 OZGBRIDGE = str(Path(sys.executable).with_name("ozgbridge"))
@@ -55,16 +55,12 @@ def write_http_config(root: Path, backend_url: str, *, retry_schedule: list[floa
     (root / "tenants" / "erkelenz.yaml").write_text(yaml.safe_dump(tenant), encoding="utf-8")
     keys = {
         "keys": [
-            {"id": "portal", "role": "portal", "sha256": _sha(PORTAL_TOKEN)},
-            {"id": "operator", "role": "operator", "sha256": _sha(OPERATOR_TOKEN)},
+            {"id": "portal", "role": "portal", "sha256": token_sha256(PORTAL_TOKEN)},
+            {"id": "operator", "role": "operator", "sha256": token_sha256(OPERATOR_TOKEN)},
         ]
     }
     (root / "keys.yaml").write_text(yaml.safe_dump(keys), encoding="utf-8")
     return root
-
-
-def _sha(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 @dataclass

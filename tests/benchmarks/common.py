@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import hashlib
 import json
 import os
 import signal
@@ -30,8 +29,10 @@ import yaml
 from aiohttp import web
 
 from ozgbridge.store.migrate import upgrade
+from ozgbridge.store.notify import asyncpg_dsn
+from ozgbridge.tenants import token_sha256
+from tests.conftest import PG_ADMIN_DSN, sqlalchemy_pg_url
 
-PG_ADMIN_DSN = os.environ.get("OZGBRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 OZGBRIDGE = str(Path(sys.executable).with_name("ozgbridge"))
 TOKEN = "bench-portal-token"
 
@@ -72,11 +73,10 @@ async def fresh_database(engine: str, workdir: Path) -> AsyncIterator[Database]:
     name = f"ozgb_bench_{uuid.uuid4().hex[:10]}"
     admin = await asyncpg.connect(PG_ADMIN_DSN)
     await admin.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_DSN.rsplit("/", 1)[0]
     try:
-        url = f"{base.replace('postgresql://', 'postgresql+asyncpg://', 1)}/{name}"
+        url = sqlalchemy_pg_url(PG_ADMIN_DSN, name)
         await upgrade(url)
-        yield Database("postgresql", url, f"{base}/{name}")
+        yield Database("postgresql", url, asyncpg_dsn(url))
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()
@@ -97,7 +97,7 @@ def write_config(root: Path, backend_url: str | None) -> Path:
         "routes": [{"id": "alles", "services": ["*"], **connector}],
     }
     (root / "tenants" / "erkelenz.yaml").write_text(yaml.safe_dump(tenant))
-    digest = hashlib.sha256(TOKEN.encode()).hexdigest()
+    digest = token_sha256(TOKEN)
     (root / "keys.yaml").write_text(
         yaml.safe_dump({"keys": [{"id": "bench", "role": "portal", "sha256": digest}]})
     )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ozgbridge.domain import ApplicationStatus
 from ozgbridge.store.repository import Repository
 from ozgbridge.store.tables import attempts
+from ozgbridge.tenants import token_sha256
 from ozgbridge.worker import Worker
 
 FAST = [0, 0.05, 0.05, 0.05, 0.05]
@@ -37,7 +37,7 @@ def write_config(root: Path, retry_schedule: list[float]) -> Path:
         ],
     }
     (root / "tenants" / "erkelenz.yaml").write_text(yaml.safe_dump(tenant))
-    digest = hashlib.sha256(b"test-token").hexdigest()
+    digest = token_sha256("test-token")
     keys = {"keys": [{"id": "portal-test", "role": "portal", "sha256": digest}]}
     (root / "keys.yaml").write_text(yaml.safe_dump(keys))
     return root
