@@ -27,7 +27,6 @@ from connectors.fitconnect.events import ACCEPT, EVENT_PREFIX, REJECT, SET_SCHEM
 from ozgbridge import audit
 from ozgbridge.domain import utcnow
 from ozgbridge.errors import RoutingError
-from ozgbridge.ids import new_id
 from ozgbridge.intake import IntakeContext
 from ozgbridge.store.records import IdempotencyRecord, NewApplication
 from ozgbridge.store.repository import IdempotencyKeyTaken
@@ -72,14 +71,8 @@ async def receive(
         await _reject(sub, context, submission_id, case_id, unroutable)
         log.info("fitconnect.intake_rejected", problem=unroutable.problem)
         return "rejected"
-    route = resolution.route
-    new = NewApplication(
-        id=new_id(),
-        delivery_id=new_id(),
-        tenant_id=resolution.tenant.id,
-        route_id=route.id,
-        connector=route.connector,
-        routing_reason=resolution.reason,
+    new = NewApplication.routed(
+        resolution,
         leika_key=checked.leika_key,
         service_name=checked.service_name,
         region=checked.region,
@@ -89,7 +82,6 @@ async def receive(
         data_schema_uri=checked.schema_uri,
         data=checked.data,
         attachments=tuple(checked.attachments),
-        first_attempt_delay=route.retry_schedule[0] if route.retry_schedule else 0.0,
     )
     answer = json.dumps({"id": new.id, "tags": checked.tags})
     record = IdempotencyRecord(

@@ -136,14 +136,8 @@ async def submit(request: web.Request) -> web.StreamResponse:
 def _new_application(
     body: ApplicationIn, region: RegionRef, key: ApiKey, resolution: Resolution
 ) -> NewApplication:
-    route = resolution.route
-    return NewApplication(
-        id=new_id(),
-        delivery_id=new_id(),
-        tenant_id=resolution.tenant.id,
-        route_id=route.id,
-        connector=route.connector,
-        routing_reason=resolution.reason,
+    return NewApplication.routed(
+        resolution,
         leika_key=body.service.leika_key,
         service_name=body.service.name,
         region=region,
@@ -162,8 +156,6 @@ def _new_application(
             )
             for a in body.attachments
         ),
-        # The ladder's first step may ask for a pause before the first attempt, too.
-        first_attempt_delay=route.retry_schedule[0] if route.retry_schedule else 0.0,
     )
 
 

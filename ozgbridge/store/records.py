@@ -4,8 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, RegionRef
+from ozgbridge.ids import new_id
+
+if TYPE_CHECKING:  # only a type: the store does not depend on routing at run time
+    from ozgbridge.routing import Resolution
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,43 @@ class NewApplication:
     data: bytes = field(repr=False)
     attachments: tuple[NewAttachment, ...] = ()
     first_attempt_delay: float = 0.0
+
+    @classmethod
+    def routed(
+        cls,
+        resolution: Resolution,
+        *,
+        leika_key: str,
+        service_name: str | None,
+        region: RegionRef,
+        reference: str | None,
+        submitted_by: str,
+        data_mime_type: str,
+        data_schema_uri: str | None,
+        data: bytes,
+        attachments: tuple[NewAttachment, ...] = (),
+    ) -> NewApplication:
+        """A new application for the route routing chose, whatever channel it came in by."""
+        route = resolution.route
+        return cls(
+            id=new_id(),
+            delivery_id=new_id(),
+            tenant_id=resolution.tenant.id,
+            route_id=route.id,
+            connector=route.connector,
+            routing_reason=resolution.reason,
+            leika_key=leika_key,
+            service_name=service_name,
+            region=region,
+            reference=reference,
+            submitted_by=submitted_by,
+            data_mime_type=data_mime_type,
+            data_schema_uri=data_schema_uri,
+            data=data,
+            attachments=attachments,
+            # The ladder's first step may ask for a pause before the first attempt, too.
+            first_attempt_delay=route.retry_schedule[0] if route.retry_schedule else 0.0,
+        )
 
 
 @dataclass(frozen=True)
