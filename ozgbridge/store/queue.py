@@ -193,8 +193,6 @@ class DeliveryQueue:
                     select(func.min(deliveries.c.next_attempt_at)).where(_UNFINISHED)
                 )
             ).scalar()
-        if value is not None and value.tzinfo is None:  # func.min bypasses the type decorator
-            value = value.replace(tzinfo=utcnow().tzinfo)
         return value
 
     async def count_unfinished(self) -> int:
