@@ -22,8 +22,10 @@ from sqlalchemy.engine import make_url
 
 from ozgbridge import __version__
 from ozgbridge import audit as audit_log
+from ozgbridge.cli_data import data_keys, purge_command
+from ozgbridge.cli_keys import keys_list, keys_rotate, print_expiry_warnings
 from ozgbridge.cli_report import report
-from ozgbridge.errors import ConfigError, SchemaOutdatedError
+from ozgbridge.errors import ConfigError, DataProtectionError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
 from ozgbridge.service import run_service
 from ozgbridge.settings import Settings
@@ -57,13 +59,19 @@ def main() -> None:
     """ozgbridge — routes OZG online applications to the responsible authority and delivers them."""
 
 
-def _run(settings: Settings, *, api: bool, worker: bool, upgrade: bool) -> None:
+def _run(
+    settings: Settings, *, api: bool, worker: bool, upgrade: bool, create_keys: bool = False
+) -> None:
     configure_logging(settings.log_level, settings.log_format)
     try:
-        asyncio.run(run_service(settings, api=api, worker=worker, upgrade=upgrade))
+        asyncio.run(
+            run_service(
+                settings, api=api, worker=worker, upgrade=upgrade, create_embedded_keys=create_keys
+            )
+        )
     except ConfigError as exc:
         _fail(f"configuration in {settings.config_dir} is not usable:\n{exc}")
-    except SchemaOutdatedError as exc:
+    except (SchemaOutdatedError, DataProtectionError) as exc:
         _fail(str(exc))
     except OSError as exc:
         _fail(f"cannot start: {exc}")
@@ -90,7 +98,8 @@ _upgrade_option = click.option(
 def serve(config_dir: Path | None, host: str | None, port: int | None, upgrade: bool) -> None:
     """API and worker in one process (the embedded default, SQLite under var/)."""
     settings = _settings(config_dir=config_dir, host=host, port=port)
-    _run(settings, api=True, worker=True, upgrade=upgrade)
+    # On the embedded default only, the first start makes var/data-keys.yaml.
+    _run(settings, api=True, worker=True, upgrade=upgrade, create_keys=True)
 
 
 @main.command()
@@ -129,6 +138,7 @@ def config_validate(directory: Path) -> None:
         err.print(f"{len(exc.problems)} problem(s) in {directory}", highlight=False)
         raise SystemExit(1) from exc
     routes = sum(len(t.routes) for t in deployment.tenants.values())
+    print_expiry_warnings(directory, list(deployment.keys))
     out.print(
         f"[green]✓[/green] {directory}: {len(deployment.tenants)} tenants, {routes} routes, "
         f"{len(deployment.keys)} keys — valid",
@@ -263,6 +273,10 @@ def submit(file: Any, url: str, token: str, idempotency_key: str | None) -> None
 
 
 main.add_command(report)
+main.add_command(data_keys)
+main.add_command(purge_command)
+keys.add_command(keys_rotate)
+keys.add_command(keys_list)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

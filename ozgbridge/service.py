@@ -1,9 +1,10 @@
 """One ozgbridge process: the API, the worker, or both (the embedded default), wired together.
 
-Start-up order matters: configuration first (bad config never touches the database), then the
-schema check, then connectors (their options were validated with the config). Shutdown is the
-reverse: stop taking HTTP requests, let the worker finish or hand back in-flight deliveries,
-close connectors, release the database.
+Start-up order matters: configuration and data keys first (neither bad config nor missing keys
+ever touch the database), then the schema check, then connectors (their options were validated
+with the config). Worker processes also run the retention purge as a task of its own. Shutdown
+is the reverse: stop taking HTTP requests, let the worker and the purge finish or hand back what
+they hold, close connectors, release the database.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ozgbridge import audit, intake
 from ozgbridge.api.app import create_app
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
+from ozgbridge.dataprotection.purge import PurgeTask
+from ozgbridge.dataprotection.startup import load_sealer
 from ozgbridge.errors import ConfigError
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
@@ -65,12 +68,21 @@ class Service:
     app: web.Application | None
     connectors: dict[RouteKey, Connector[Any]]
     intakes: list[intake.Intake] = field(default_factory=list)
+    purge: PurgeTask | None = None
 
 
 async def open_service(
-    settings: Settings, *, api: bool, worker: bool, upgrade: bool = False
+    settings: Settings,
+    *,
+    api: bool,
+    worker: bool,
+    upgrade: bool = False,
+    create_embedded_keys: bool = False,
 ) -> Service:
+    """``create_embedded_keys``: on the embedded default, make ``var/data-keys.yaml`` if missing
+    (``ozgbridge serve``); see `ozgbridge.dataprotection.startup`."""
     deployment = load_deployment(settings.config_dir)
+    sealer = load_sealer(settings, create_embedded=create_embedded_keys)
     engine = create_engine(settings.database_url)
     try:
         if upgrade:
@@ -81,7 +93,7 @@ async def open_service(
     except BaseException:
         await engine.dispose()
         raise
-    repository = Repository(engine, notify=settings.pg_notify)
+    repository = Repository(engine, notify=settings.pg_notify, sealer=sealer)
     worker_id = default_worker_id()
     the_worker = (
         Worker(
@@ -121,7 +133,10 @@ async def open_service(
             },
         ),
     )
-    return Service(settings, deployment, engine, repository, the_worker, app, connectors, intakes)
+    purge = PurgeTask(engine, deployment, settings, actor="system:retention") if worker else None
+    return Service(
+        settings, deployment, engine, repository, the_worker, app, connectors, intakes, purge
+    )
 
 
 async def run_service(
@@ -130,10 +145,17 @@ async def run_service(
     api: bool,
     worker: bool,
     upgrade: bool = False,
+    create_embedded_keys: bool = False,
     started: Callable[[Service], Awaitable[None]] | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT, then shut down cleanly."""
-    service = await open_service(settings, api=api, worker=worker, upgrade=upgrade)
+    service = await open_service(
+        settings,
+        api=api,
+        worker=worker,
+        upgrade=upgrade,
+        create_embedded_keys=create_embedded_keys,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -142,6 +164,7 @@ async def run_service(
     worker_task: asyncio.Task[None] | None = None
     listener: asyncio.Task[None] | None = None
     intake_tasks: list[asyncio.Task[None]] = []
+    purge_task: asyncio.Task[None] | None = None
     try:
         if service.app is not None:
             runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
@@ -150,6 +173,8 @@ async def run_service(
             logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
         if service.worker is not None:
             worker_task = asyncio.create_task(service.worker.run(), name="worker")
+            if service.purge is not None:
+                purge_task = asyncio.create_task(service.purge.run(), name="purge")
             if settings.pg_notify and service.engine.dialect.name == "postgresql":
                 listener = asyncio.create_task(
                     listen(settings.database_url, service.worker.wake), name="pg-listen"
@@ -180,6 +205,8 @@ async def run_service(
             with contextlib.suppress(asyncio.CancelledError):
                 await listener
         await intake.stop(service.intakes, intake_tasks, grace=settings.shutdown_grace)
+        if service.purge is not None and purge_task is not None:
+            await _stop_purge(service.purge, purge_task, grace=settings.shutdown_grace)
         if runner is not None:
             await runner.cleanup()
         if service.worker is not None and worker_task is not None:
@@ -191,3 +218,12 @@ async def run_service(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
     logger.info("service.stopped")
+
+
+async def _stop_purge(purge: PurgeTask, task: asyncio.Task[None], *, grace: float) -> None:
+    """Let the purge finish its batch (a cancelled transaction can leave its connection stuck)."""
+    purge.stop()
+    await asyncio.wait([task], timeout=grace)
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ozgbridge.api import applications, fitconnect, health, openapi
 from ozgbridge.api.auth import authenticated_key
+from ozgbridge.api.key_usage import KEY_USAGE, KeyUsage, flush_periodically
 from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
 from ozgbridge.api.reports import setup_report_routes
 from ozgbridge.api.state import (
@@ -96,6 +97,8 @@ def create_app(
     app[ROUTER] = router
     app[ON_ACCEPTED] = on_accepted
     app[fitconnect.INTAKES] = list(intakes)
+    app[KEY_USAGE] = KeyUsage()
+    app.cleanup_ctx.append(flush_periodically)
     app.router.add_post("/v1/applications", applications.submit)
     app.router.add_get("/v1/applications/{id}", applications.get_application)
     app.router.add_get("/healthz", health.healthz)

@@ -229,4 +229,5 @@ def _application_out(view: ApplicationView, entries: list[status.StatusEntry]) -
             StatusEntryOut(at=e.at, source=e.source, status=e.status, detail=e.detail)
             for e in entries
         ],
+        content_purged_at=view.content_purged_at,
     )

@@ -292,6 +292,13 @@ class ApplicationOut(CamelModel):
         ),
     )
     status_history: list[StatusEntryOut] = Field(default_factory=list)
+    content_purged_at: datetime | None = Field(
+        default=None,
+        description=(
+            "when retention deleted the form data and attachments; status, times, sizes and "
+            "hashes stay, and a purged application can no longer be delivered again"
+        ),
+    )
 
 
 class HealthOut(CamelModel):

@@ -123,6 +123,7 @@ class ApplicationView:
     data_size: int
     attachment_count: int
     deliveries: tuple[DeliveryView, ...]
+    content_purged_at: datetime | None = None  # retention deleted form data and attachments
 
 
 @dataclass(frozen=True)

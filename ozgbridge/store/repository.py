@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit
-from ozgbridge.domain import (
-    ApplicationStatus,
-    AttachmentData,
-    DeliveryState,
-    Envelope,
-    FormData,
-    RegionRef,
-    ServiceRef,
-    utcnow,
-)
-from ozgbridge.store.acceptance import Acceptance, AcceptanceRows, acceptance_size
+from ozgbridge.dataprotection.sealing import Sealer
+from ozgbridge.domain import ApplicationStatus, DeliveryState, Envelope, utcnow
+from ozgbridge.store.acceptance import Acceptance, AcceptanceRows, acceptance_size, seal_content
 from ozgbridge.store.batching import Failed, GroupCommit
+from ozgbridge.store.envelopes import as_delivery_error, read_envelopes
 from ozgbridge.store.notify import notify_in
+from ozgbridge.store.purge import purged_at_for_update
 from ozgbridge.store.records import (
     ApplicationView,
     ClaimedDelivery,
@@ -39,8 +34,14 @@ class IdempotencyKeyTaken(Exception):
 class Repository:
     """The one interface to stored applications; works the same on SQLite and PostgreSQL."""
 
-    def __init__(self, engine: AsyncEngine, *, notify: bool = True) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, notify: bool = True, sealer: Sealer | None = None
+    ) -> None:
+        """``sealer`` seals content at rest; without one it is stored in plaintext, which a
+        process only does when the operator allowed it (see `ozgbridge.dataprotection.startup`).
+        """
         self.engine = engine
+        self.sealer = sealer if sealer is not None else Sealer.plaintext()
         # On PostgreSQL, tell workers in other processes that work arrived (see notify.py).
         self.notify = notify and engine.dialect.name == "postgresql"
         self._group: GroupCommit[Acceptance, None] = GroupCommit(
@@ -79,7 +80,8 @@ class Repository:
         batching.py). Raises `IdempotencyKeyTaken` when a concurrent request with the same key
         won the race.
         """
-        await self._group.submit((new, idempotency))
+        # Sealed here, per request, so the serialised group commit does no cryptography.
+        await self._group.submit((new, idempotency, seal_content(new, self.sealer)))
 
     async def _flush(self, items: list[Acceptance]) -> list[Failed | None]:
         try:
@@ -131,7 +133,7 @@ class Repository:
             app = (
                 await conn.execute(
                     select(
-                        *[c for c in applications.c if c.name != "data"],
+                        *[c for c in applications.c if c.name not in ("data", "data_key_id")],
                         select(func.count())
                         .where(attachments.c.application_id == applications.c.id)
                         .scalar_subquery()
@@ -163,6 +165,7 @@ class Repository:
             data_mime_type=app.data_mime_type,
             data_size=app.data_size,
             attachment_count=app.attachment_count,
+            content_purged_at=app.content_purged_at,
             deliveries=tuple(
                 DeliveryView(
                     id=d.id,
@@ -185,56 +188,33 @@ class Repository:
         )
 
     async def load_envelope(self, claimed: ClaimedDelivery, *, tenant_name: str) -> Envelope:
-        """Everything the connector needs for this attempt, contents included."""
-        envelopes = await self.load_envelopes([claimed], {claimed.tenant_id: tenant_name})
-        return envelopes[claimed.id]
+        """Everything the connector needs for this attempt, contents opened.
+
+        Raises a `DeliveryError` when the content cannot be opened (see `envelopes`).
+        """
+        found, unreadable = await read_envelopes(
+            self.engine, self.sealer, [claimed], {claimed.tenant_id: tenant_name}
+        )
+        if claimed.id in unreadable:
+            problem = unreadable[claimed.id]
+            raise as_delivery_error(problem) from problem
+        return found[claimed.id]
 
     async def load_envelopes(
         self, claimed: Sequence[ClaimedDelivery], tenant_names: Mapping[str, str]
     ) -> dict[str, Envelope]:
-        """Envelopes for a whole claimed batch in two queries, keyed by delivery id."""
-        by_application = {c.application_id: c for c in claimed}
+        """Envelopes for a whole claimed batch in two queries, keyed by delivery id.
+
+        A delivery whose content cannot be opened is left out; `load_envelope` then tells why.
+        """
+        found, _unreadable = await read_envelopes(self.engine, self.sealer, claimed, tenant_names)
+        return found
+
+    async def content_purged_at(self, application_id: str) -> datetime | None:
+        """When retention purged this application's content; None while it is kept.
+
+        A replay must refuse a purged application (409). To decide that race-free, check under
+        the application's row lock in the replay's own transaction: `purged_at_for_update`.
+        """
         async with self.engine.connect() as conn:
-            apps = (
-                await conn.execute(
-                    select(applications).where(applications.c.id.in_(by_application))
-                )
-            ).all()
-            files = (
-                await conn.execute(
-                    select(attachments)
-                    .where(attachments.c.application_id.in_(by_application))
-                    .order_by(attachments.c.application_id, attachments.c.position)
-                )
-            ).all()
-        attachments_of: dict[str, list[AttachmentData]] = {}
-        for f in files:
-            attachments_of.setdefault(f.application_id, []).append(
-                AttachmentData(
-                    id=f.id,
-                    filename=f.filename,
-                    mime_type=f.mime_type,
-                    purpose=f.purpose,
-                    content=f.content,
-                )
-            )
-        envelopes = {}
-        for app in apps:
-            delivery = by_application[app.id]
-            envelopes[delivery.id] = Envelope(
-                application_id=app.id,
-                delivery_id=delivery.id,
-                attempt=delivery.attempt,
-                tenant_id=delivery.tenant_id,
-                tenant_name=tenant_names.get(delivery.tenant_id, delivery.tenant_id),
-                route_id=delivery.route_id,
-                service=ServiceRef(leika_key=app.leika_key, name=app.service_name),
-                region=RegionRef(ars=app.ars, ags=app.ags),
-                reference=app.reference,
-                submitted_at=app.received_at,
-                data=FormData(
-                    mime_type=app.data_mime_type, schema_uri=app.data_schema_uri, content=app.data
-                ),
-                attachments=tuple(attachments_of.get(app.id, ())),
-            )
-        return envelopes
+            return await purged_at_for_update(conn, application_id, lock=False)

@@ -15,7 +15,8 @@ from urllib.parse import urlencode, urlsplit
 import structlog
 from aiohttp import web
 
-from ozgbridge.api.auth import API_KEY
+from ozgbridge.api.auth import API_KEY, expiry_problem
+from ozgbridge.api.key_usage import KEY_USAGE
 from ozgbridge.api.reports import (
     FORMATS,
     ScopeError,
@@ -56,6 +57,7 @@ def _session(request: web.Request) -> Session | None:
     session = request.app[SIGNER].verify(request.cookies.get(COOKIE), request.app[DEPLOYMENT])
     if session is not None:
         request[API_KEY] = session.key  # the access log names the key
+        request.app[KEY_USAGE].touch(session.key.id)
     return session
 
 
@@ -91,15 +93,19 @@ async def login(request: web.Request) -> web.StreamResponse:
     form = await request.post()
     token = str(form.get("token", "")).strip()
     # As in the API: tokens are visible ASCII; anything else cannot match (nor always encode).
-    valid = _TOKEN.fullmatch(token) is not None
-    key = request.app[DEPLOYMENT].key_by_hash(token_sha256(token)) if valid else None
+    digest = token_sha256(token) if _TOKEN.fullmatch(token) is not None else ""
+    key = request.app[DEPLOYMENT].key_by_hash(digest) if digest else None
     if key is None:
         log.info("ui.sign_in_failed")
         return _login_failed("Unbekannter API-Schlüssel.", 401)
+    if expiry_problem(key, digest) is not None:
+        log.info("ui.sign_in_failed", key_id=key.id, reason="expired")
+        return _login_failed("Dieser API-Schlüssel ist abgelaufen.", 401)
     if key.role not in ROLE_NAMES:
         log.info("ui.sign_in_refused", key_id=key.id, role=str(key.role))
         return _login_failed("Dieser Schlüssel darf keine Berichte sehen.", 403)
     request[API_KEY] = key
+    request.app[KEY_USAGE].touch(key.id)
     if key.demo:
         log.warning("auth.demo_key_used", key_id=key.id, role=str(key.role), where="ui")
     signer = request.app[SIGNER]

@@ -88,7 +88,8 @@ class SessionSigner:
             return None
         if not hmac.compare_digest(given, self._mac("session", payload, key.sha256)):
             return None
-        if expires <= (now if now is not None else time.time()):
+        now = now if now is not None else time.time()
+        if expires <= now or (key.expires is not None and key.expires.timestamp() <= now):
             return None
         return Session(key=key, expires=expires, cookie=cookie)
 
