@@ -50,7 +50,9 @@ async def test_status_view_shape_and_no_contents(api_db: Api) -> None:
         "deliveries",
         "processingStatus",
         "statusHistory",
+        "contentPurgedAt",
     }
+    assert view["contentPurgedAt"] is None
     # nothing reported back by the authority yet
     assert (view["processingStatus"], view["statusHistory"]) == (None, [])
     assert view["id"] == application_id
