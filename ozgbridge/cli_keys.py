@@ -12,12 +12,12 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 from rich.console import Console
-from rich.table import Table
 
 from ozgbridge.apikeys import expiry_warnings, rotated
 from ozgbridge.configfile import YamlDocument, read_yaml
 from ozgbridge.domain import utcnow
 from ozgbridge.errors import ConfigError, SchemaOutdatedError
+from ozgbridge.logs import configure_logging
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
 from ozgbridge.store.engine import create_engine
@@ -115,6 +115,7 @@ def keys_rotate(key_id: str, overlap_days: float, config_dir: Path | None) -> No
 def keys_list(config_dir: Path | None) -> None:
     """The configured keys with role, tenant, expiry and last use (from the database)."""
     directory = _config_dir(config_dir)
+    configure_logging(Settings().log_level, "console")  # warnings to stderr, the list to stdout
     try:
         deployment = load_deployment(directory, resolve_secrets=False, check_connectors=False)
     except ConfigError as exc:
@@ -126,22 +127,27 @@ def keys_list(config_dir: Path | None) -> None:
         _fail(str(exc))
         return
     now = utcnow()
-    table = Table("id", "role", "tenant", "tokens", "expires", "last used")
+    rows = [("id", "role", "tenant", "tokens", "expires", "last used")]
     for key in deployment.keys:
-        expires = key.expires.isoformat(timespec="seconds") if key.expires else "never"
+        expires = _when(key.expires) if key.expires else "never"
         if key.expires is not None and key.expires <= now:
             expires += " (expired)"
         live = [key.sha256, *(p.sha256 for p in key.previous if p.expires > now)]
         last = used.get(key.id)
-        table.add_row(
-            key.id,
-            str(key.role),
-            key.tenant or "",
-            str(len(live)),
-            expires,
-            last.isoformat(timespec="seconds") if last else "never",
+        rows.append(
+            (key.id, str(key.role), key.tenant or "-", str(len(live)), expires,
+             _when(last) if last else "never")
+        )  # fmt: skip
+    # Plain aligned columns: readable, and never wrapped or cut, whatever the terminal.
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print(
+            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
-    out.print(table)
+
+
+def _when(at: datetime) -> str:
+    return at.isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 async def _usage(settings: Settings) -> dict[str, datetime]:
