@@ -48,10 +48,13 @@ Acceptance = tuple[NewApplication, IdempotencyRecord | None, SealedContent]
 Row = dict[str, Any]
 
 
+def content_size(new: NewApplication) -> int:
+    return len(new.data) + sum(len(a.content) for a in new.attachments)
+
+
 def acceptance_size(item: Acceptance) -> int:
     """Bytes of content an acceptance carries (bounds the size of one group commit)."""
-    new = item[0]
-    return len(new.data) + sum(len(a.content) for a in new.attachments)
+    return content_size(item[0])
 
 
 @dataclass
