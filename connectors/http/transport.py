@@ -10,6 +10,7 @@ same local aiohttp server (2 cores, 16 and 32 concurrent requests, one run), bar
 from __future__ import annotations
 
 import asyncio
+import base64
 import errno
 import functools
 import os
@@ -81,10 +82,18 @@ class Session:
         """Call inside the event loop; ``tls`` is False (no verification) or a context."""
         self.wire = wire
         self.timeout = timeout
-        self._proxy_auth: aiohttp.BasicAuth | None = None
         self._proxy = wire.proxy
+        self._proxy_headers: dict[str, str] | None = None  # on the CONNECT request (https)
+        self._request_headers: dict[str, str] = {}  # on the request itself (http)
         if wire.proxy is not None and wire.proxy.user is not None:
-            self._proxy_auth = aiohttp.BasicAuth(wire.proxy.user, wire.proxy.password or "")
+            # Basic credentials in the proxy URL (RFC 7617, UTF-8), as httpx sent them; never
+            # inside the TLS tunnel, where the back-end would read them.
+            pair = f"{wire.proxy.user}:{wire.proxy.password or ''}".encode()
+            credentials = {"Proxy-Authorization": f"Basic {base64.b64encode(pair).decode()}"}
+            if wire.url.scheme == "https":
+                self._proxy_headers = credentials
+            else:
+                self._request_headers = credentials
             self._proxy = wire.proxy.with_user(None)
         self._session = aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=connections, ssl=tls),
@@ -107,10 +116,10 @@ class Session:
             async with self._session.post(
                 self.wire.url,
                 data=body,
-                headers=headers,
+                headers={**headers, **self._request_headers} if self._request_headers else headers,
                 allow_redirects=False,
                 proxy=self._proxy,
-                proxy_auth=self._proxy_auth,
+                proxy_headers=self._proxy_headers,
             ) as response:
                 content = await _read_bounded(response)
                 return HttpAnswer(response.status, response.headers, content)
