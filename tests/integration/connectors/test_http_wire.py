@@ -331,3 +331,52 @@ async def test_unreachable_proxy_is_named(monkeypatch: pytest.MonkeyPatch) -> No
     assert caught.value.detail.startswith(
         "cannot connect to the proxy for http://fachverfahren.invalid:80/in"
     )
+
+
+async def test_https_through_the_proxy_tunnel(
+    certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    connects: list[tuple[str, dict[str, str]]] = []
+    arrived: list[dict[str, str]] = []
+
+    async def tunnel(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        connects.append(
+            (head[0], {k.lower(): v for k, v in (h.split(": ", 1) for h in head[1:] if h)})
+        )
+        host, port = head[0].split(" ")[1].rsplit(":", 1)
+        upstream_reader, upstream_writer = await asyncio.open_connection(host, int(port))
+        writer.write(b"HTTP/1.1 200 Connection established\r\n\r\n")
+        await writer.drain()
+
+        async def pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+            try:
+                while data := await source.read(65536):
+                    sink.write(data)
+                    await sink.drain()
+            finally:
+                sink.close()
+
+        await asyncio.gather(
+            pipe(reader, upstream_writer), pipe(upstream_reader, writer), return_exceptions=True
+        )
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+
+    async def ok(request: web.Request) -> web.Response:
+        await request.read()
+        arrived.append({k.lower(): v for k, v in request.headers.items()})
+        return web.json_response({"id": "FV-tunnel"}, status=201)
+
+    connector_context = ConnectorContext("heinsberg", "gewerbe", data_dir=certificate[0].parent)
+    async with raw_server(tunnel) as proxy_port, web_server(ok, ssl_context=context) as url:
+        monkeypatch.setenv("HTTPS_PROXY", f"http://ozgb:proxy-pw@127.0.0.1:{proxy_port}")
+        receipt = await deliver(url, ca_file="cert.pem", context=connector_context)
+
+    assert receipt.remote_reference == "FV-tunnel"
+    [(request_line, headers)] = connects
+    assert request_line == f"CONNECT {url.split('/')[2]} HTTP/1.1"
+    assert headers["proxy-authorization"] == "Basic " + base64.b64encode(b"ozgb:proxy-pw").decode()
+    [backend_headers] = arrived
+    assert "proxy-authorization" not in backend_headers  # the credentials stay with the proxy
