@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import ssl
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
@@ -11,8 +12,11 @@ import aiohttp
 import pytest
 from yarl import URL
 
+from connectors.http import HttpConnector
 from connectors.http.proxy import proxy_for
 from connectors.http.transport import describe_target, transport_error
+from ozgbridge.connector import ConnectorContext
+from ozgbridge.errors import ConfigError
 
 
 @pytest.mark.parametrize(
@@ -160,5 +164,15 @@ def test_no_proxy(host: str, no_proxy: str, bypassed: bool) -> None:
 def test_unusable_proxy_is_refused_without_quoting_it(value: str) -> None:
     with pytest.raises(ValueError, match="HTTPS_PROXY is not usable") as caught:
         proxy_for(BACKEND, {"HTTPS_PROXY": value.replace("proxy", "user:geheim@proxy")})
+
+    assert "geheim" not in str(caught.value)
+
+
+def test_an_unusable_proxy_stops_the_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "socks5://user:geheim@proxy:1080")
+    context = ConnectorContext("heinsberg", "gewerbe", data_dir=Path("/srv"))
+
+    with pytest.raises(ConfigError, match="route 'gewerbe': the proxy in HTTPS_PROXY") as caught:
+        HttpConnector.from_config({"url": "https://fv.example/in"}, context=context, timeout=5)
 
     assert "geheim" not in str(caught.value)
