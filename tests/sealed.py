@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -12,6 +13,7 @@ from ozgbridge.dataprotection.sealing import (
     application_data_aad,
     attachment_content_aad,
     attachment_filename_aad,
+    attempt_response_aad,
 )
 from ozgbridge.store.tables import applications, attachments
 
@@ -56,3 +58,11 @@ async def stored(engine: AsyncEngine, sealer: Sealer, application_id: str) -> St
             for f in files
         ],
     )
+
+
+def excerpt(sealer: Sealer, attempt: Any) -> str | None:
+    """An attempt row's stored back-end answer, opened."""
+    if attempt.response_excerpt is None:
+        return None
+    aad = attempt_response_aad(attempt.delivery_id, attempt.number)
+    return sealer.open(attempt.response_excerpt, attempt.response_key_id, aad, what="t").decode()

@@ -38,6 +38,10 @@ def attachment_filename_aad(attachment_id: str) -> bytes:
     return b"attachments.filename:" + attachment_id.encode("ascii")
 
 
+def attempt_response_aad(delivery_id: str, number: int) -> bytes:
+    return f"attempts.response_excerpt:{delivery_id}:{number}".encode("ascii")
+
+
 class Sealer:
     """Seals with the first data key, opens with any; without keys, stores plaintext.
 

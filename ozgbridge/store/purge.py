@@ -1,9 +1,11 @@
 """Retention's SQL: empty the content of finished applications, delete old idempotency records.
 
-What stays of a purged application is its metadata — ids, tenant, service, region, status, times,
-sizes, hashes, deliveries and attempts — so reports, status views and the audit chain are
-unaffected. Only applications whose every delivery is finished (delivered or dead) qualify, and
-each batch re-checks that under the rows' locks, so a delivery never loses its content mid-way.
+Purged are form data, attachment contents and file names, and what back-ends answered to failed
+attempts (it may quote the application). What stays is the metadata — ids, tenant, service,
+region, status, times, sizes, hashes, deliveries and attempts — so reports, status views and the
+audit chain are unaffected. Only applications whose every delivery is finished (delivered or
+dead) qualify, and each batch re-checks that under the rows' locks, so a delivery never loses its
+content mid-way.
 """
 
 from __future__ import annotations
@@ -16,7 +18,13 @@ from sqlalchemy import Select, exists, func, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge.domain import ApplicationStatus, DeliveryState
-from ozgbridge.store.tables import applications, attachments, deliveries, idempotency_keys
+from ozgbridge.store.tables import (
+    applications,
+    attachments,
+    attempts,
+    deliveries,
+    idempotency_keys,
+)
 
 RoutePair = tuple[str, str]  # (tenant id, route id)
 FINISHED = (ApplicationStatus.DELIVERED, ApplicationStatus.DEAD)
@@ -138,6 +146,17 @@ async def purge_batch(
                 update(attachments)
                 .where(attachments.c.application_id.in_(ids))
                 .values(content=b"", filename=b"", key_id=None)
+            )
+            # What back-ends answered may quote the application: it goes with the content.
+            await conn.execute(
+                update(attempts)
+                .where(
+                    attempts.c.delivery_id.in_(
+                        select(deliveries.c.id).where(deliveries.c.application_id.in_(ids))
+                    ),
+                    attempts.c.response_excerpt.is_not(None),
+                )
+                .values(response_excerpt=None, response_key_id=None)
             )
         total += Purged(len(ids), int(files), sum(row.data_size for row in due) + int(file_bytes))
     return total

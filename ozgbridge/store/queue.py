@@ -18,6 +18,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.domain import AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.store.batching import Failed, GroupCommit
 from ozgbridge.store.outcomes import held_by, record_outcomes_together, upsert_attempts
@@ -33,8 +34,10 @@ _Record = tuple[ClaimedDelivery, str, AttemptResult]
 
 
 class DeliveryQueue:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, sealer: Sealer | None = None) -> None:
+        """``sealer`` seals what back-ends answered to failed attempts (it may quote content)."""
         self.engine = engine
+        self.sealer = sealer
         # Outcomes reported together share one transaction (see batching.py for why).
         self._records: GroupCommit[_Record, bool] = GroupCommit(self._flush_records)
 
@@ -182,7 +185,7 @@ class DeliveryQueue:
 
     async def _flush_records(self, items: list[_Record]) -> list[bool | Failed]:
         async with self.engine.begin() as conn:
-            owned, events = await record_outcomes_together(conn, items)
+            owned, events = await record_outcomes_together(conn, items, self.sealer)
             await audit.append(conn, *events)
         return list(owned)
 

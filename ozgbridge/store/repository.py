@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, select, text
+import structlog
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit
-from ozgbridge.dataprotection.sealing import Sealer
+from ozgbridge.dataprotection.sealing import Sealer, attempt_response_aad
 from ozgbridge.domain import ApplicationStatus, DeliveryState, Envelope, utcnow
+from ozgbridge.errors import DataProtectionError
 from ozgbridge.store.acceptance import (
     Acceptance,
     AcceptanceRows,
@@ -31,9 +34,17 @@ from ozgbridge.store.records import (
     IdempotencyRecord,
     NewApplication,
 )
-from ozgbridge.store.tables import applications, attachments, deliveries, idempotency_keys
+from ozgbridge.store.tables import (
+    applications,
+    attachments,
+    attempts,
+    deliveries,
+    idempotency_keys,
+)
 
 SEAL_THREAD_THRESHOLD = 256 * 1024
+
+log = structlog.get_logger("ozgbridge.store")
 
 
 class IdempotencyKeyTaken(Exception):
@@ -157,9 +168,30 @@ class Repository:
             ).first()
             if app is None:
                 return None
+            # The last attempt of each delivery, for the back-end's answer to it (sealed).
+            earlier = attempts.alias("earlier")
+            last_number = (
+                select(func.max(earlier.c.number))
+                .where(earlier.c.delivery_id == deliveries.c.id)
+                .scalar_subquery()
+            )
             rows = (
                 await conn.execute(
-                    select(deliveries)
+                    select(
+                        deliveries,
+                        attempts.c.number.label("last_number"),
+                        attempts.c.response_excerpt.label("last_response"),
+                        attempts.c.response_key_id.label("last_response_key_id"),
+                    )
+                    .select_from(
+                        deliveries.outerjoin(
+                            attempts,
+                            and_(
+                                attempts.c.delivery_id == deliveries.c.id,
+                                attempts.c.number == last_number,
+                            ),
+                        )
+                    )
                     .where(deliveries.c.application_id == application_id)
                     .order_by(deliveries.c.created_at)
                 )
@@ -196,10 +228,32 @@ class Repository:
                     last_status_code=d.last_status_code,
                     remote_reference=d.remote_reference,
                     delivered_at=d.delivered_at,
+                    last_response=self._last_response(d),
                 )
                 for d in rows
             ),
         )
+
+    def _last_response(self, row: Any) -> str | None:
+        if row.last_response is None:
+            return None
+        try:
+            excerpt = self.sealer.open(
+                row.last_response,
+                row.last_response_key_id,
+                attempt_response_aad(row.id, row.last_number),
+                what=f"the back-end's answer to attempt {row.last_number} of delivery {row.id}",
+            )
+        except DataProtectionError as exc:
+            # The status view still answers; the operator learns which key is missing.
+            log.warning(
+                "store.content_unreadable",
+                delivery_id=row.id,
+                error=type(exc).__name__,
+                key_id=getattr(exc, "key_id", None),
+            )
+            return None
+        return excerpt.decode("utf-8", errors="replace")
 
     async def load_envelope(self, claimed: ClaimedDelivery, *, tenant_name: str) -> Envelope:
         """Everything the connector needs for this attempt, contents opened.

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge.dataprotection.sealing import (
@@ -20,13 +20,21 @@ from ozgbridge.dataprotection.sealing import (
     application_data_aad,
     attachment_content_aad,
     attachment_filename_aad,
+    attempt_response_aad,
 )
 from ozgbridge.errors import UnknownDataKeyError
-from ozgbridge.store.tables import applications, attachments
+from ozgbridge.store.tables import applications, attachments, attempts, deliveries
 
 
 def _not_under(column: Any, key_id: str) -> ColumnElement[bool]:
     return or_(column.is_(None), column != key_id)
+
+
+def _stale_responses(key_id: str) -> ColumnElement[bool]:
+    """Back-end answers stored and not sealed under ``key_id``."""
+    return and_(
+        attempts.c.response_excerpt.is_not(None), _not_under(attempts.c.response_key_id, key_id)
+    )
 
 
 def _stale(key_id: str) -> ColumnElement[bool]:
@@ -38,6 +46,11 @@ def _stale(key_id: str) -> ColumnElement[bool]:
                 attachments.c.application_id == applications.c.id,
                 _not_under(attachments.c.key_id, key_id),
             )
+        ),
+        exists(
+            select(1)
+            .select_from(attempts.join(deliveries, deliveries.c.id == attempts.c.delivery_id))
+            .where(deliveries.c.application_id == applications.c.id, _stale_responses(key_id))
         ),
     )
 
@@ -68,6 +81,7 @@ async def rewrap_batch(
             return Batch(0, None)
         await _reseal_applications(conn, sealer, chosen)
         await _reseal_attachments(conn, sealer, chosen)
+        await _reseal_responses(conn, sealer, chosen)
     return Batch(len(chosen), chosen[-1])
 
 
@@ -175,5 +189,35 @@ async def _reseal_attachments(conn: AsyncConnection, sealer: Sealer, ids: list[s
                 content=bindparam("b_content"),
                 key_id=sealer.key_id,
             ),
+            updates,
+        )
+
+
+async def _reseal_responses(conn: AsyncConnection, sealer: Sealer, ids: list[str]) -> None:
+    rows = (
+        await conn.execute(
+            select(
+                attempts.c.id,
+                attempts.c.delivery_id,
+                attempts.c.number,
+                attempts.c.response_excerpt,
+                attempts.c.response_key_id,
+            )
+            .join(deliveries, deliveries.c.id == attempts.c.delivery_id)
+            .where(deliveries.c.application_id.in_(ids), _stale_responses(sealer.key_id or ""))
+        )
+    ).all()
+    updates = []
+    for row in rows:
+        what = f"the back-end's answer to attempt {row.number} of delivery {row.delivery_id}"
+        _check_known(sealer, row.response_key_id, what)
+        aad = attempt_response_aad(row.delivery_id, row.number)
+        excerpt = sealer.open(row.response_excerpt, row.response_key_id, aad, what=what)
+        updates.append({"b_id": row.id, "b_excerpt": sealer.seal(excerpt, aad)})
+    if updates:
+        await conn.execute(
+            update(attempts)
+            .where(attempts.c.id == bindparam("b_id"))
+            .values(response_excerpt=bindparam("b_excerpt"), response_key_id=sealer.key_id),
             updates,
         )

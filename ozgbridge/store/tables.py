@@ -176,6 +176,13 @@ attempts = Table(
     Column("status_code", Integer),
     Column("error", String(500)),
     Column("retry_at", UTCDateTime),
+    # The start (1 KB) of the back-end's answer to a failed attempt, for the people who fix it.
+    # It may hold personal data: shown through the API to those who may see the application,
+    # never logged or audited.
+    # The start of the back-end's answer to a failed attempt: it may quote the application, so it
+    # is sealed like the content (under ``response_key_id``) and purged with it.
+    Column("response_excerpt", LargeBinary),
+    Column("response_key_id", String(32)),
     UniqueConstraint("delivery_id", "number"),
 )
 

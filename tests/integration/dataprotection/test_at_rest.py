@@ -8,10 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.dataprotection.sealing import Sealer
+from ozgbridge.domain import AttemptOutcome, utcnow
+from ozgbridge.store.queue import DeliveryQueue
+from ozgbridge.store.records import AttemptResult
 from ozgbridge.store.repository import Repository
+from tests.factories import new_application
 from tests.integration.api.support import Api, StartApi, attachment, auth, body
 from tests.integration.dataprotection.support import (
     MARKERS,
@@ -71,3 +76,38 @@ async def test_control_without_keys_the_markers_are_found(
     await submit_markers(api)
 
     assert markers_in(await raw_database(database_url)) == set(MARKERS)
+
+
+ANSWER_MARKER = "Antwort-Qx7K-Nachname-Mustermann"
+
+
+async def answered_with_marker(engine: AsyncEngine, repo: Repository, queue: DeliveryQueue) -> str:
+    new = new_application()
+    await repo.accept(new)
+    [claimed] = await queue.claim("w1", limit=1, lease_seconds=30)
+    result = AttemptResult(
+        AttemptOutcome.PERMANENT,
+        utcnow(),
+        status_code=400,
+        error="HTTP 400 from http://fv.example/in",
+        response_excerpt=f'{{"error": "{ANSWER_MARKER} unbekannt"}}',
+    )
+    assert await queue.record(claimed, "w1", result)
+    return new.id
+
+
+@pytest.mark.parametrize("sealed", [True, False], ids=["sealed", "control"])
+async def test_back_end_answers_are_sealed_too(
+    database_url: str, engine: AsyncEngine, sealer: Sealer, sealed: bool
+) -> None:
+    used = sealer if sealed else Sealer.plaintext()
+    repo = Repository(engine, sealer=used)
+    application_id = await answered_with_marker(engine, repo, DeliveryQueue(engine, sealer=used))
+
+    found = ANSWER_MARKER.encode() in await raw_database(database_url)
+    found |= ANSWER_MARKER.encode().hex().encode() in await raw_database(database_url)
+
+    assert found is not sealed
+    view = await repo.get_application(application_id)
+    assert view is not None
+    assert view.deliveries[0].last_response == f'{{"error": "{ANSWER_MARKER} unbekannt"}}'

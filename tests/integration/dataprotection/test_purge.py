@@ -13,16 +13,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ozgbridge import audit
 from ozgbridge.dataprotection.purge import purge
 from ozgbridge.dataprotection.sealing import Sealer
-from ozgbridge.domain import DeliveryState, RegionRef, utcnow
+from ozgbridge.domain import AttemptOutcome, DeliveryState, RegionRef, utcnow
 from ozgbridge.errors import PermanentDeliveryError
 from ozgbridge.reporting import build_report, parse_period
 from ozgbridge.settings import Settings
 from ozgbridge.store.queue import DeliveryQueue
-from ozgbridge.store.records import IdempotencyRecord
+from ozgbridge.store.records import AttemptResult, IdempotencyRecord
 from ozgbridge.store.repository import Repository
 from ozgbridge.store.tables import (
     applications,
     attachments,
+    attempts,
     audit_events,
     deliveries,
     idempotency_keys,
@@ -233,3 +234,27 @@ async def test_many_due_are_purged_in_batches(repo: Repository, deployment: Depl
     assert batches == [2, 2, 1]
     for application_id in ids:
         assert await repo.content_purged_at(application_id) == NOW
+
+
+async def test_back_end_answers_go_with_the_content(
+    repo: Repository, deployment: Deployment, sealer: Sealer
+) -> None:
+    new = new_application()
+    await repo.accept(new)
+    queue = DeliveryQueue(repo.engine, sealer=sealer)
+    [claimed] = await queue.claim("w", limit=1, lease_seconds=30)
+    answer = AttemptResult(
+        AttemptOutcome.PERMANENT, NOW, 422, "HTTP 422", response_excerpt="Erika unbekannt"
+    )
+    await queue.record(claimed, "w", answer)
+    await finish(repo.engine, new.id, DeliveryState.DEAD, NOW - timedelta(days=31))
+
+    await purge(repo.engine, deployment, settings(), actor="test", now=NOW)
+
+    async with repo.engine.connect() as conn:
+        [row] = (await conn.execute(select(attempts))).all()
+    assert (row.response_excerpt, row.response_key_id) == (None, None)
+    assert (row.status_code, row.error) == (422, "HTTP 422")  # the attempt itself stays
+    view = await repo.get_application(new.id)
+    assert view is not None
+    assert view.deliveries[0].last_response is None

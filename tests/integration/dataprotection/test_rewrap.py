@@ -16,15 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ozgbridge.dataprotection import keys
 from ozgbridge.dataprotection.rewrap import pending, rewrap
 from ozgbridge.dataprotection.sealing import Sealer
-from ozgbridge.domain import ApplicationStatus, DeliveryState, utcnow
+from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.errors import UnknownDataKeyError
 from ozgbridge.store import rewrap as store_rewrap
 from ozgbridge.store.purge import purge_batch
+from ozgbridge.store.queue import DeliveryQueue
+from ozgbridge.store.records import AttemptResult
 from ozgbridge.store.repository import Repository
-from ozgbridge.store.tables import applications, attachments, audit_events
+from ozgbridge.store.tables import applications, attachments, attempts, audit_events
 from tests.factories import new_application
 from tests.integration.dataprotection.support import finish
-from tests.sealed import stored
+from tests.sealed import excerpt, stored
 
 
 def key_file(path: Path, *ring: keys.DataKey) -> Sealer:
@@ -65,8 +67,14 @@ async def test_old_keys_and_plaintext_are_resealed_under_the_first_key(
     repo = Repository(engine, sealer=old)
     await finish(engine, purged[0], DeliveryState.DELIVERED, utcnow() - timedelta(days=9))
 
-    await purge_batch(engine, ApplicationStatus.DELIVERED, utcnow(), [("erkelenz", "gewerbe")],
-                      limit=10, now=utcnow())  # fmt: skip
+    await purge_batch(
+        engine,
+        ApplicationStatus.DELIVERED,
+        utcnow(),
+        [("erkelenz", "gewerbe")],
+        limit=10,
+        now=utcnow(),
+    )
     both = key_file(tmp_path / "both.yaml", ring["new"], ring["old"])
     assert await pending(engine, both) == 5
     progress: list[int] = []
@@ -148,3 +156,32 @@ async def test_a_batch_stays_within_its_byte_budget(
 
 def test_entry_is_base64_of_32_bytes(ring: dict[str, keys.DataKey]) -> None:
     assert len(base64.b64decode(keys.entry(ring["new"])["key"])) == 32
+
+
+async def test_back_end_answers_are_resealed(
+    engine: AsyncEngine, ring: dict[str, keys.DataKey], tmp_path: Path
+) -> None:
+    old = key_file(tmp_path / "old.yaml", ring["old"])
+    [application_id] = await accept(engine, old)
+    plain_queue = DeliveryQueue(engine)  # an answer stored before this version: plaintext
+    [claimed] = await plain_queue.claim("w", limit=1, lease_seconds=30)
+    result = AttemptResult(
+        AttemptOutcome.RETRIABLE,
+        utcnow(),
+        503,
+        "HTTP 503",
+        retry_at=utcnow(),
+        response_excerpt="Müller: Datenbank voll",
+    )
+    await plain_queue.record(claimed, "w", result)
+    both = key_file(tmp_path / "both.yaml", ring["new"], ring["old"])
+
+    assert await rewrap(engine, both, batch=10, actor="test") == 1
+
+    async with engine.connect() as conn:
+        [row] = (await conn.execute(select(attempts))).all()
+    assert row.response_key_id == "new"
+    assert excerpt(key_file(tmp_path / "new.yaml", ring["new"]), row) == "Müller: Datenbank voll"
+    view = await Repository(engine, sealer=both).get_application(application_id)
+    assert view is not None
+    assert view.deliveries[0].last_response == "Müller: Datenbank voll"

@@ -45,7 +45,7 @@ async def start_worker(
             settings=Settings(**values),
             deployment=load_deployment(config),
             repository=Repository(engine, sealer=sealer),
-            queue=DeliveryQueue(engine),
+            queue=DeliveryQueue(engine, sealer=sealer),
             connectors={("erkelenz", "gewerbe"): connector},
             worker_id=worker_id,
         )
