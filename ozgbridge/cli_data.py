@@ -10,6 +10,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.dataprotection import keys as data_keys_file
@@ -100,6 +101,9 @@ def data_keys_rewrap(batch: int) -> None:
     except (DataProtectionError, SchemaOutdatedError) as exc:
         _fail(str(exc))
         return
+    except (OSError, SQLAlchemyError) as exc:
+        _fail(f"cannot use the database: {exc}")
+        return
     out.print(
         f"[green]✓[/green] {done} of {total} application(s) re-sealed under data key "
         f"{sealer.key_id!r}; keys no longer in use can now be removed from {path}",
@@ -156,6 +160,9 @@ def purge_command(config_dir: Path | None, dry_run: bool) -> None:
         return
     except SchemaOutdatedError as exc:
         _fail(str(exc))
+        return
+    except (OSError, SQLAlchemyError) as exc:
+        _fail(f"cannot use the database: {exc}")
         return
     verb = "due (dry run, nothing deleted)" if dry_run else "purged"
     purged = report.purged

@@ -12,6 +12,7 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
 
 from ozgbridge.apikeys import expiry_warnings, rotated
 from ozgbridge.configfile import YamlDocument, read_yaml
@@ -125,6 +126,9 @@ def keys_list(config_dir: Path | None) -> None:
         used = asyncio.run(_usage(Settings()))
     except SchemaOutdatedError as exc:
         _fail(str(exc))
+        return
+    except (OSError, SQLAlchemyError) as exc:
+        _fail(f"cannot read the keys' last use from the database: {exc}")
         return
     now = utcnow()
     rows = [("id", "role", "tenant", "tokens", "expires", "last used")]
