@@ -160,7 +160,7 @@ def create_file(path: Path, key: DataKey | None = None) -> DataKeys:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = (
         "# ozgbridge data keys (OZGBRIDGE_DATA_KEYS): the first seals, all open. Keep this file\n"
-        "# secret and back it up with the database: without it no stored application can be read.\n"
+        "# secret; back it up, apart from the database: without it nothing stored can be read.\n"
         + yaml.safe_dump({"keys": [entry(key)]}, sort_keys=False)
     )
     # O_EXCL: two processes starting at once must not both write (and one overwrite) a key.

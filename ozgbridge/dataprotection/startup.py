@@ -60,8 +60,9 @@ def load_sealer(settings: Settings, *, create_embedded: bool = False) -> Sealer:
             "data_keys.created",
             path=str(embedded),
             key_id=created.primary.id,
-            hint="form data and attachments are sealed with this key: back it up together with "
-            "the database, never in the same place; without it nothing stored can be read",
+            hint="form data and attachments are sealed with this key: back it up whenever you "
+            "back up the database, but never in the same place; without it nothing stored can be "
+            "read",
         )
         return Sealer(created)
     if settings.allow_plaintext:
