@@ -23,7 +23,7 @@ from ozgbridge.api.reports import (
     render,
     requested_tenants,
 )
-from ozgbridge.api.state import DEPLOYMENT, SETTINGS
+from ozgbridge.api.state import SETTINGS, current_deployment
 from ozgbridge.reporting import Period, parse_period
 from ozgbridge.reporting.build import UnknownTenantError
 from ozgbridge.reporting.model import DEFAULT_VIEW, VIEWS
@@ -53,7 +53,7 @@ def _see_other(location: str) -> web.Response:
 
 
 def _session(request: web.Request) -> Session | None:
-    session = request.app[SIGNER].verify(request.cookies.get(COOKIE), request.app[DEPLOYMENT])
+    session = request.app[SIGNER].verify(request.cookies.get(COOKIE), current_deployment(request))
     if session is not None:
         request[API_KEY] = session.key  # the access log names the key
     return session
@@ -92,7 +92,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     token = str(form.get("token", "")).strip()
     # As in the API: tokens are visible ASCII; anything else cannot match (nor always encode).
     valid = _TOKEN.fullmatch(token) is not None
-    key = request.app[DEPLOYMENT].key_by_hash(token_sha256(token)) if valid else None
+    key = current_deployment(request).key_by_hash(token_sha256(token)) if valid else None
     if key is None:
         log.info("ui.sign_in_failed")
         return _login_failed("Unbekannter API-Schlüssel.", 401)
@@ -157,7 +157,7 @@ def _presets(key_query: dict[str, str]) -> str:
 
 
 def _tenant_filter(request: web.Request, key: ApiKey, chosen: list[str]) -> str:
-    tenants = request.app[DEPLOYMENT].tenants
+    tenants = current_deployment(request).tenants
     if key.tenant is not None:  # a tenant key has exactly one choice: its own tenant
         name = tenants[key.tenant].name if key.tenant in tenants else key.tenant
         return f'<p class="tenant-fixed">Mandant: <strong>{escape(name)}</strong></p>'
