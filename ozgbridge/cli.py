@@ -32,6 +32,11 @@ from ozgbridge.settings import Settings
 @click.version_option(__version__, prog_name="ozgbridge")
 def main() -> None:
     """ozgbridge — routes OZG online applications to the responsible authority and delivers them."""
+    # Log lines go to standard error, so a command's output (JSON, a token) stays clean.
+    configure_logging(
+        os.environ.get("OZGBRIDGE_LOG_LEVEL", "INFO"),
+        os.environ.get("OZGBRIDGE_LOG_FORMAT", "auto"),
+    )
 
 
 def _run(settings: Settings, *, api: bool, worker: bool, upgrade: bool) -> None:

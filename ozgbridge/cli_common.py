@@ -13,8 +13,9 @@ from sqlalchemy.engine import make_url
 from ozgbridge.errors import ConfigProblem
 from ozgbridge.settings import Settings
 
-out = Console()
-err = Console(stderr=True)
+# Never wrap: messages carry paths and file:line an operator (or a script) copies whole.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 def settings_from_env(**overrides: Any) -> Settings:

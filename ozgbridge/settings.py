@@ -50,7 +50,11 @@ class Settings(BaseSettings):
     )
 
     log_level: str = "INFO"
-    log_format: str = Field(default="json", pattern="^(json|console)$")
+    log_format: str = Field(
+        default="auto",
+        pattern="^(auto|json|console)$",
+        description="auto: console on a terminal, JSON lines otherwise",
+    )
 
     @model_validator(mode="after")
     def _lease_outlives_delivery(self) -> Settings:
