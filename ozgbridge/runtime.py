@@ -133,7 +133,12 @@ def _connectors(
         for index, route in enumerate(tenant.routes):
             here: Loc = ("routes", index)
             timeout = route.timeout or settings.delivery_timeout
-            context = ConnectorContext(tenant_id=tenant.id, route_id=route.id, data_dir=data_dir)
+            context = ConnectorContext(
+                tenant_id=tenant.id,
+                route_id=route.id,
+                data_dir=data_dir,
+                concurrency=settings.worker_concurrency,
+            )
             try:
                 connectors[(tenant.id, route.id)] = connector_class(route.connector).from_config(
                     route.options, context=context, timeout=timeout
