@@ -16,8 +16,11 @@ first.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -191,3 +194,40 @@ class LiveConfig:
             if self._retiring:
                 await asyncio.gather(*self._retiring, return_exceptions=True)
             await self._runtime.retire()
+
+
+def config_digest(config_dir: Path) -> str:
+    """SHA-256 over every file of a configuration directory (names and contents).
+
+    Hidden entries are skipped: a Kubernetes ConfigMap volume keeps its versions in ``..data``
+    directories and shows each file through a symlink, which is followed — so the digest changes
+    exactly when the kubelet swaps in a new version of the ConfigMap.
+    """
+    digest = hashlib.sha256()
+    for root, dirs, files in os.walk(config_dir, followlinks=True):
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in sorted(f for f in files if not f.startswith(".")):
+            path = Path(root) / name
+            digest.update(str(path.relative_to(config_dir)).encode("utf-8") + b"\0")
+            try:
+                digest.update(path.read_bytes())
+            except OSError as exc:  # vanished between listing and reading: a change as well
+                digest.update(f"unreadable: {exc.errno}".encode())
+            digest.update(b"\0")
+    return digest.hexdigest()
+
+
+async def watch(live: LiveConfig, config_dir: Path, interval: float) -> None:
+    """Reload whenever the files in ``config_dir`` change (checked every ``interval`` s), until
+    cancelled. A refused configuration is not retried until the files change again."""
+    seen = await asyncio.to_thread(config_digest, config_dir)
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            current = await asyncio.to_thread(config_digest, config_dir)
+        except OSError:
+            logger.exception("config.watch_failed", config_dir=str(config_dir))
+            continue
+        if current != seen:
+            seen = current
+            await live.reload(actor="watch")

@@ -6,7 +6,9 @@ runs). Shutdown is the reverse: stop taking HTTP requests, let the worker finish
 in-flight deliveries, close connectors, release the database.
 
 SIGHUP (like ``POST /v1/admin/reload``) reloads the configuration directory in this process
-(`ozgbridge.live`); worker processes restart their intakes with the new configuration.
+(`ozgbridge.live`); worker processes restart their intakes with the new configuration. With
+``OZGBRIDGE_CONFIG_WATCH_SECONDS`` the process also reloads when the files change (Kubernetes
+ConfigMap volumes).
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit, intake, runtime
 from ozgbridge.api.app import create_app
-from ozgbridge.live import LiveConfig
+from ozgbridge.live import LiveConfig, watch
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
@@ -169,6 +171,13 @@ async def open_service(
     return service
 
 
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
 async def run_service(
     settings: Settings,
     *,
@@ -187,6 +196,7 @@ async def run_service(
     runner: web.AppRunner | None = None
     worker_task: asyncio.Task[None] | None = None
     listener: asyncio.Task[None] | None = None
+    watcher: asyncio.Task[None] | None = None
     try:
         if service.app is not None:
             runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
@@ -200,25 +210,28 @@ async def run_service(
                     listen(settings.database_url, service.worker.wake), name="pg-listen"
                 )
             service.start_intakes(service.live.runtime)
+        if settings.config_watch_seconds > 0:
+            watcher = asyncio.create_task(
+                watch(service.live, settings.config_dir, settings.config_watch_seconds),
+                name="config-watch",
+            )
         logger.info(
             "service.started", api=api, worker=worker, tenants=len(service.deployment.tenants)
         )
         if started is not None:
             await started(service)
         stop_waiter = asyncio.create_task(stop.wait())
-        watch = [stop_waiter] + ([worker_task] if worker_task else [])
-        await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
+        waited = [stop_waiter] + ([worker_task] if worker_task else [])
+        await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
         stop_waiter.cancel()
         logger.info("service.stopping")
     finally:
         loop.remove_signal_handler(signal.SIGHUP)
+        await _cancel(watcher)
         for pending in list(service._background):  # a reload still running: let it end
             with contextlib.suppress(Exception):
                 await pending
-        if listener is not None:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+        await _cancel(listener)
         await service.stop_intakes(service.live.runtime)
         if runner is not None:
             await runner.cleanup()
