@@ -25,7 +25,7 @@ from typing import Any
 
 import structlog
 
-from ozgbridge.errors import ConfigError, ConfigProblem
+from ozgbridge.errors import ConfigError, ConfigProblem, OzgbridgeError
 from ozgbridge.routing import Router
 from ozgbridge.runtime import Runtime
 from ozgbridge.tenants import Deployment
@@ -37,7 +37,7 @@ Auditor = Callable[[str, str, dict[str, Any]], Awaitable[None]]  # actor, action
 Swapped = Callable[[Runtime, Runtime], Awaitable[None]]  # old, new
 
 
-class ReloadUnavailable(Exception):
+class ReloadUnavailable(OzgbridgeError):
     """This process was set up without a way to read its configuration again."""
 
 
@@ -114,6 +114,10 @@ class LiveConfig:
                 new = await self._loader()
             except ConfigError as exc:
                 return await self._refused(old, exc, actor)
+            except Exception as exc:  # unreadable files, a broken plug-in: refused all the same
+                logger.exception("config.reload_failed", actor=actor)
+                problem = ConfigProblem("", "", f"cannot be loaded: {type(exc).__name__}: {exc}")
+                return await self._refused(old, ConfigError([problem]), actor)
             self._runtime = new
             for listener in self._listeners:
                 try:

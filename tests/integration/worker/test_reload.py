@@ -203,3 +203,22 @@ async def test_an_invalid_configuration_is_refused_and_the_running_one_stays(
         ).all()
     [(_action, details)] = rows
     assert "ags: region 05370005 / 053700005005 does not exist" in str(details)
+
+
+async def test_an_unexpected_failure_while_loading_is_a_refusal(
+    setup: tuple[LiveConfig, Worker, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    live, _worker, _config = setup
+    running = live.runtime
+
+    def broken(*_args: Any, **_kwargs: Any) -> Any:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(runtime, "load_deployment", broken)
+    result = await live.reload(actor="test")
+
+    assert not result.ok
+    assert live.runtime is running
+    assert (
+        str(result.problems[0]) == "cannot be loaded: PermissionError: [Errno 13] Permission denied"
+    )
