@@ -136,6 +136,16 @@ class Connector(abc.ABC, Generic[OptionsT]):
         )
         raise error
 
+    @classmethod
+    def option_warnings(cls, options: ConnectorOptions) -> list[tuple[tuple[str | int, ...], str]]:
+        """Advice on valid but risky options, as (location below ``options``, message) pairs.
+
+        ``ozgbridge config validate`` prints these as warnings and the service logs them at
+        start-up; neither fails. Override for choices a connector allows but should not hide,
+        such as an unencrypted transport.
+        """
+        return []
+
     @abc.abstractmethod
     async def _deliver(self, envelope: Envelope) -> Receipt:
         """Transport only: hand the envelope over, or raise a `DeliveryError` subclass."""
