@@ -101,9 +101,8 @@ def summary(envelope: Envelope, message_id_value: str) -> str:
 def content_entity(envelope: Envelope, message_id_value: str) -> EmailMessage:
     """The ``multipart/mixed`` entity with the text and every file (no addressing headers)."""
     entity = EmailMessage(policy=SMTP)
-    entity.set_content(
-        summary(envelope, message_id_value), subtype="plain", charset="utf-8", cte="quoted-printable"
-    )
+    text = summary(envelope, message_id_value)
+    entity.set_content(text, subtype="plain", charset="utf-8", cte="quoted-printable")
     entity.add_attachment(
         layout.manifest_bytes(envelope), "application", "json", filename=layout.MANIFEST_NAME
     )

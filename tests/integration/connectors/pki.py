@@ -59,14 +59,15 @@ def issue(
     """A certificate for ``common_name``, self-signed when ``issuer`` is None."""
     key = key or rsa.generate_private_key(public_exponent=65537, key_size=2048)
     now = datetime.now(UTC)
+    not_after = not_after or now + timedelta(days=30)
     builder = (
         x509.CertificateBuilder()
         .subject_name(_name(common_name))
         .issuer_name(issuer.certificate.subject if issuer else _name(common_name))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(not_after or now + timedelta(days=30))
+        .not_valid_before(min(now, not_after) - timedelta(days=1))
+        .not_valid_after(not_after)
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     if ca:
