@@ -8,4 +8,5 @@ pytest.register_assert_rewrite(
     "tests.integration.connectors.http_backend",
     "tests.integration.connectors.smtp_backend",
     "tests.integration.connectors.sftp_backend",
+    "tests.integration.connectors.folders",
 )

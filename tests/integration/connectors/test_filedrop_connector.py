@@ -21,6 +21,7 @@ from ozgbridge.connector import Connector, ConnectorContext
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
 from tests.contract.connector_contract import ConnectorContract, Received
 from tests.contract.factories import make_attachment, make_envelope
+from tests.integration.connectors.folders import all_files, deliveries, read_delivery
 
 
 class FileDropStandIn:
@@ -88,30 +89,6 @@ def hanging_writes() -> Iterator[threading.Event]:
             yield finished
         finally:
             release.set()
-
-
-def deliveries(directory: Path) -> list[Path]:
-    if not directory.is_dir():
-        return []
-    return sorted(p for p in directory.iterdir() if not p.name.startswith("."))
-
-
-def read_delivery(folder: Path) -> Received:
-    manifest = json.loads((folder / "envelope.json").read_text("utf-8"))
-    [data] = list(folder.glob("data.*"))
-    files = sorted((folder / "attachments").iterdir())
-    assert len(files) == len(manifest["attachments"])
-    return Received(
-        delivery_id=manifest["deliveryId"],
-        application_id=manifest["applicationId"],
-        data=data.read_bytes(),
-        data_mime_type=manifest["data"]["mimeType"],
-        attachments=tuple(f.read_bytes() for f in files),
-    )
-
-
-def all_files(root: Path) -> set[str]:
-    return {str(p.relative_to(root)) for p in root.rglob("*")}
 
 
 @pytest.fixture
