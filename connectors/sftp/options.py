@@ -6,7 +6,14 @@ import ipaddress
 import re
 
 import asyncssh
-from pydantic import ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    field_validator,
+    model_validator,
+)
 
 from ozgbridge.configfile import FieldValueError
 from ozgbridge.connector import ConnectorOptions
@@ -55,6 +62,7 @@ class SftpOptions(ConnectorOptions):
     private_key_passphrase: SecretStr | None = None
     known_hosts: str = Field(min_length=1)
     directory: str = Field(min_length=1, max_length=4096)
+    _client_key: asyncssh.SSHKey | None = PrivateAttr(default=None)
 
     @field_validator("host")
     @classmethod
@@ -82,7 +90,8 @@ class SftpOptions(ConnectorOptions):
             raise ValueError("give password or private_key (as ${env:…} or ${file:…})")
         if self.private_key_passphrase is not None and self.private_key is None:
             raise ValueError("private_key_passphrase without private_key has no effect")
-        self.client_key()
+        # Decrypting a passphrase-protected key is slow on purpose (bcrypt): do it once.
+        self._client_key = self._load_client_key()
         if not any(self.host_keys().match(self.host, self._address(), self.port)[:2]):
             raise ValueError(
                 f"known_hosts has no key for {self.host} (port {self.port}); "
@@ -100,6 +109,9 @@ class SftpOptions(ConnectorOptions):
         return parse_known_hosts(self.known_hosts)
 
     def client_key(self) -> asyncssh.SSHKey | None:
+        return self._client_key
+
+    def _load_client_key(self) -> asyncssh.SSHKey | None:
         if self.private_key is None:
             return None
         passphrase = self.private_key_passphrase
