@@ -16,7 +16,7 @@ from connectors.sftp import errors
 from connectors.sftp.options import SftpOptions
 from ozgbridge.connector import Connector, ConnectorContext, Receipt
 from ozgbridge.domain import Envelope
-from ozgbridge.errors import RetriableDeliveryError
+from ozgbridge.errors import DeliveryError, RetriableDeliveryError
 
 logger = structlog.get_logger("ozgbridge.connectors.sftp")
 
@@ -105,8 +105,12 @@ class SftpConnector(Connector[SftpOptions]):
                     raise
                 await sftp.rmtree(staging, ignore_errors=True)
                 return won
-        except asyncssh.SFTPError as exc:
-            if exc.code not in errors.CONNECTION_STATUSES:
+        except (asyncssh.SFTPError, DeliveryError) as exc:
+            # The server still answers: take this attempt's half folder (personal data) away.
+            if (
+                not isinstance(exc, asyncssh.SFTPError)
+                or exc.code not in errors.CONNECTION_STATUSES
+            ):
                 await sftp.rmtree(staging, ignore_errors=True)
             raise
         logger.info(

@@ -269,3 +269,26 @@ async def test_connection_refused_is_retriable(sftp: SftpServer) -> None:
         await connector.deliver(make_envelope())
 
     assert isinstance(caught.value.__cause__, OSError)
+
+
+async def test_losing_the_rename_to_another_delivery_cleans_up_and_is_permanent(
+    sftp: SftpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = make_envelope()
+    connector = sftp.connector()
+    await connector.deliver(other)
+    real = SftpConnector._already_delivered
+    calls = 0
+
+    async def none_first(self: SftpConnector, *args: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        return None if calls == 1 else await real(self, *args)
+
+    monkeypatch.setattr(SftpConnector, "_already_delivered", none_first)
+
+    with pytest.raises(PermanentDeliveryError, match="different delivery"):
+        await connector.deliver(make_envelope(application_id=other.application_id))
+
+    assert os.listdir(sftp.drop) == [other.application_id]
+    assert read_delivery(sftp.drop / other.application_id).delivery_id == other.delivery_id
