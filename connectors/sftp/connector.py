@@ -47,6 +47,9 @@ class SftpConnector(Connector[SftpOptions]):
         self._session: tuple[asyncssh.SSHClientConnection, asyncssh.SFTPClient] | None = None
         self._session_lock = asyncio.Lock()
 
+    def describe_target(self) -> str:
+        return f"the SFTP server {self.options.host}:{self.options.port}"
+
     async def _deliver(self, envelope: Envelope) -> Receipt:
         name = layout.folder_name(envelope)
         files = layout.folder_files(envelope)

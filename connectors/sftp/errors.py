@@ -8,8 +8,8 @@ same next time for the same application: an operation the server does not implem
 refuses, a parameter it rejects; and, on the SSH level, a host key that does not match
 ``known_hosts`` (possibly someone in the middle: a human must look) and a refused login.
 
-Details name the status and the operation, never the server's text: it may quote a path, and
-paths hold attachment names.
+Details name the server, the status and the operation, never the server's text: it may quote a
+path, and paths hold attachment names; that text goes into the error's ``response_excerpt``.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import asyncssh
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 
 Outcome = Literal["retriable", "permanent"]
+EXCERPT_CHARS = 1024
 
 STATUS_NAMES = {
     asyncssh.FX_EOF: "FX_EOF",
@@ -62,29 +63,34 @@ def status_outcome(code: int) -> Outcome:
 def translate(exc: asyncssh.Error | OSError, *, host: str, port: int, step: str) -> DeliveryError:
     """The `DeliveryError` for anything talking to the server raised; ``raise … from exc``.
 
-    ``step`` names the operation that failed (``connect``, ``mkdir``, ``write``, …).
+    ``step`` names the operation that failed (``connect``, ``mkdir``, ``write``, …). The server's
+    own text goes into ``response_excerpt`` only (kept for operators, never logged).
     """
-    where = f"{host}:{port}"
+    server = f"the SFTP server {host}:{port}"
+    excerpt = exc.reason[:EXCERPT_CHARS] or None if isinstance(exc, asyncssh.Error) else None
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         return PermanentDeliveryError(
-            f"the SSH host key of {where} does not match known_hosts: refusing to connect "
-            "(update known_hosts only after checking the new key with the server's operator)"
+            f"the SSH host key of {host}:{port} does not match known_hosts: refusing to connect "
+            "(update known_hosts only after checking the new key with the server's operator)",
+            response_excerpt=excerpt,
         )
     if isinstance(exc, asyncssh.PermissionDenied):
         return PermanentDeliveryError(
-            f"the SFTP server {where} refused the login (username, password or private_key)"
+            f"{server} refused the login (username, password or private_key)",
+            response_excerpt=excerpt,
         )
     if isinstance(exc, asyncssh.SFTPError):
         name = STATUS_NAMES.get(exc.code, "unknown status")
-        detail = f"SFTP server answered {name} ({exc.code}) to {step}"
+        detail = f"{server} answered {name} ({exc.code}) to {step}"
         if status_outcome(exc.code) == "permanent":
-            return PermanentDeliveryError(detail)
-        return RetriableDeliveryError(detail)
+            return PermanentDeliveryError(detail, response_excerpt=excerpt)
+        return RetriableDeliveryError(detail, response_excerpt=excerpt)
     if isinstance(exc, asyncssh.DisconnectError):
         # Lost connections, failed key exchange, protocol errors: the network or server may heal.
         return RetriableDeliveryError(
-            f"SSH connection to {where} ended during {step} ({type(exc).__name__})"
+            f"the SSH connection to {host}:{port} ended during {step} ({type(exc).__name__})",
+            response_excerpt=excerpt,
         )
     if isinstance(exc, asyncssh.ChannelOpenError):
-        return RetriableDeliveryError(f"the SSH server {where} refused an SFTP session")
-    return RetriableDeliveryError(f"{type(exc).__name__} talking to the SFTP server {where}")
+        return RetriableDeliveryError(f"{server} refused an SFTP session", response_excerpt=excerpt)
+    return RetriableDeliveryError(f"{type(exc).__name__} talking to {server}")

@@ -34,6 +34,9 @@ class SmtpConnector(Connector[SmtpOptions]):
         self._tls_lock = asyncio.Lock()
         self._quitting: set[asyncio.Task[None]] = set()
 
+    def describe_target(self) -> str:
+        return f"the mail server {self.options.host}:{self.options.server_port()}"
+
     @classmethod
     def option_warnings(cls, options: ConnectorOptions) -> list[tuple[tuple[str | int, ...], str]]:
         assert isinstance(options, SmtpOptions)
@@ -112,7 +115,9 @@ class SmtpConnector(Connector[SmtpOptions]):
                 client.close()
                 raise
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            raise replies.translate(exc, timeout=self.timeout) from exc
+            raise replies.translate(
+                exc, target=self.describe_target(), timeout=self.timeout
+            ) from exc
         # The server has the mail now. QUIT runs on its own, so that a slow goodbye can neither
         # hold up the worker nor turn an accepted mail into a timeout and then a duplicate.
         quitting = asyncio.create_task(_quit(client))

@@ -9,8 +9,8 @@ permanent one, with two exceptions where trying again is known to help:
 
 A reply outside ``4yz``/``5yz`` where a failure was expected is a protocol error (retriable), as
 are lost connections, timeouts and TLS failures: the network and certificates can be fixed without
-touching the application. Details name the command, the code and the enhanced status only: reply
-texts may echo addresses.
+touching the application. Details name the server, the command, the code and the enhanced status
+only; the reply texts (which may echo addresses) go into the error's ``response_excerpt``.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ Command = Literal["connect", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA"]
 Outcome = Literal["retriable", "permanent"]
 
 _MAX_MESSAGE = 200
+EXCERPT_CHARS = 1024
 _ENHANCED = re.compile(r"^\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
 
 
@@ -48,25 +49,31 @@ def reply_outcome(code: int, enhanced: str | None, command: Command) -> Outcome:
     return "permanent"
 
 
-def _error(outcome: Outcome, detail: str, code: int | None) -> DeliveryError:
+def _error(outcome: Outcome, detail: str, code: int | None, excerpt: str | None) -> DeliveryError:
+    # The reply texts go into the excerpt only, which is kept for operators and never logged.
+    excerpt = excerpt[:EXCERPT_CHARS] if excerpt else None
     if outcome == "retriable":
-        return RetriableDeliveryError(detail, status_code=code)
-    return PermanentDeliveryError(detail, status_code=code)
+        return RetriableDeliveryError(detail, status_code=code, response_excerpt=excerpt)
+    return PermanentDeliveryError(detail, status_code=code, response_excerpt=excerpt)
 
 
-def reply_error(code: int, text: str, command: Command) -> DeliveryError:
+def reply_error(code: int, text: str, command: Command, *, target: str) -> DeliveryError:
     enhanced = enhanced_status(text)
     shown = f"{code} {enhanced}" if enhanced else str(code)
     return _error(
-        reply_outcome(code, enhanced, command), f"mail server answered {shown} to {command}", code
+        reply_outcome(code, enhanced, command),
+        f"{target} answered {shown} to {command}",
+        code,
+        f"{code} {text}",
     )
 
 
-def refused_recipients_error(replies: Iterable[tuple[int, str]]) -> DeliveryError:
+def refused_recipients_error(replies: Iterable[tuple[int, str]], *, target: str) -> DeliveryError:
     """Every recipient refused: retriable if any refusal is, since one mailbox may accept later."""
+    texts = list(replies)
     judged = [
         (code, enhanced_status(text), reply_outcome(code, enhanced_status(text), "RCPT"))
-        for code, text in replies
+        for code, text in texts
     ]
     codes = sorted(
         {f"{code} {enhanced}" if enhanced else str(code) for code, enhanced, _ in judged}
@@ -74,8 +81,9 @@ def refused_recipients_error(replies: Iterable[tuple[int, str]]) -> DeliveryErro
     outcome: Outcome = "retriable" if any(o == "retriable" for *_, o in judged) else "permanent"
     return _error(
         outcome,
-        f"mail server refused all {len(judged)} recipients ({', '.join(codes)})",
+        f"{target} refused all {len(judged)} recipients ({', '.join(codes)})",
         judged[0][0] if judged else None,
+        "\n".join(f"{code} {text}" for code, text in texts),
     )
 
 
@@ -109,31 +117,37 @@ def _tls_failure(exc: BaseException) -> ssl.SSLError | None:
 
 
 def translate(
-    exc: aiosmtplib.SMTPException | OSError | TimeoutError, *, timeout: float
+    exc: aiosmtplib.SMTPException | OSError | TimeoutError, *, target: str, timeout: float
 ) -> DeliveryError:
-    """The `DeliveryError` for anything sending a mail raised; callers ``raise … from exc``."""
+    """The `DeliveryError` for anything sending a mail raised; callers ``raise … from exc``.
+
+    ``target`` names the server (``the mail server host:port``) in the details.
+    """
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
-        return refused_recipients_error((r.code, r.message) for r in exc.recipients)
+        replies = ((r.code, r.message) for r in exc.recipients)
+        return refused_recipients_error(replies, target=target)
     if isinstance(exc, aiosmtplib.SMTPResponseException):
-        return reply_error(exc.code, exc.message, _command_of(exc))
+        return reply_error(exc.code, exc.message, _command_of(exc), target=target)
     tls = _tls_failure(exc)
     if isinstance(tls, ssl.SSLCertVerificationError):
         return RetriableDeliveryError(
-            f"the mail server's TLS certificate is not trusted ({tls.verify_message})"
+            f"the TLS certificate of {target} is not trusted ({tls.verify_message})"
         )
     if tls is not None:
         return RetriableDeliveryError(
-            f"TLS with the mail server failed ({tls.reason or type(tls).__name__})"
+            f"TLS with {target} failed ({tls.reason or type(tls).__name__})"
         )
     if isinstance(exc, aiosmtplib.SMTPTimeoutError | TimeoutError):
-        return RetriableDeliveryError(f"no answer from the mail server within {timeout:g} s")
+        return RetriableDeliveryError(f"no answer from {target} within {timeout:g} s")
     if isinstance(exc, aiosmtplib.SMTPNotSupported):
         # A server that stopped offering STARTTLS (or AUTH) may be misconfigured for a while;
         # sending without would be worse, so wait and try again.
         return RetriableDeliveryError(
-            "the mail server does not offer what the route needs (STARTTLS or AUTH)"
+            f"{target} does not offer what the route needs (STARTTLS or AUTH)"
         )
     if isinstance(exc, aiosmtplib.SMTPException):
         # aiosmtplib's own words (server replies were handled above): no personal data.
-        return RetriableDeliveryError(f"{type(exc).__name__}: {exc.message[:_MAX_MESSAGE]}")
-    return RetriableDeliveryError(f"{type(exc).__name__} talking to the mail server")
+        return RetriableDeliveryError(
+            f"{type(exc).__name__} talking to {target}: {exc.message[:_MAX_MESSAGE]}"
+        )
+    return RetriableDeliveryError(f"{type(exc).__name__} talking to {target}")

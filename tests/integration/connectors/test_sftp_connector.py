@@ -192,7 +192,9 @@ async def test_refused_write_is_retriable_and_cleans_up(sftp: SftpServer) -> Non
         with pytest.raises(RetriableDeliveryError) as caught:
             await sftp.connector().deliver(make_envelope())
 
-    assert caught.value.detail == "SFTP server answered FX_PERMISSION_DENIED (3) to mkdir"
+    assert caught.value.detail == (
+        f"the SFTP server 127.0.0.1:{sftp.port} answered FX_PERMISSION_DENIED (3) to mkdir"
+    )
     assert os.listdir(sftp.drop) == []
 
 

@@ -261,7 +261,10 @@ async def test_reply_to_data_decides_the_outcome(
 
     assert caught.value.status_code == code  # type: ignore[attr-defined]
     enhanced = reply.split()[1]
-    assert caught.value.detail == f"mail server answered {code} {enhanced} to DATA"  # type: ignore[attr-defined]
+    assert caught.value.detail == (  # type: ignore[attr-defined]
+        f"the mail server 127.0.0.1:{mail.port} answered {code} {enhanced} to DATA"
+    )
+    assert caught.value.response_excerpt == reply  # type: ignore[attr-defined]
     assert mail.mails == []
 
 
@@ -270,7 +273,9 @@ async def test_refused_recipients(mail: MailServer) -> None:
 
     with pytest.raises(PermanentDeliveryError) as caught:
         await mail.connector().deliver(make_envelope())
-    assert caught.value.detail == "mail server refused all 1 recipients (550 5.1.1)"
+    assert caught.value.detail == (
+        f"the mail server 127.0.0.1:{mail.port} refused all 1 recipients (550 5.1.1)"
+    )
     assert "poststelle" not in caught.value.detail
 
     mail.refuse_recipients = {RECIPIENTS[0]: "450 4.2.1 Mailbox busy"}
@@ -292,7 +297,7 @@ async def test_wrong_password_is_permanent(mail: MailServer) -> None:
     with pytest.raises(PermanentDeliveryError) as caught:
         await mail.connector(password="wrong").deliver(make_envelope())
 
-    assert caught.value.detail.startswith("mail server answered 535")
+    assert caught.value.detail.startswith(f"the mail server 127.0.0.1:{mail.port} answered 535")
     assert caught.value.detail.endswith("to AUTH")
     assert mail.mails == []
 
@@ -303,7 +308,7 @@ async def test_untrusted_server_certificate_is_retriable_and_sends_nothing(
     other_ca = tmp_path / "other-ca.pem"
     other_ca.write_text(mail.pki.recipient.cert_pem)
 
-    with pytest.raises(RetriableDeliveryError, match="TLS certificate is not trusted"):
+    with pytest.raises(RetriableDeliveryError, match="is not trusted"):
         await mail.connector(ca_file=str(other_ca)).deliver(make_envelope())
 
     assert mail.mails == []

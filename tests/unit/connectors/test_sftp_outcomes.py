@@ -59,22 +59,22 @@ def test_status_outcome_table(code: int, expected: str) -> None:
         (
             asyncssh.SFTPPermissionDenied("/drop/.tmp-x/attachments/01-Erika Mustermann.pdf"),
             RetriableDeliveryError,
-            "SFTP server answered FX_PERMISSION_DENIED (3) to write",
+            "the SFTP server sftp.example:22 answered FX_PERMISSION_DENIED (3) to write",
         ),
         (
             asyncssh.SFTPNoSpaceOnFilesystem("disk full"),
             RetriableDeliveryError,
-            "SFTP server answered FX_NO_SPACE_ON_FILESYSTEM (14) to write",
+            "the SFTP server sftp.example:22 answered FX_NO_SPACE_ON_FILESYSTEM (14) to write",
         ),
         (
             asyncssh.SFTPInvalidFilename("01-Erika Mustermann.pdf"),
             PermanentDeliveryError,
-            "SFTP server answered FX_INVALID_FILENAME (20) to write",
+            "the SFTP server sftp.example:22 answered FX_INVALID_FILENAME (20) to write",
         ),
         (
             asyncssh.SFTPError(42, "odd"),
             RetriableDeliveryError,
-            "SFTP server answered unknown status (42) to write",
+            "the SFTP server sftp.example:22 answered unknown status (42) to write",
         ),
         (
             asyncssh.HostKeyNotVerifiable("Host key is not trusted"),
@@ -91,17 +91,17 @@ def test_status_outcome_table(code: int, expected: str) -> None:
         (
             asyncssh.ConnectionLost("Connection lost"),
             RetriableDeliveryError,
-            "SSH connection to sftp.example:22 ended during write (ConnectionLost)",
+            "the SSH connection to sftp.example:22 ended during write (ConnectionLost)",
         ),
         (
             asyncssh.KeyExchangeFailed("No matching algorithm"),
             RetriableDeliveryError,
-            "SSH connection to sftp.example:22 ended during write (KeyExchangeFailed)",
+            "the SSH connection to sftp.example:22 ended during write (KeyExchangeFailed)",
         ),
         (
             asyncssh.ChannelOpenError(asyncssh.OPEN_ADMINISTRATIVELY_PROHIBITED, "no"),
             RetriableDeliveryError,
-            "the SSH server sftp.example:22 refused an SFTP session",
+            "the SFTP server sftp.example:22 refused an SFTP session",
         ),
         (
             ConnectionRefusedError(111, "Connection refused"),
@@ -117,6 +117,16 @@ def test_errors_translate_once_without_the_servers_text(
 
     assert type(translated) is error
     assert translated.detail == detail
+    assert "Mustermann" not in translated.detail
+
+
+def test_the_servers_text_is_kept_apart_from_the_detail() -> None:
+    exc = asyncssh.SFTPPermissionDenied("/drop/.tmp-x/attachments/01-Erika Mustermann.pdf")
+
+    translated = translate(exc, host="sftp.example", port=22, step="write")
+
+    assert translated.response_excerpt == "/drop/.tmp-x/attachments/01-Erika Mustermann.pdf"
+    assert translate(OSError(5, "EIO"), host="h", port=22, step="x").response_excerpt is None
 
 
 def test_every_named_status_is_in_the_table() -> None:

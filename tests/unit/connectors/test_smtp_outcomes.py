@@ -17,6 +17,7 @@ from connectors.smtp.replies import (
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
 
 R, P = "retriable", "permanent"
+TARGET = "the mail server mx.example:587"
 
 REPLY_TABLE: list[tuple[int, str, Command, str]] = [
     # transient negative completion: always worth another attempt
@@ -80,32 +81,32 @@ def test_enhanced_status_is_read_from_the_start_of_the_text(
         (
             aiosmtplib.SMTPDataError(451, "4.3.0 try later"),
             RetriableDeliveryError,
-            "mail server answered 451 4.3.0 to DATA",
+            "the mail server mx.example:587 answered 451 4.3.0 to DATA",
         ),
         (
             aiosmtplib.SMTPSenderRefused(553, "5.1.8 bad sender", "a@b.example"),
             PermanentDeliveryError,
-            "mail server answered 553 5.1.8 to MAIL",
+            "the mail server mx.example:587 answered 553 5.1.8 to MAIL",
         ),
         (
             aiosmtplib.SMTPAuthenticationError(535, "5.7.8 Authentication failed"),
             PermanentDeliveryError,
-            "mail server answered 535 5.7.8 to AUTH",
+            "the mail server mx.example:587 answered 535 5.7.8 to AUTH",
         ),
         (
             aiosmtplib.SMTPHeloError(501, "Syntax"),
             PermanentDeliveryError,
-            "mail server answered 501 to EHLO",
+            "the mail server mx.example:587 answered 501 to EHLO",
         ),
         (
             aiosmtplib.SMTPConnectResponseError(554, "no service"),
             PermanentDeliveryError,
-            "mail server answered 554 to connect",
+            "the mail server mx.example:587 answered 554 to connect",
         ),
         (
             aiosmtplib.SMTPResponseException(454, "4.7.0 TLS not available"),
             RetriableDeliveryError,
-            "mail server answered 454 4.7.0 to STARTTLS",
+            "the mail server mx.example:587 answered 454 4.7.0 to STARTTLS",
         ),
         (
             aiosmtplib.SMTPRecipientsRefused(
@@ -115,42 +116,51 @@ def test_enhanced_status_is_read_from_the_start_of_the_text(
                 ]
             ),
             RetriableDeliveryError,
-            "mail server refused all 2 recipients (450 4.2.1, 550 5.1.1)",
+            "the mail server mx.example:587 refused all 2 recipients (450 4.2.1, 550 5.1.1)",
         ),
         (
             aiosmtplib.SMTPServerDisconnected("Connection lost"),
             RetriableDeliveryError,
-            "SMTPServerDisconnected: Connection lost",
+            "SMTPServerDisconnected talking to the mail server mx.example:587: Connection lost",
         ),
         (
             aiosmtplib.SMTPReadTimeoutError("Timed out waiting for server response"),
             RetriableDeliveryError,
-            "no answer from the mail server within 30 s",
+            "no answer from the mail server mx.example:587 within 30 s",
         ),
         (
             aiosmtplib.SMTPException("SMTP STARTTLS extension not supported by server."),
             RetriableDeliveryError,
-            "SMTPException: SMTP STARTTLS extension not supported by server.",
+            "SMTPException talking to the mail server mx.example:587: "
+            "SMTP STARTTLS extension not supported by server.",
         ),
         (
             aiosmtplib.SMTPNotSupported("SMTPUTF8 is not supported by this server"),
             RetriableDeliveryError,
-            "the mail server does not offer what the route needs (STARTTLS or AUTH)",
+            "the mail server mx.example:587 does not offer what the route needs (STARTTLS or AUTH)",
         ),
         (ConnectionRefusedError(111, "refused"), RetriableDeliveryError, None),
-        (TimeoutError(), RetriableDeliveryError, "no answer from the mail server within 30 s"),
+        (
+            TimeoutError(),
+            RetriableDeliveryError,
+            "no answer from the mail server mx.example:587 within 30 s",
+        ),
     ],
 )
 def test_client_errors_translate_once(
     exc: aiosmtplib.SMTPException | OSError, error: type[Exception], detail: str | None
 ) -> None:
-    translated = translate(exc, timeout=30)
+    translated = translate(exc, target=TARGET, timeout=30)
 
     assert type(translated) is error
     if detail is not None:
         assert translated.detail == detail
     assert "erika" not in translated.detail
     assert "max@" not in translated.detail
+    if isinstance(exc, aiosmtplib.SMTPResponseException | aiosmtplib.SMTPRecipientsRefused):
+        # The server's words are kept apart for operators, never in the logged detail.
+        assert translated.response_excerpt
+        assert translated.response_excerpt.split()[0].isdigit()
 
 
 def test_tls_failures_are_found_behind_the_wrapping_error() -> None:
@@ -159,21 +169,23 @@ def test_tls_failures_are_found_behind_the_wrapping_error() -> None:
     wrapped = aiosmtplib.SMTPConnectError("Error connecting to 127.0.0.1 on port 465")
     wrapped.__cause__ = verify
 
-    translated = translate(wrapped, timeout=30)
+    translated = translate(wrapped, target=TARGET, timeout=30)
 
     assert isinstance(translated, RetriableDeliveryError)
     assert translated.detail == (
-        "the mail server's TLS certificate is not trusted (self-signed certificate)"
+        "the TLS certificate of the mail server mx.example:587 is not trusted "
+        "(self-signed certificate)"
     )
     handshake = ssl.SSLError(1, "wrong version")
     handshake.reason = "WRONG_VERSION_NUMBER"
-    assert translate(handshake, timeout=30).detail == (
-        "TLS with the mail server failed (WRONG_VERSION_NUMBER)"
+    assert translate(handshake, target=TARGET, timeout=30).detail == (
+        "TLS with the mail server mx.example:587 failed (WRONG_VERSION_NUMBER)"
     )
 
 
 def test_all_recipients_permanently_refused_is_permanent() -> None:
-    error = refused_recipients_error([(550, "5.1.1 unknown"), (553, "5.1.3 bad")])
+    error = refused_recipients_error([(550, "5.1.1 unknown"), (553, "5.1.3 bad")], target=TARGET)
 
     assert isinstance(error, PermanentDeliveryError)
     assert error.status_code == 550
+    assert error.response_excerpt == "550 5.1.1 unknown\n553 5.1.3 bad"
