@@ -327,6 +327,7 @@ async def test_starttls_missing_is_retriable_and_nothing_goes_in_clear(tmp_path:
         await plain.close()
 
     assert plain.mails == []
+    assert plain.logins == 0  # the password was not sent in clear either
 
 
 async def test_security_none_sends_in_clear_when_allowed(tmp_path: Path) -> None:
