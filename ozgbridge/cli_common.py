@@ -8,6 +8,7 @@ from typing import Any, NoReturn
 import click
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import make_url
 
 from ozgbridge.errors import ConfigProblem
@@ -49,10 +50,10 @@ def redacted(settings: Settings) -> str:
 
 
 def show(problem: ConfigProblem) -> None:
-    """One problem on stderr: ``✗`` for errors, ``!`` for warnings."""
+    """One problem on stderr: ``✗ file:line: field: message`` for errors, ``! file:line:
+    warning: field: message`` for warnings (escaped: a message may hold ``[…]``)."""
     mark = "[red]✗[/red]" if problem.severity == "error" else "[yellow]![/yellow]"
-    suffix = " (warning)" if problem.severity == "warning" else ""
-    err.print(f"{mark} {problem}{suffix}", highlight=False, soft_wrap=True)
+    err.print(f"{mark} {escape(str(problem))}", highlight=False, soft_wrap=True)
 
 
 config_option = click.option(

@@ -43,7 +43,8 @@ class ConfigProblem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        parts = [part for part in (where, self.field, self.message) if part]
+        label = "warning" if self.severity == "warning" else ""
+        parts = [part for part in (where, label, self.field, self.message) if part]
         return ": ".join(parts)
 
 

@@ -272,6 +272,8 @@ class Deployment:
     tenants: Mapping[str, TenantConfig]
     keys: Sequence[ApiKey]
     fingerprint: str
+    # What the checks found worth a look (risky connector options, unknown LeiKa keys, …):
+    # reported, never fatal.
     warnings: Sequence[ConfigProblem] = ()
     documents: Mapping[Path, YamlDocument] = field(default_factory=dict, repr=False, compare=False)
     _children: Mapping[str, list[TenantConfig]] = field(init=False, repr=False, compare=False)

@@ -338,16 +338,22 @@ class _Loader:
                         )
                     )
                 continue
+            prefix: Loc = ("routes", index, "options")
             try:
-                cls.Options.model_validate(options)
+                validated = cls.Options.model_validate(options)
             except ValidationError as exc:
-                prefix: Loc = ("routes", index, "options")
 
                 def near_skipped(loc: Loc) -> bool:
                     # An error at or above an unjudgeable value may be caused by that value.
                     return any(loc == s[: len(loc)] or s == loc[: len(s)] for s in skip)
 
                 self.problems += document.validation_problems(exc, prefix=prefix, skip=near_skipped)
+                continue
+            # Allowed but risky options (e.g. an unencrypted transport): reported, never fatal.
+            self.problems += [
+                document.problem((*prefix, *loc), message, "warning")
+                for loc, message in cls.option_warnings(validated)
+            ]
 
     def _load_keys(self, path: Path) -> tuple[list[tuple[int, ApiKey]], Any]:
         if not path.is_file():
