@@ -1,4 +1,4 @@
-"""The ``fitconnect`` connector: one envelope becomes one FIT-Connect submission (Submission API v2).
+"""The ``fitconnect`` connector: one envelope becomes one FIT-Connect submission (API v2).
 
 Flow per attempt (paths and fields as FITKO's v2 clients use them: optiGov/php-fitconnect
 ``src/FitConnect/Client.php``; klarbau/govtech-de ``src/lib/fit-connect/rest-tier2.ts``, verified
@@ -27,19 +27,19 @@ import asyncio
 import json
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from cryptography import x509
 from joserfc.jwk import RSAKey
 
-from connectors.fitconnect import crypto, destination, limits, metadata
+from connectors.fitconnect import crypto, destination, metadata
 from connectors.fitconnect.client import FitConnectClient, json_of
 from connectors.fitconnect.options import FitConnectOptions
 from connectors.fitconnect.routing import Router, host_of
+from connectors.fitconnect.uploads import check_limits, encrypt_upload, layout
 from ozgbridge.connector import Connector, ConnectorContext, Receipt
-from ozgbridge.domain import AttachmentData, Envelope
+from ozgbridge.domain import Envelope
 from ozgbridge.errors import ConfigError, PermanentDeliveryError, RetriableDeliveryError
 
 logger = structlog.get_logger("ozgbridge.connectors.fitconnect")
@@ -61,70 +61,6 @@ def parse_remote_reference(reference: str) -> tuple[str, str, str] | None:
     if match is None:
         return None
     return match["submission"], match["case"], match["destination"]
-
-
-@dataclass(frozen=True)
-class Upload:
-    upload_id: str  # announced and uploaded under this id
-    attachment: int  # index into the envelope's attachments
-    start: int
-    end: int
-
-
-def check_limits(attachments: tuple[AttachmentData, ...]) -> None:
-    """FIT-Connect's size and count limits (`limits`), as a permanent failure naming the limit."""
-    if len(attachments) > limits.MAX_ATTACHMENTS:
-        raise PermanentDeliveryError(
-            f"{len(attachments)} attachments; FIT-Connect takes at most {limits.MAX_ATTACHMENTS}"
-        )
-    total = 0
-    for number, a in enumerate(attachments, start=1):
-        size = len(a.content)
-        total += size
-        if size > limits.MAX_ATTACHMENT_BYTES:
-            raise PermanentDeliveryError(
-                f"attachment {number} has {size} bytes; FIT-Connect takes at most "
-                f"{limits.MAX_ATTACHMENT_BYTES} per attachment"
-            )
-    if total > limits.MAX_SUBMISSION_BYTES:
-        raise PermanentDeliveryError(
-            f"attachments total {total} bytes; FIT-Connect takes at most "
-            f"{limits.MAX_SUBMISSION_BYTES} per submission"
-        )
-
-
-def layout(
-    attachments: tuple[AttachmentData, ...], version: str
-) -> tuple[list[str], list[tuple[str, ...]], list[Upload]]:
-    """Attachment ids, each attachment's fragment ids (empty: uploaded whole), and the uploads."""
-    ids: list[str] = []
-    fragments: list[tuple[str, ...]] = []
-    uploads: list[Upload] = []
-    for index, a in enumerate(attachments):
-        attachment_id = str(uuid.uuid4())
-        ids.append(attachment_id)
-        ranges = limits.fragment_ranges(len(a.content))
-        if len(ranges) == 1:
-            fragments.append(())
-            uploads.append(Upload(attachment_id, index, 0, len(a.content)))
-            continue
-        if not metadata.is_fragmentable(version):
-            raise PermanentDeliveryError(
-                f"attachment {index + 1} exceeds {limits.MAX_UPLOAD_BYTES} bytes and must be sent "
-                f"in fragments, which metadata {version} (all the destination accepts) cannot"
-            )
-        fragment_ids = tuple(str(uuid.uuid4()) for _ in ranges)
-        fragments.append(fragment_ids)
-        uploads += [
-            Upload(fid, index, start, end)
-            for fid, (start, end) in zip(fragment_ids, ranges, strict=True)
-        ]
-    if len(uploads) > limits.MAX_ATTACHMENTS:
-        raise PermanentDeliveryError(
-            f"{len(uploads)} uploads with fragments; FIT-Connect takes at most "
-            f"{limits.MAX_ATTACHMENTS}"
-        )
-    return ids, fragments, uploads
 
 
 class FitConnectConnector(Connector[FitConnectOptions]):
@@ -195,7 +131,7 @@ class FitConnectConnector(Connector[FitConnectOptions]):
         submission_id, case_id = _created_ids(json_of(created, "create submission"))
         for upload in uploads:
             attachment = envelope.attachments[upload.attachment]
-            token = await asyncio.to_thread(_encrypt_upload, attachment, upload, key)
+            token = await asyncio.to_thread(encrypt_upload, attachment, upload, key)
             await self._client.request(
                 "PUT",
                 f"/v2/submissions/{submission_id}/attachments/{upload.upload_id}",
@@ -309,16 +245,6 @@ class FitConnectConnector(Connector[FitConnectOptions]):
 
     async def _close(self) -> None:
         await self._client.aclose()
-
-
-def _encrypt_upload(attachment: AttachmentData, upload: Upload, key: RSAKey) -> str:
-    content = attachment.content
-    part = (
-        content
-        if (upload.start, upload.end) == (0, len(content))
-        else content[upload.start : upload.end]
-    )
-    return crypto.encrypt(part, key, content_type=metadata.safe_mime_type(attachment.mime_type))
 
 
 def _created_ids(document: Any) -> tuple[str, str]:

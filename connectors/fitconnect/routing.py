@@ -3,7 +3,8 @@
 ``GET {routing_api_url}/routes?leikaKey=…&ars=…`` answers ``{count, offset, totalCount, routes}``;
 each route carries ``destinationId`` and ``destinationSignature`` (both required), a JWS (RFC 7515)
 that the Self-Service-Portal made over the addressing information (FITKO ``routing-api.yaml``
-2.0.0, ``components.schemas.route``; a copy is in ``tests/fakes/spec/``). Its payload, as the spec's own example shows, is
+2.0.0, ``components.schemas.route``; a copy is in ``tests/fakes/spec/``). Its payload, as the
+spec's own example shows, is
 ``{submissionHost, iss, services: [{gebietIDs, leistungIDs}], destinationId, iat, jti}`` with
 ``alg`` PS512 and a ``kid``.
 
