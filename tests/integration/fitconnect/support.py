@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator, FormatChecker
 from jwcrypto import jwe as jw_jwe
 from jwcrypto import jwk as jw_jwk
 
@@ -30,16 +31,24 @@ from tests.fakes.zustelldienst import (
     signature_jwk,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
 CONTEXT = ConnectorContext(tenant_id="heinsberg", route_id="gewerbe", data_dir=Path("/nonexistent"))
 GEWERBE = "99050012104000"
 SCHEMA_URI = "urn:xoev-de:example:gewerbeanmeldung:1.0"
 
 
+REGION_URN = "urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:rs:"
+# Kreis Heinsberg: covers every town's ARS (053700004004 Erkelenz, 053700016016 Heinsberg).
+KREIS_HEINSBERG_REGION = f"{REGION_URN}05370"
+
+
 def service(leika_key: str = GEWERBE, schema_uri: str = SCHEMA_URI) -> dict[str, Any]:
+    """One entry of a v2 destination's ``publicServices``."""
     return {
         "identifier": f"urn:de:fim:leika:leistung:{leika_key}",
+        "name": "Gewerbeanmeldung",
         "submissionSchemas": [{"schemaUri": schema_uri, "mimeType": "application/json"}],
-        "regions": ["urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:rs:053700016016"],
+        "regions": [KREIS_HEINSBERG_REGION],
     }
 
 
@@ -75,9 +84,20 @@ def open_submission(submission: FakeSubmission) -> Opened:
     data, data_header = jwcrypto_decrypt(submission.encrypted_data)
     attachments = []
     for entry in document["contentStructure"]["attachments"]:
-        content, header = jwcrypto_decrypt(submission.attachments[entry["attachmentId"]])
-        attachments.append((entry, content, header))
+        parts = [
+            jwcrypto_decrypt(submission.attachments[upload_id])
+            for upload_id in entry.get("fragments") or [entry["attachmentId"]]
+        ]
+        attachments.append((entry, b"".join(p for p, _ in parts), parts[0][1]))
     return Opened(document, data, data_header, attachments)
+
+
+def official_validator(document: dict[str, Any]) -> Draft202012Validator:
+    """A validator for the schema the metadata names in ``$schema``, read straight from the
+    shipped file (not through the product's code)."""
+    version = document["$schema"].split("/")[-2]
+    path = REPO_ROOT / "connectors" / "fitconnect" / "schemas" / f"metadata.schema.v{version}.json"
+    return Draft202012Validator(json.loads(path.read_text("utf-8")), format_checker=FormatChecker())
 
 
 class FitConnectStandIn:
@@ -88,7 +108,7 @@ class FitConnectStandIn:
         self.destination: FakeDestination = service_api.add_destination(
             encryption_key=encryption_jwk(rsa_key("destination-encryption")),
             signature_keys=[signature_jwk(rsa_key("destination-signature"))],
-            services=[service()],
+            public_services=[service()],
         )
         self._connectors: list[Connector[Any]] = []
 

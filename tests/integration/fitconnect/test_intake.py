@@ -172,7 +172,7 @@ async def test_routing_follows_the_deployment_like_portal_intake(
 ) -> None:
     # Kfz-Zulassung in Erkelenz is the Kreis's (responsible_for), as for a portal submission.
     kfz = "99036008007000"
-    standin.destination.services.append(service(leika_key=kfz))
+    standin.destination.public_services.append(service(leika_key=kfz))
     zd = standin.zd
     config = write_config(tmp_path, zd, intake_destination=standin.destination.id)
     envelope = make_envelope()
