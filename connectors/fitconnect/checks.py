@@ -250,17 +250,23 @@ def _json(raw: bytes, instance: str) -> Any:
 
 
 def _region(sub: Subscription, submission: dict[str, Any]) -> RegionRef:
+    """The municipality from the announced ``region`` (an ARS URN); a broader region (a Kreis,
+    a Land) names no municipality, so the destination's configured default applies then."""
     given = submission.get("region")
-    if isinstance(given, str) and given:
-        ars = given.removeprefix(_REGION_URN)
+    if given is not None and not (isinstance(given, str) and given.startswith(_REGION_URN)):
+        raise Rejection(problems.SYNTAX_VIOLATION, problems.SUBMISSION, "region is no ARS URN")
+    ars = given.removeprefix(_REGION_URN) if isinstance(given, str) else None
+    if ars is not None and len(ars) == 12 and ars.isdigit():
         try:
             return RegionRef(ars=ars, ags=ags_from_ars(ars))
         except ValueError as exc:
             raise Rejection(
-                problems.SYNTAX_VIOLATION, problems.SUBMISSION, "region is not a municipality ARS"
+                problems.SYNTAX_VIOLATION, problems.SUBMISSION, "region is not a valid ARS"
             ) from exc
     if sub.default_region is None:
         raise Rejection(
-            problems.UNSUPPORTED_SERVICE, problems.SUBMISSION, "no region given, none configured"
+            problems.UNSUPPORTED_SERVICE,
+            problems.SUBMISSION,
+            "no municipality named and no default region configured",
         )
     return sub.default_region
