@@ -7,6 +7,7 @@ proves the wire format, not one library's agreement with itself.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -169,3 +170,57 @@ class FitConnectStandIn:
             yield
         finally:
             self.zd.failing_status = None
+
+
+def jwcrypto_encrypt(payload: bytes, cty: str, name: str = "destination-encryption") -> str:
+    """A FIT-Connect JWE made by jwcrypto, as another sender's software would make it."""
+    public = jw_jwk.JWK(**rsa_key(name).as_dict(private=False))
+    header = {"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": public["kid"], "cty": cty}
+    token = jw_jwe.JWE(payload, protected=json.dumps(header))
+    token.add_recipient(public)
+    return str(token.serialize(compact=True))
+
+
+def inject(
+    zd: Zustelldienst,
+    destination: FakeDestination,
+    *,
+    document: dict[str, Any],
+    data: bytes | None,
+    attachments: dict[str, bytes] | None = None,
+    public_service: dict[str, Any] | None = None,
+    submit_event: bool = True,
+) -> FakeSubmission:
+    """A submitted submission as another sender would leave it at the Zustelldienst, with the
+    Zustelldienst's own create- and submit-submission events."""
+    uploads = {
+        aid: jwcrypto_encrypt(content, "application/pdf")
+        for aid, content in (attachments or {}).items()
+    }
+    submission = FakeSubmission(
+        id=str(uuid.uuid4()),
+        case_id=str(uuid.uuid4()),
+        destination_id=destination.id,
+        sender=CLIENT_ID,
+        announced=list(uploads),
+        public_service=public_service
+        or {"identifier": f"urn:de:fim:leika:leistung:{GEWERBE}", "name": "Gewerbeanmeldung"},
+        region=None,
+        callback=None,
+        attachments=uploads,
+        encrypted_metadata=jwcrypto_encrypt(json.dumps(document).encode(), "application/json"),
+        encrypted_data=jwcrypto_encrypt(data, "application/json") if data is not None else None,
+    )
+    zd.submissions[submission.id] = submission
+    zd.log_event(submission, zd.sign_event(submission, "create-submission", {}, zd.key))
+    tags: dict[str, Any] = {
+        "metadata": submission.encrypted_metadata.rsplit(".", 1)[1],  # type: ignore[union-attr]
+        "attachments": {aid: token.rsplit(".", 1)[1] for aid, token in uploads.items()},
+    }
+    if submission.encrypted_data is not None:
+        tags["data"] = submission.encrypted_data.rsplit(".", 1)[1]
+    submission.tags = tags
+    if submit_event:
+        payload = {"authenticationTags": tags}
+        zd.log_event(submission, zd.sign_event(submission, "submit-submission", payload, zd.key))
+    return submission

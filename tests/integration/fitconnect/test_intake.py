@@ -102,7 +102,8 @@ def _tamper(submission: FakeSubmission) -> None:
 def _rewrite_submit_event(zd: Zustelldienst, submission: FakeSubmission) -> None:
     """The Zustelldienst's submit-submission event as if the sender had uploaded what the
     submission now holds (tags consistent: only the hashes in the metadata can tell)."""
-    assert submission.encrypted_metadata is not None and submission.encrypted_data is not None
+    assert submission.encrypted_metadata is not None
+    assert submission.encrypted_data is not None
     payload = authentication_tags(
         submission.encrypted_metadata, submission.encrypted_data, submission.attachments
     )

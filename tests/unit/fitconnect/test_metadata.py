@@ -96,7 +96,7 @@ def test_fragments_need_metadata_2() -> None:
 def test_incoming_metadata_is_checked_against_the_schema_it_names() -> None:
     document = build("2.1.0")
     del document["contentStructure"]["data"]  # type: ignore[attr-defined]
-    with pytest.raises(metadata.MetadataInvalid, match="schema 2.1.0"):
+    with pytest.raises(metadata.MetadataInvalid, match=r"schema 2\.1\.0"):
         metadata.validate_incoming(document)  # 2.x requires data; 1.0.0 would not
     unknown = {**build("2.1.0"), "$schema": metadata.schema_uri("9.9.9")}
     with pytest.raises(metadata.UnsupportedVersion):
