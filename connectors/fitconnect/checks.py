@@ -9,6 +9,7 @@ Messages name ids and places, never content.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -27,6 +28,7 @@ from ozgbridge.store.records import NewAttachment
 
 _REGION_URN = "urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:rs:"
 NO_DATA_MIME_TYPE = "application/octet-stream"
+_COLLECT_ABOVE_BYTES = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -182,7 +184,9 @@ async def _attachments(
             _match_tag(expected.get(upload_id), token, problems.attachment(upload_id))
             tags[upload_id] = crypto.authentication_tag(token)
             parts.append(await _decrypt(sub, token, instance))
-            del token
+            if len(token) >= _COLLECT_ABOVE_BYTES:
+                del token
+                gc.collect()  # free joserfc's and httpx's reference cycles per upload
         content = parts[0] if len(parts) == 1 else b"".join(parts)
         del parts
         if metadata.sha512_hex(content) != entry["hash"]["content"]:

@@ -24,6 +24,7 @@ submitted, and the Zustelldienst discards it.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
 import uuid
@@ -45,6 +46,7 @@ from ozgbridge.errors import ConfigError, PermanentDeliveryError, RetriableDeliv
 logger = structlog.get_logger("ozgbridge.connectors.fitconnect")
 
 REFERENCE_PREFIX = "submission:"
+_COLLECT_ABOVE_BYTES = 1024 * 1024
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _REFERENCE = re.compile(
     rf"submission:(?P<submission>{_UUID})/case:(?P<case>{_UUID})/destination:(?P<destination>{_UUID})"
@@ -139,7 +141,13 @@ class FitConnectConnector(Connector[FitConnectOptions]):
                 content=token,
                 content_type="application/jose",
             )
-            del token  # one upload's ciphertext at a time
+            del token
+            if upload.end - upload.start >= _COLLECT_ABOVE_BYTES:
+                # joserfc's JWE objects and httpx's request/response pairs hold reference cycles,
+                # which only the cyclic collector frees; left to its allocation-count trigger,
+                # every fragment's plaintext and ciphertext would stay until the whole
+                # attachment had passed. One upload's buffers at a time, as promised.
+                gc.collect()
         await self._client.request(
             "PUT",
             f"/v2/submissions/{submission_id}",
