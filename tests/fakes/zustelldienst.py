@@ -20,7 +20,6 @@ import time
 import uuid
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -37,53 +36,30 @@ from tests.fakes.fitconnect_keys import (
     signature_jwk,
 )
 from tests.fakes.routing_service import RoutingService
+from tests.fakes.zd_receiving import CLIENT, CLIENT_ID, ReceivingSide
+from tests.fakes.zd_sending import SendingSide
+from tests.fakes.zd_state import FakeDestination, FakeSubmission
 
-__all__ = ["callback_signature", "encryption_jwk", "rsa_key", "signature_jwk"]
+__all__ = [
+    "FakeDestination",
+    "FakeSubmission",
+    "callback_signature",
+    "encryption_jwk",
+    "rsa_key",
+    "signature_jwk",
+]
 
 ISSUER = "https://submission-api.fake.invalid/"
 EVENT = rules.EVENT
 SET_SCHEMA = rules.SET_SCHEMA
-CLIENT_ID = "sender-client"
 CLIENT_SECRET = "sender-secret-not-real"
 SUBSCRIBER_ID = "subscriber-client"
 SUBSCRIBER_SECRET = "subscriber-secret-not-real"
 NEW_SUBMISSIONS = "https://schema.fitko.de/fit-connect/submission-api/callbacks/new-submissions"
 MiB = 1024 * 1024
-CLIENT = web.RequestKey("client", str)
 
 
-@dataclass
-class FakeDestination:
-    id: str
-    encryption_key: dict[str, Any]
-    signature_keys: dict[str, dict[str, Any]]
-    public_services: list[dict[str, Any]]
-    status: str = "active"
-    metadata_versions: list[str] = field(default_factory=lambda: ["1.0.0", "2.1.0"])
-    callback: tuple[str, str] | None = None  # (url, secret) for new-submission callbacks
-
-
-@dataclass
-class FakeSubmission:
-    id: str
-    case_id: str
-    destination_id: str
-    sender: str
-    announced: list[str]
-    public_service: dict[str, Any]
-    region: str | None
-    callback: dict[str, Any] | None
-    attachments: dict[str, str] = field(default_factory=dict)
-    encrypted_metadata: str | None = None
-    encrypted_data: str | None = None
-    tags: dict[str, Any] | None = None
-
-    @property
-    def submitted(self) -> bool:
-        return self.encrypted_metadata is not None
-
-
-class Zustelldienst:
+class Zustelldienst(SendingSide, ReceivingSide):
     def __init__(self) -> None:
         self.key = rsa_key("zustelldienst")
         self.routing = RoutingService()
@@ -309,207 +285,3 @@ class Zustelldienst:
         if submission is None:
             raise web.HTTPNotFound()
         return submission
-
-    async def _create(self, request: web.Request) -> web.Response:
-        if (refused := self._role(request, "sender")) is not None:
-            return refused
-        if request.content_type != "application/json":
-            return self._refuse(request, 415, "create submission takes application/json")
-        body = await request.json()
-        destination = self.destinations.get(str(body.get("destinationId")))
-        if destination is None:
-            return self._refuse(request, 404, "unknown destination")
-        if destination.status != "active":
-            return self._refuse(request, 422, "destination not active")
-        problem = rules.announce_problem(body, destination.public_services, self.max_attachments)
-        if problem is not None:
-            return self._refuse(request, *problem)
-        submission = FakeSubmission(
-            id=str(uuid.uuid4()),
-            case_id=str(uuid.uuid4()),
-            destination_id=destination.id,
-            sender=request[CLIENT],
-            announced=list(body["announcedAttachments"]),
-            public_service=dict(body["publicService"]),
-            region=body.get("region"),
-            callback=body.get("callbackInfo"),
-        )
-        self.submissions[submission.id] = submission
-        self.log_event(submission, self.sign_event(submission, "create-submission", {}, self.key))
-        return web.json_response(
-            {
-                "destinationId": destination.id,
-                "submissionId": submission.id,
-                "caseId": submission.case_id,
-            },
-            status=201,
-        )
-
-    async def _upload(self, request: web.Request) -> web.Response:
-        if (refused := self._role(request, "sender")) is not None:
-            return refused
-        submission = self._submission(request)
-        attachment_id = request.match_info["aid"]
-        if attachment_id not in submission.announced or submission.submitted:
-            return self._refuse(request, 404, "attachment not announced")
-        if request.content_type != "application/jose":
-            return self._refuse(request, 415, "attachments are application/jose")
-        if (request.content_length or 0) > self.max_upload_bytes * 4 // 3 + 4096:
-            return self._refuse(request, 413, "attachment upload too large")
-        token = await request.text()
-        kid = self.destinations[submission.destination_id].encryption_key["kid"]
-        if (problem := rules.jwe_problem(token, kid=kid)) is not None:
-            return self._refuse(request, 422, problem)
-        submission.attachments[attachment_id] = token
-        return web.Response(status=204)
-
-    async def _submit(self, request: web.Request) -> web.Response:
-        if (refused := self._role(request, "sender")) is not None:
-            return refused
-        submission = self._submission(request)
-        if submission.submitted:
-            return self._refuse(request, 409, "already submitted")
-        body = await request.json()
-        if set(submission.announced) - set(submission.attachments):
-            return self._refuse(request, 422, "announced attachments missing")
-        kid = self.destinations[submission.destination_id].encryption_key["kid"]
-        for name in ("encryptedMetadata", "encryptedData"):
-            problem = rules.jwe_problem(body.get(name), kid=kid, ctys=rules.DOCUMENT_CTYS)
-            if problem is not None:
-                return self._refuse(request, 422, f"{name}: {problem}")
-        submission.encrypted_metadata = body["encryptedMetadata"]
-        submission.encrypted_data = body["encryptedData"]
-        payload = rules.authentication_tags(
-            submission.encrypted_metadata, body["encryptedData"], submission.attachments
-        )
-        submission.tags = payload["authenticationTags"]
-        self.log_event(
-            submission, self.sign_event(submission, "submit-submission", payload, self.key)
-        )
-        destination = self.destinations[submission.destination_id]
-        if destination.callback is not None:
-            url, secret = destination.callback
-            await self.send_callback(
-                url, secret, {"type": NEW_SUBMISSIONS, "submissionIds": [submission.id]}
-            )
-        return web.json_response({"submissionId": submission.id}, status=200)
-
-    def _page(self, request: web.Request) -> tuple[int, int] | web.Response:
-        try:
-            offset = int(request.query.get("offset", "0"))
-            limit = int(request.query.get("limit", "100"))
-        except ValueError:
-            return self._refuse(request, 400, "offset and limit are integers")
-        if offset < 0 or not 1 <= limit <= 500:
-            return self._refuse(request, 400, "limit must be 1…500")
-        return offset, limit
-
-    async def _list(self, request: web.Request) -> web.Response:
-        if (refused := self._role(request, "subscriber")) is not None:
-            return refused
-        page = self._page(request)
-        if isinstance(page, web.Response):
-            return page
-        offset, limit = page
-        destination_id = request.query.get("destinationId")
-        pending = [
-            {"destinationId": s.destination_id, "submissionId": s.id, "caseId": s.case_id}
-            for s in self.submissions.values()
-            if s.submitted and s.destination_id == destination_id and not self._finished(s)
-        ]
-        chosen = pending[offset : offset + limit]
-        return web.json_response(
-            {
-                "offset": offset,
-                "count": len(chosen),
-                "totalCount": len(pending),
-                "submissions": chosen,
-            }
-        )
-
-    def _finished(self, submission: FakeSubmission) -> bool:
-        names = self.event_names(submission.case_id)
-        return "accept-submission" in names or "reject-submission" in names
-
-    async def _fetch(self, request: web.Request) -> web.Response:
-        if (refused := self._role(request, "subscriber")) is not None:
-            return refused
-        s = self._submission(request)
-        if not s.submitted:
-            return self._refuse(request, 404, "not submitted")
-        document: dict[str, Any] = {
-            "destinationId": s.destination_id,
-            "submissionId": s.id,
-            "caseId": s.case_id,
-            "attachments": s.announced,
-            "encryptedMetadata": s.encrypted_metadata,
-            "publicService": s.public_service,
-        }
-        if s.encrypted_data is not None:
-            document["encryptedData"] = s.encrypted_data
-        if s.region is not None:
-            document["region"] = s.region
-        return web.json_response(document)
-
-    async def _download(self, request: web.Request) -> web.Response:
-        if (refused := self._role(request, "subscriber")) is not None:
-            return refused
-        s = self._submission(request)
-        token = s.attachments.get(request.match_info["aid"])
-        if token is None:
-            raise web.HTTPNotFound()
-        return web.Response(text=token, content_type="application/jose")
-
-    async def _event_log(self, request: web.Request) -> web.Response:
-        page = self._page(request)
-        if isinstance(page, web.Response):
-            return page
-        offset, limit = page
-        case_id = request.match_info["id"]
-        submission = next((s for s in self.submissions.values() if s.case_id == case_id), None)
-        if submission is None:
-            raise web.HTTPNotFound()
-        if request[CLIENT] == CLIENT_ID and submission.sender != CLIENT_ID:
-            return self._refuse(request, 403, "not the sender of this case")
-        log = self.events.get(case_id, [])
-        chosen = log[offset : offset + limit]
-        return web.json_response(
-            {"offset": offset, "count": len(chosen), "totalCount": len(log), "eventLog": chosen}
-        )
-
-    async def _post_event(self, request: web.Request) -> web.Response:
-        if (refused := self._role(request, "subscriber")) is not None:
-            return refused
-        case_id = request.match_info["id"]
-        submission = next((s for s in self.submissions.values() if s.case_id == case_id), None)
-        if submission is None:
-            raise web.HTTPNotFound()
-        if self.event_posts_failing > 0:
-            self.event_posts_failing -= 1
-            return web.json_response({"title": "simulated"}, status=503)
-        if request.content_type != "application/jose":
-            return self._refuse(request, 415, "events are application/jose")
-        token = await request.text()
-        destination = self.destinations[submission.destination_id]
-        try:
-            kid = rules.b64json(token.split(".")[0]).get("kid")
-        except (ValueError, AttributeError):
-            return self._refuse(request, 422, "SET header unreadable")
-        jwk = destination.signature_keys.get(kid)
-        if jwk is None:
-            return self._refuse(request, 422, "SET kid is no signature key of the destination")
-        claims, problem = rules.set_claims(
-            token, RSAKey.import_key({k: v for k, v in jwk.items() if k != "key_ops"})
-        )
-        if problem is None and claims is not None:
-            problem = rules.event_problem(
-                claims,
-                destination_id=destination.id,
-                submission_id=submission.id,
-                case_id=case_id,
-                tags=submission.tags,
-            )
-        if problem is not None:
-            return self._refuse(request, 422, problem)
-        self.log_event(submission, token)
-        return web.Response(status=204)
