@@ -165,11 +165,12 @@ class EventVerifier:
 
     async def _key_for(self, token: str, kid: str, destination_id: str) -> KeySet | RSAKey:
         # The issuer decides where the key must come from, so it is read before verifying —
-        # and then confirmed by the signature: a forged iss cannot pick a key that signs. Only
-        # the case's own destination may speak for it, besides the Zustelldienst.
-        issuer = _unverified_issuer(token)
+        # and then confirmed by the signature: a forged iss cannot pick a key that signs. About
+        # the submission only the case's own destination may speak, besides the Zustelldienst;
+        # events about a reply may come from the replying side's destination.
+        issuer, subject = _unverified_issuer(token)
         if _is_uuid(issuer):
-            if issuer != destination_id:
+            if issuer != destination_id and not subject.startswith("reply:"):
                 raise crypto.CryptoFailure("SET is issued by another destination")
             return await self._destination_key(issuer, kid)
         return await self._service_key_set()
@@ -221,7 +222,7 @@ class EventVerifier:
         return self._service_keys
 
 
-def _unverified_issuer(token: str) -> str:
+def _unverified_issuer(token: str) -> tuple[str, str]:
     try:
         part = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
@@ -230,7 +231,8 @@ def _unverified_issuer(token: str) -> str:
     issuer = claims.get("iss") if isinstance(claims, dict) else None
     if not isinstance(issuer, str):
         raise crypto.CryptoFailure("SET names no issuer")
-    return issuer
+    subject = claims.get("sub")
+    return issuer, subject if isinstance(subject, str) else ""
 
 
 def _is_uuid(value: str) -> bool:

@@ -10,7 +10,13 @@ from connectors.fitconnect import events
 from connectors.fitconnect.client import FitConnectClient
 from connectors.fitconnect.events import EventVerifier
 from tests.contract.factories import make_envelope
-from tests.fakes.zustelldienst import CLIENT_ID, CLIENT_SECRET, rsa_key
+from tests.fakes.zustelldienst import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    encryption_jwk,
+    rsa_key,
+    signature_jwk,
+)
 from tests.integration.fitconnect.support import FitConnectStandIn
 
 
@@ -97,10 +103,32 @@ async def test_reply_events_of_the_case_are_genuine_but_decide_nothing(
         submission,
         standin.zd.sign_event(submission, "accept-submission", {}, destination_key, subject=reply),
     )
+    # The replying side's own destination may sign events about its reply.
+    replier = standin.zd.add_destination(
+        encryption_key=encryption_jwk(rsa_key("replier-encryption")),
+        public_services=[],
+        signature_keys=[signature_jwk(rsa_key("replier-signature"))],
+    )
+    standin.zd.log_event(
+        submission,
+        standin.zd.sign_event(
+            submission,
+            "submit-reply",
+            {},
+            rsa_key("replier-signature"),
+            issuer=replier.id,
+            subject=reply,
+        ),
+    )
 
     verified, refused = await read_log(standin)
 
-    assert verified == ["create-submission", "submit-submission", "accept-submission"]
+    assert verified == [
+        "create-submission",
+        "submit-submission",
+        "accept-submission",
+        "submit-reply",
+    ]
     assert refused == []
 
 
