@@ -36,7 +36,8 @@ async def test_a_large_attachment_is_never_held_twice(
     monkeypatch.setattr(limits, "FRAGMENT_BYTES", 1 * MiB)
     standin.zd.max_upload_bytes = 2 * MiB
     envelope = make_envelope(attachments=(big(12 * MiB),))
-    connector = standin.connector()
+    # tracemalloc slows every allocation; on a loaded machine 12 fragments take a while.
+    connector = standin.connector(timeout=180)
     await connector.deliver(make_envelope())  # token, keys and connections warmed up
 
     tracemalloc.start()
