@@ -27,7 +27,7 @@ from connectors.fitconnect.events import ACCEPT, EVENT_PREFIX, REJECT, SET_SCHEM
 from ozgbridge import audit
 from ozgbridge.domain import utcnow
 from ozgbridge.errors import RoutingError
-from ozgbridge.intake import IntakeContext
+from ozgbridge.intake import IntakeContext, count_unmet_demand
 from ozgbridge.store.records import IdempotencyRecord, NewApplication
 from ozgbridge.store.repository import IdempotencyKeyTaken
 from ozgbridge.store.tables import fitconnect_submissions
@@ -67,6 +67,7 @@ async def receive(
         log.info("fitconnect.intake_rejected", problem=rejection.problem)
         return "rejected"
     except RoutingError as exc:
+        await count_unmet_demand(context.repository, exc)
         unroutable = Rejection("unsupported-service", f"no responsible authority ({exc})")
         await _reject(sub, context, submission_id, case_id, unroutable)
         log.info("fitconnect.intake_rejected", problem=unroutable.problem)
