@@ -190,10 +190,8 @@ def _stats(row: Row[Any]) -> DeliveryStats:
     )
 
 
-async def fetch_facts(engine: AsyncEngine, period: Period, tenants: Sequence[str] | None) -> Facts:
-    """Run the aggregate queries for ``period``; ``tenants=None`` means every tenant."""
-    dialect = engine.dialect.name
-    counts_stmt = _scoped(
+def _counts_statement(period: Period, tenants: Sequence[str] | None) -> Select[tuple[object, ...]]:
+    return _scoped(
         select(
             *_GROUP,
             func.count().label("received"),
@@ -205,6 +203,29 @@ async def fetch_facts(engine: AsyncEngine, period: Period, tenants: Sequence[str
         period,
         tenants,
     ).group_by(*_GROUP)
+
+
+def _counts(rows: Sequence[Row[Any]]) -> dict[Pair, Counts]:
+    return {
+        (r.tenant_id, r.leika_key): Counts(
+            int(r.received), int(r.delivered), int(r.dead), int(r.bytes), int(r.delivered_bytes)
+        )
+        for r in rows
+    }
+
+
+async def fetch_counts(
+    engine: AsyncEngine, period: Period, tenants: Sequence[str] | None
+) -> dict[Pair, Counts]:
+    """Only the volumes per (tenant, key): what the comparison with another period needs."""
+    async with engine.connect() as conn:
+        return _counts((await conn.execute(_counts_statement(period, tenants))).all())
+
+
+async def fetch_facts(engine: AsyncEngine, period: Period, tenants: Sequence[str] | None) -> Facts:
+    """Run the aggregate queries for ``period``; ``tenants=None`` means every tenant."""
+    dialect = engine.dialect.name
+    counts_stmt = _counts_statement(period, tenants)
     attachments_stmt = _scoped(
         select(
             *_GROUP,
@@ -240,12 +261,7 @@ async def fetch_facts(engine: AsyncEngine, period: Period, tenants: Sequence[str
         engine, statements
     )
     return Facts(
-        counts={
-            (r.tenant_id, r.leika_key): Counts(
-                int(r.received), int(r.delivered), int(r.dead), int(r.bytes), int(r.delivered_bytes)
-            )
-            for r in counts_rows
-        },
+        counts=_counts(counts_rows),
         attachment_bytes={
             (r.tenant_id, r.leika_key): (int(r.bytes), int(r.delivered_bytes))
             for r in attached_rows
