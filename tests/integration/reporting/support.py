@@ -105,10 +105,12 @@ KEYS: dict[str, tuple[str, str | None, str]] = {
 
 
 def route_of(tenant_id: str, leika_key: str) -> str:
-    """The route of TENANTS that takes the key: the one naming it, else the catch-all."""
+    """The route of TENANTS that takes the key: the one naming it, else the catch-all, else
+    one that is not configured (rows made up for a figure need not be routable)."""
     routes = next(t["routes"] for t in TENANTS if t["id"] == tenant_id)
     named = [r["id"] for r in routes if leika_key in r["services"]]
-    return named[0] if named else next(r["id"] for r in routes if r["services"] == ["*"])
+    catch_all = [r["id"] for r in routes if r["services"] == ["*"]]
+    return (named or catch_all or ["unconfigured"])[0]
 
 
 def token(key_id: str) -> str:
