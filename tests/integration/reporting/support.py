@@ -107,7 +107,7 @@ KEYS: dict[str, tuple[str, str | None, str]] = {
 def route_of(tenant_id: str, leika_key: str) -> str:
     """The route of TENANTS that takes the key: the one naming it, else the catch-all, else
     one that is not configured (rows made up for a figure need not be routable)."""
-    routes = next(t["routes"] for t in TENANTS if t["id"] == tenant_id)
+    routes = next((t["routes"] for t in TENANTS if t["id"] == tenant_id), [])
     named = [r["id"] for r in routes if leika_key in r["services"]]
     catch_all = [r["id"] for r in routes if r["services"] == ["*"]]
     return (named or catch_all or ["unconfigured"])[0]
