@@ -144,25 +144,21 @@ async def coverage(
     for tenant_id in deployment.tenants:
         for key in keys:
             cell(tenant_id, key)
-    return {pair: replace(c, area=_area(deployment, cells, *pair)) for pair, c in cells.items()}
+    below = {t: [d.id for d in descendants(deployment, t)] for t in deployment.tenants}
+    chains = {t: ancestors_and_self(deployment, t) for t in deployment.tenants}
 
+    def whole(head: str, key: str) -> bool:
+        return cells[(head, key)].online and all(cells[(t, key)].online for t in below[head])
 
-def _area(
-    deployment: Deployment, cells: Mapping[tuple[str, str], Cell], tenant_id: str, key: str
-) -> str | None:
-    if not cells[(tenant_id, key)].online:
-        return None
-    chain = ancestors_and_self(deployment, tenant_id)
+    def area(tenant_id: str, key: str) -> str | None:
+        if not cells[(tenant_id, key)].online:
+            return None
+        for is_level, value in (
+            (federal.is_land, federal.STATEWIDE),
+            (federal.is_kreis, federal.DISTRICTWIDE),
+        ):
+            if any(is_level(t.ars) and whole(t.id, key) for t in chains[tenant_id]):
+                return value
+        return federal.AT_LEAST_ONE
 
-    def whole(head: str) -> bool:
-        return cells[(head, key)].online and all(
-            cells[(t.id, key)].online for t in descendants(deployment, head)
-        )
-
-    for is_level, value in (
-        (federal.is_land, federal.STATEWIDE),
-        (federal.is_kreis, federal.DISTRICTWIDE),
-    ):
-        if any(is_level(t.ars) and whole(t.id) for t in chain):
-            return value
-    return federal.AT_LEAST_ONE
+    return {pair: replace(c, area=area(*pair)) for pair, c in cells.items()}

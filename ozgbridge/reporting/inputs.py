@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from ozgbridge.reporting import queries
 from ozgbridge.reporting.availability import RouteChecks, RouteFacts, RouteKey, Verdict, verdict
 from ozgbridge.reporting.catalogue import Catalogue
 from ozgbridge.reporting.coverage import MEMBERS, Cell
-from ozgbridge.reporting.tenant_tree import Placed, RegionIndex
+from ozgbridge.reporting.tenant_tree import Placed, RegionIndex, group_names
 from ozgbridge.store.demand import DemandCount
 from ozgbridge.tenants import Deployment, RouteConfig, TenantConfig
 
@@ -47,17 +48,20 @@ class Inputs:
     cells: dict[tuple[str, str], Cell]
     keys: list[str]
 
+    @cached_property
+    def _kreise(self) -> dict[str, str]:
+        return group_names(self.deployment)
+
+    @cached_property
+    def _order(self) -> dict[str, int]:
+        return {p.tenant.id: i for i, p in enumerate(self.places)}
+
     def kreis(self, tenant_id: str) -> str:
-        for p in self.places:
-            if p.tenant.id == tenant_id:
-                return self.deployment.tenants[p.group].name
-        return ""
+        """The name of the tenant's Kreis (its group's head); empty for unknown tenants."""
+        return self._kreise.get(tenant_id, "")
 
     def order(self, tenant_id: str) -> int:
-        for i, p in enumerate(self.places):
-            if p.tenant.id == tenant_id:
-                return i
-        return len(self.places)
+        return self._order.get(tenant_id, len(self.places))
 
     def name(self, tenant_id: str | None) -> str | None:
         if tenant_id is None:

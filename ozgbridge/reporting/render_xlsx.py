@@ -82,14 +82,14 @@ def _overview(sheet: Worksheet, report: Report) -> None:
     sheet.cell(row=5, column=2).number_format = _TIME
     sheet.append(["Kommunen", ", ".join(t.name for t in report.tenants)])
     before = previous.headline if previous is not None else None
-    for name, label in labels.SUMMARY.items():
+    for number, (name, label) in enumerate(labels.SUMMARY.items(), start=sheet.max_row + 1):
         value = getattr(report.totals, name)
         then = getattr(before, name, None) if before is not None else None
         change = value - then if value is not None and then is not None else None
         sheet.append([label, value, then, change])
-        number = _SHARE if name in _SHARES else _INT
+        number_format = _SHARE if name in _SHARES else _INT
         for column in (2, 3, 4):
-            sheet.cell(row=sheet.max_row, column=column).number_format = number
+            sheet.cell(row=number, column=column).number_format = number_format
     sheet.column_dimensions["A"].width = 44
     sheet.column_dimensions["B"].width = 30
     _finish(sheet)
@@ -105,12 +105,13 @@ def render_xlsx(report: Report) -> bytes:
         sheet = workbook.create_sheet(labels.SHEETS[view])
         names = columns(view)
         _header(sheet, [labels.column(view, name) for name in names])
-        for row in view_rows(report, view):
+        # Rows are counted here: openpyxl's max_row scans every cell on each call.
+        for number, row in enumerate(view_rows(report, view), start=2):
             cells = [_cell(name, value) for name, value in zip(names, astuple(row), strict=True)]
             sheet.append([value for value, _ in cells])
             for index, (_, number_format) in enumerate(cells, start=1):
                 if number_format is not None:
-                    sheet.cell(row=sheet.max_row, column=index).number_format = number_format
+                    sheet.cell(row=number, column=index).number_format = number_format
         _finish(sheet)
     buffer = io.BytesIO()
     workbook.save(buffer)

@@ -41,6 +41,7 @@ from ozgbridge.reporting.availability import (
     open_seconds,
 )
 from ozgbridge.reporting.period import Period
+from ozgbridge.reporting.sql import count_if
 from ozgbridge.store.tables import UTCDateTime, deliveries
 
 # The operations tables' contract (route tests/pings and breaker state changes), as far as
@@ -66,10 +67,6 @@ _UNDER_WAY = (DeliveryState.PENDING.value, DeliveryState.LEASED.value)
 
 def _in(value: Any, period: Period) -> ColumnElement[bool]:
     return and_(value >= period.start, value < period.end)
-
-
-def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
 def _within_hour(dialect: str) -> ColumnElement[bool]:
@@ -99,12 +96,12 @@ async def route_facts(
         touched = or_(received, _in(d.updated_at, period), delivered)
         touched_any.append(touched)
         columns += [
-            _count(received).label(f"deliveries_{i}"),
-            _count(and_(received, delivered_in_time)).label(f"within_{i}"),
-            _count(and_(received, under_way)).label(f"undecided_{i}"),
-            _count(delivered).label(f"delivered_{i}"),
-            _count(and_(received, d.state == DeliveryState.DEAD.value)).label(f"dead_{i}"),
-            _count(and_(touched, not_(under_way))).label(f"traffic_{i}"),
+            count_if(received).label(f"deliveries_{i}"),
+            count_if(and_(received, delivered_in_time)).label(f"within_{i}"),
+            count_if(and_(received, under_way)).label(f"undecided_{i}"),
+            count_if(delivered).label(f"delivered_{i}"),
+            count_if(and_(received, d.state == DeliveryState.DEAD.value)).label(f"dead_{i}"),
+            count_if(and_(touched, not_(under_way))).label(f"traffic_{i}"),
             func.max(case((delivered, d.delivered_at))).label(f"last_{i}"),
         ]
     stmt = (
@@ -147,8 +144,8 @@ async def route_checks(
     columns: list[Any] = []
     for i, period in enumerate(periods):
         columns += [
-            _count(and_(_in(c.at, period), c.ok)).label(f"ok_{i}"),
-            _count(and_(_in(c.at, period), not_(c.ok))).label(f"failed_{i}"),
+            count_if(and_(_in(c.at, period), c.ok)).label(f"ok_{i}"),
+            count_if(and_(_in(c.at, period), not_(c.ok))).label(f"failed_{i}"),
         ]
     stmt = (
         select(c.tenant_id, c.route_id, *columns)

@@ -42,11 +42,6 @@ def placed(deployment: Deployment) -> list[Placed]:
     return out
 
 
-def order(deployment: Deployment) -> dict[str, int]:
-    """Tenant id → position in report order (unknown ids sort after every known one)."""
-    return {p.tenant.id: i for i, p in enumerate(placed(deployment))}
-
-
 def group_names(deployment: Deployment) -> dict[str, str]:
     """Tenant id → name of its group's head (its Kreis)."""
     return {p.tenant.id: deployment.tenants[p.group].name for p in placed(deployment)}
