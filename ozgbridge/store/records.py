@@ -104,6 +104,7 @@ class DeliveryView:
     last_status_code: int | None
     remote_reference: str | None
     delivered_at: datetime | None
+    last_response: str | None = None  # the last recorded attempt's `response_excerpt`
 
 
 @dataclass(frozen=True)
@@ -146,3 +147,5 @@ class AttemptResult:
     error: str | None = None
     remote_reference: str | None = None
     retry_at: datetime | None = None  # for a failure: when to try again; None = dead
+    # The start of the back-end's error answer: stored, shown through the API, never logged.
+    response_excerpt: str | None = field(default=None, repr=False)
