@@ -1,7 +1,7 @@
 """unmet demand: refusals for want of a responsible authority, per service, region and month
 
 Revision ID: 0005_unmet_demand
-Revises: 0002
+Revises: 0008_attempt_response
 Create Date: 2026-11-22 09:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005_unmet_demand"
-down_revision: str | None = "0002"
+down_revision: str | None = "0008_attempt_response"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
