@@ -40,7 +40,7 @@ route_checks = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("ok", Boolean, nullable=False),
     Column("status_code", Integer),
-    Column("duration_ms", Integer),
+    Column("duration_ms", Integer, nullable=False),
     Column("error", String(500)),
     Column("actor", String(100), nullable=False),
 )
@@ -53,7 +53,7 @@ route_transitions = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("from_state", String(16), nullable=False),
     Column("to_state", String(16), nullable=False),
-    Column("reason", String(200)),
+    Column("reason", String(500), nullable=False),
     Column("actor", String(100), nullable=False),
 )
 
@@ -127,7 +127,8 @@ async def test_a_successful_route_test_makes_a_quiet_route_online(
     await operations_tables(
         engine,
         route_checks=[
-            {"id": f"C{i:025d}", "actor": "operator", **row} for i, row in enumerate(checks)
+            {"id": f"C{i:025d}", "actor": "operator", "duration_ms": 12, **row}
+            for i, row in enumerate(checks)
         ],
     )
 
@@ -164,6 +165,7 @@ async def test_time_with_the_breaker_open(engine: AsyncEngine, tmp_path: Path) -
                 "at": at,
                 "from_state": before,
                 "to_state": after,
+                "reason": "test",
                 "actor": "worker",
             }
             for i, (tenant, route_id, at, before, after) in enumerate(transitions)
