@@ -23,7 +23,8 @@ from ozgbridge.api.schemas import (
     HealthOut,
     ProblemOut,
 )
-from ozgbridge.reporting.model import VIEWS, ReportDocument
+from ozgbridge.reporting.document import ReportDocument
+from ozgbridge.reporting.model import VIEWS
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 Mode = Literal["validation", "serialization"]
@@ -211,7 +212,7 @@ def _report_operation(
         "parameters": [
             query(
                 "from",
-                "first day (YYYY-MM-DD) or month (YYYY-MM); default: last full month (UTC)",
+                "first day (YYYY-MM-DD) or month (YYYY-MM); default: this month to date (UTC)",
                 day_or_month,
             ),
             query("to", "last day, inclusive (YYYY-MM-DD), or month (YYYY-MM)", day_or_month),
