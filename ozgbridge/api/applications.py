@@ -35,6 +35,7 @@ from ozgbridge.api.state import (
 from ozgbridge.domain import ApplicationStatus, RegionRef, ServiceRef
 from ozgbridge.errors import RoutingError
 from ozgbridge.ids import is_id, new_id
+from ozgbridge.intake import count_unmet_demand
 from ozgbridge.routing import Resolution
 from ozgbridge.store.records import (
     ApplicationView,
@@ -96,6 +97,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     try:
         resolution = current_router(request).resolve(body.service.leika_key, region)
     except RoutingError as exc:
+        await count_unmet_demand(repository, exc)
         raise Problem(
             422, str(exc), type=TYPE_UNROUTABLE, title="No responsible authority"
         ) from None

@@ -25,7 +25,8 @@ from ozgbridge.api.schemas import (
     ProblemOut,
 )
 from ozgbridge.api.webhook import DeliveryDocument, DeliveryManifest
-from ozgbridge.reporting.model import VIEWS, ReportDocument
+from ozgbridge.reporting.document import ReportDocument
+from ozgbridge.reporting.model import VIEWS
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 Mode = Literal["validation", "serialization"]
@@ -218,7 +219,7 @@ def _report_operation(
         "parameters": [
             query(
                 "from",
-                "first day (YYYY-MM-DD) or month (YYYY-MM); default: last full month (UTC)",
+                "first day (YYYY-MM-DD) or month (YYYY-MM); default: this month to date (UTC)",
                 day_or_month,
             ),
             query("to", "last day, inclusive (YYYY-MM-DD), or month (YYYY-MM)", day_or_month),
