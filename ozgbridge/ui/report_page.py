@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ozgbridge.api.reports import make_report, report_scope, requested_tenants
-from ozgbridge.api.state import DEPLOYMENT, REPOSITORY
+from ozgbridge.api.state import REPOSITORY, current_deployment
 from ozgbridge.reporting import Period, parse_period
 from ozgbridge.reporting.build import kreis_reports
 from ozgbridge.reporting.federal import MATURITY_MAX
@@ -150,7 +150,7 @@ async def dashboard_content(request: web.Request, key: ApiKey) -> str:
         model_field_html=(
             f'<input type="hidden" name="{MODEL}" value="{escape(model)}">' if model else ""
         ),
-        tenant_filter_html=_tenant_filter(request.app[DEPLOYMENT], key, requested),
+        tenant_filter_html=_tenant_filter(current_deployment(request), key, requested),
         presets_html=_presets({k: v for k, v in query.items() if k in ("tenant", MODEL)}, period),
         error_html=errors,
         period_text=f"{fmt_period(period)} (UTC)",
@@ -166,7 +166,7 @@ async def print_content(request: web.Request, key: ApiKey) -> str:
     requested = requested_tenants(request.query.getall("tenant", []))
     scope = report_scope(key, requested)
     sections = await kreis_reports(
-        request.app[REPOSITORY].engine, request.app[DEPLOYMENT], period, scope
+        request.app[REPOSITORY].engine, current_deployment(request), period, scope
     )
     back = escape(_href(HOME, _query(period, requested, None)))
     note = (

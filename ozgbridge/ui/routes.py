@@ -16,7 +16,7 @@ from aiohttp import web
 
 from ozgbridge.api.auth import API_KEY
 from ozgbridge.api.reports import FORMATS, ScopeError, make_report, render, requested_tenants
-from ozgbridge.api.state import DEPLOYMENT, SETTINGS
+from ozgbridge.api.state import SETTINGS, current_deployment
 from ozgbridge.reporting.build import UnknownTenantError
 from ozgbridge.reporting.model import DEFAULT_VIEW, VIEWS
 from ozgbridge.tenants import Role, token_sha256
@@ -45,7 +45,7 @@ def _see_other(location: str) -> web.Response:
 
 
 def _session(request: web.Request) -> Session | None:
-    session = request.app[SIGNER].verify(request.cookies.get(COOKIE), request.app[DEPLOYMENT])
+    session = request.app[SIGNER].verify(request.cookies.get(COOKIE), current_deployment(request))
     if session is not None:
         request[API_KEY] = session.key  # the access log names the key
     return session
@@ -84,7 +84,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     token = str(form.get("token", "")).strip()
     # As in the API: tokens are visible ASCII; anything else cannot match (nor always encode).
     valid = _TOKEN.fullmatch(token) is not None
-    key = request.app[DEPLOYMENT].key_by_hash(token_sha256(token)) if valid else None
+    key = current_deployment(request).key_by_hash(token_sha256(token)) if valid else None
     if key is None:
         log.info("ui.sign_in_failed")
         return _login_failed("Unbekannter API-Schlüssel.", 401)
