@@ -1,4 +1,5 @@
-"""API key lifetimes (pure): expiry warnings, and what a rotation makes of a key's entry.
+"""API key lifetimes (pure): expiry warnings (with the configuration's other findings, so
+``config validate`` and every start show them), and what a rotation makes of a key's entry.
 
 A rotation gives a key a new token and keeps the old one working for an overlap, so the holder
 can switch without downtime: the entry keeps its id (the key's applications, audit trail and
@@ -9,20 +10,15 @@ can switch without downtime: the entry keeps its id (the key's applications, aud
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from ozgbridge.configfile import Loc
 from ozgbridge.tenant_models import ApiKey, PreviousToken
+from ozgbridge.tenant_rules import Finding
 
 EXPIRY_WARNING = timedelta(days=14)
-
-
-@dataclass(frozen=True)
-class ExpiryWarning:
-    loc: Loc
-    message: str
 
 
 def _when(at: datetime) -> str:
@@ -36,35 +32,35 @@ def _in(delta: timedelta) -> str:
     )
 
 
-def expiry_warnings(
-    keys: Sequence[ApiKey], now: datetime, *, within: timedelta = EXPIRY_WARNING
-) -> list[ExpiryWarning]:
-    """Keys and replaced tokens that expired, or will within ``within``."""
+def expiry_findings(
+    keys: Sequence[tuple[int, ApiKey]],
+    source: Path,
+    now: datetime,
+    *,
+    within: timedelta = EXPIRY_WARNING,
+) -> list[Finding]:
+    """Warnings for keys (and replaced tokens) that expired, or will within ``within``."""
     found = []
-    for index, key in enumerate(keys):
+    for index, key in keys:
         if key.expires is not None:
             loc: Loc = ("keys", index, "expires")
             if key.expires <= now:
-                found.append(
-                    ExpiryWarning(loc, f"key {key.id!r} expired at {_when(key.expires)}: remove it")
-                )
+                message = f"key {key.id!r} expired at {_when(key.expires)}: remove it"
+                found.append(Finding(source, loc, message, "warning"))
             elif key.expires - now <= within:
-                found.append(
-                    ExpiryWarning(
-                        loc,
-                        f"key {key.id!r} expires {_in(key.expires - now)} ({_when(key.expires)}): "
-                        f"`ozgbridge keys rotate --id {key.id}`, then set a new `expires`",
-                    )
+                message = (
+                    f"key {key.id!r} expires {_in(key.expires - now)} ({_when(key.expires)}): "
+                    f"`ozgbridge keys rotate --id {key.id}`, then set a new `expires`"
                 )
+                found.append(Finding(source, loc, message, "warning"))
         for n, previous in enumerate(key.previous):
             if previous.expires <= now:
-                found.append(
-                    ExpiryWarning(
-                        ("keys", index, "previous", n, "expires"),
-                        f"the replaced token of key {key.id!r} expired at "
-                        f"{_when(previous.expires)}: remove this entry",
-                    )
+                message = (
+                    f"the replaced token of key {key.id!r} expired at {_when(previous.expires)}: "
+                    "remove this entry"
                 )
+                loc = ("keys", index, "previous", n, "expires")
+                found.append(Finding(source, loc, message, "warning"))
     return found
 
 

@@ -28,8 +28,6 @@ from ozgbridge.tenant_models import Deployment
 
 log = structlog.get_logger("ozgbridge.dataprotection.purge")
 
-ACTION = "retention.purged"
-
 
 @dataclass(frozen=True)
 class PurgeReport:
@@ -94,9 +92,13 @@ async def purge(
     report = PurgeReport(total, idempotency, dry_run, stopped_early=stopped)
     if not dry_run and (record_empty or not report.empty):
         await audit.record(
-            engine, audit.AuditEvent(actor=actor, action=ACTION, details=report.details())
+            engine,
+            audit.AuditEvent(actor=actor, action="retention.purged", details=report.details()),
         )
-    log.info("retention.purged" if not dry_run else "retention.dry_run", **report.details())
+    if dry_run:
+        log.info("retention.dry_run", **report.details())
+    else:
+        log.info("retention.purged", **report.details())
     return report
 
 
@@ -118,8 +120,14 @@ class PurgeTask:
     """The periodic purge of a worker process: a run at start, then every ``purge_interval``."""
 
     def __init__(
-        self, engine: AsyncEngine, deployment: Deployment, settings: Settings, *, actor: str
+        self,
+        engine: AsyncEngine,
+        deployment: Callable[[], Deployment],
+        settings: Settings,
+        *,
+        actor: str,
     ) -> None:
+        """``deployment`` gives the configuration running now (it may be reloaded)."""
         self.engine = engine
         self.deployment = deployment
         self.settings = settings
@@ -137,7 +145,7 @@ class PurgeTask:
             try:
                 await purge(
                     self.engine,
-                    self.deployment,
+                    self.deployment(),
                     self.settings,
                     actor=self.actor,
                     record_empty=False,  # an idle deployment should not fill the chain

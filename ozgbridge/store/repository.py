@@ -24,6 +24,7 @@ from ozgbridge.store.acceptance import (
     seal_content,
 )
 from ozgbridge.store.batching import Failed, GroupCommit
+from ozgbridge.store.demand import record_refusal
 from ozgbridge.store.envelopes import as_delivery_error, read_envelopes
 from ozgbridge.store.notify import notify_in
 from ozgbridge.store.purge import purged_at_for_update
@@ -107,6 +108,10 @@ class Repository:
         else:
             sealed = seal_content(new, self.sealer)
         await self._group.submit((new, idempotency, sealed))
+
+    async def record_unmet_demand(self, leika_key: str, ars: str) -> bool:
+        """Count a submission refused because nobody is responsible (see store/demand.py)."""
+        return await record_refusal(self.engine, leika_key, ars, utcnow())
 
     async def _flush(self, items: list[Acceptance]) -> list[Failed | None]:
         try:

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from ozgbridge.apikeys import expiry_warnings, rotated
+from ozgbridge.apikeys import expiry_findings, rotated
 from ozgbridge.errors import ConfigError
 from ozgbridge.tenants import ApiKey, load_deployment, token_sha256
 
@@ -80,7 +80,8 @@ def test_expiry_warnings_two_weeks_ahead() -> None:
         ),
     ]
 
-    warnings = expiry_warnings(keys, NOW)
+    warnings = expiry_findings(list(enumerate(keys)), Path("keys.yaml"), NOW)
+    assert {w.severity for w in warnings} == {"warning"}
 
     assert [(w.loc, w.message.split(":")[0]) for w in warnings] == [
         (("keys", 0, "expires"), "key 'soon' expires in 13 day(s) (2026-12-14T12"),
