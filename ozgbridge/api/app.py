@@ -14,21 +14,25 @@ from collections.abc import Callable, Sequence
 import structlog
 from aiohttp import web
 
-from ozgbridge.api import applications, fitconnect, health, openapi
+from ozgbridge.api import applications, fitconnect, health, openapi, status_routes
 from ozgbridge.api.auth import authenticated_key
 from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
 from ozgbridge.api.reports import setup_report_routes
 from ozgbridge.api.state import (
     DEPLOYMENT,
     ON_ACCEPTED,
+    OUTBOX,
     REPOSITORY,
     ROUTER,
     SETTINGS,
+    STATUS_DESK,
 )
 from ozgbridge.ids import new_id
 from ozgbridge.intake import Intake
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
+from ozgbridge.store.outbox import EventOutbox
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
 
@@ -84,8 +88,8 @@ def create_app(
     on_accepted: Callable[[], None] | None = None,
     intakes: Sequence[Intake] = (),
 ) -> web.Application:
-    """The HTTP API. ``on_accepted`` runs after each committed acceptance (a worker wake-up);
-    ``intakes`` receive their authenticated callbacks."""
+    """The HTTP API. ``on_accepted`` runs after each committed acceptance or status report (a
+    worker wake-up); ``intakes`` receive their authenticated callbacks."""
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[access_log_middleware, problem_middleware],
@@ -95,9 +99,14 @@ def create_app(
     app[REPOSITORY] = repository
     app[ROUTER] = router
     app[ON_ACCEPTED] = on_accepted
+    app[STATUS_DESK] = StatusDesk(
+        repository.engine, router, notify=repository.notify, on_news=on_accepted
+    )
+    app[OUTBOX] = EventOutbox(repository.engine)
     app[fitconnect.INTAKES] = list(intakes)
     app.router.add_post("/v1/applications", applications.submit)
     app.router.add_get("/v1/applications/{id}", applications.get_application)
+    status_routes.setup_status_routes(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/v1/openapi.json", openapi.serve)

@@ -8,6 +8,8 @@ from aiohttp import web
 
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
+from ozgbridge.store.outbox import EventOutbox
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
 
@@ -17,3 +19,5 @@ REPOSITORY = web.AppKey("repository", Repository)
 ROUTER = web.AppKey("router", Router)
 # Called after each committed acceptance; the worker uses it to look for due work at once.
 ON_ACCEPTED = web.AppKey[Callable[[], None] | None]("on_accepted")
+STATUS_DESK = web.AppKey("status_desk", StatusDesk)
+OUTBOX = web.AppKey("outbox", EventOutbox)

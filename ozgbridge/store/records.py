@@ -42,6 +42,8 @@ class NewApplication:
     data: bytes = field(repr=False)
     attachments: tuple[NewAttachment, ...] = ()
     first_attempt_delay: float = 0.0
+    # The submitting portal key has `events` configured: its outbox gets this one's news.
+    portal_events: bool = False
 
     @classmethod
     def routed(
@@ -57,6 +59,7 @@ class NewApplication:
         data_schema_uri: str | None,
         data: bytes,
         attachments: tuple[NewAttachment, ...] = (),
+        portal_events: bool = False,
     ) -> NewApplication:
         """A new application for the route routing chose, whatever channel it came in by."""
         route = resolution.route
@@ -78,6 +81,7 @@ class NewApplication:
             attachments=attachments,
             # The ladder's first step may ask for a pause before the first attempt, too.
             first_attempt_delay=route.retry_schedule[0] if route.retry_schedule else 0.0,
+            portal_events=portal_events,
         )
 
 
@@ -124,6 +128,7 @@ class ApplicationView:
     data_size: int
     attachment_count: int
     deliveries: tuple[DeliveryView, ...]
+    processing_status: str | None = None  # the authority's latest report, see status_rules
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,252 @@
+"""The status back-channel's endpoints.
+
+- ``POST /v1/applications/{id}/status`` — a tenant key of the tenant the application is with now,
+  or an operator, reports a processing status (`ozgbridge.status_desk`);
+- ``GET /v1/applications?status=…`` — applications by status, e.g. the unroutable ones;
+- ``GET /v1/events``, ``POST /v1/events/{id}/replay`` — the portal events outbox.
+
+The note is personal data: it is stored and shown, never logged (the log line of a report names
+ids, status and tenants only).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+from pydantic import ValidationError
+
+from ozgbridge.api import intake
+from ozgbridge.api.auth import authenticate
+from ozgbridge.api.problems import (
+    TYPE_INVALID_JSON,
+    TYPE_VALIDATION,
+    Problem,
+    validation_problem,
+)
+from ozgbridge.api.schemas import FieldError
+from ozgbridge.api.schemas_status import (
+    ApplicationListOut,
+    ApplicationSummaryOut,
+    PortalEventListOut,
+    PortalEventOut,
+    StatusAcceptedOut,
+    StatusIn,
+)
+from ozgbridge.api.state import DEPLOYMENT, OUTBOX, REPOSITORY, STATUS_DESK
+from ozgbridge.domain import ApplicationStatus, DeliveryState, RegionRef, ServiceRef
+from ozgbridge.ids import is_id
+from ozgbridge.status_desk import Reporter
+from ozgbridge.status_rules import Refusal
+from ozgbridge.store.listings import list_applications
+from ozgbridge.store.outbox import EventView
+from ozgbridge.tenants import ApiKey, Role
+
+MAX_STATUS_BODY_BYTES = 64 * 1024  # a note of 2,000 characters is at most 8 KB of UTF-8
+MAX_PAGE = 500
+DEFAULT_PAGE = 100
+TYPE_STATUS_CONFLICT = "urn:ozgbridge:problem:status-conflict"
+EVENT_STATES = (
+    DeliveryState.PENDING,
+    DeliveryState.LEASED,
+    DeliveryState.DELIVERED,
+    DeliveryState.DEAD,
+)
+
+
+def _json(model: StatusAcceptedOut | ApplicationListOut | PortalEventListOut | PortalEventOut,
+          status: int = 200) -> web.Response:  # fmt: skip
+    return web.Response(
+        status=status, text=model.model_dump_json(by_alias=True), content_type="application/json"
+    )
+
+
+def _parse_status(raw: bytes) -> StatusIn:
+    try:
+        return StatusIn.model_validate_json(raw)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False, include_input=False):
+            if error["type"] == "json_invalid":
+                raise Problem(
+                    400, "body is not valid JSON", type=TYPE_INVALID_JSON, title="Malformed JSON"
+                ) from None
+        raise validation_problem(exc) from None
+
+
+async def post_status(request: web.Request) -> web.StreamResponse:
+    """POST /v1/applications/{id}/status: 202 once the report (and any forwarding) committed."""
+    app = request.app
+    key = authenticate(request, app[DEPLOYMENT])
+    if key.role not in (Role.TENANT, Role.OPERATOR):
+        raise Problem(403, f"role {key.role} may not report a status (tenant or operator may)")
+    application_id = request.match_info["id"]
+    body = _parse_status(await intake.read_json_body(request, MAX_STATUS_BODY_BYTES))
+    reporter = Reporter(
+        source=f"key:{key.id}",
+        tenant=key.tenant if key.role is Role.TENANT else None,
+        operator=key.role is Role.OPERATOR,
+    )
+    outcome = (
+        await app[STATUS_DESK].report(application_id, body.to_report(), reporter)
+        if is_id(application_id)
+        else None
+    )
+    if outcome is None:
+        raise Problem(404, "no such application with this API key's tenant")
+    if isinstance(outcome, Refusal):
+        if outcome.status == 422:
+            raise Problem(422, outcome.detail, type=TYPE_VALIDATION)
+        raise Problem(outcome.status, outcome.detail, type=TYPE_STATUS_CONFLICT)
+    answer = StatusAcceptedOut(
+        id=outcome.entry.id,
+        status=body.status,
+        application_id=application_id,
+        tenant=outcome.tenant,
+        application_status=ApplicationStatus(outcome.application_status),
+    )
+    return _json(answer, 202)
+
+
+def _page(request: web.Request) -> int:
+    text = request.query.get("limit")
+    if text is None:
+        return DEFAULT_PAGE
+    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+        raise _invalid("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+    return int(text)
+
+
+def _invalid(field: str, message: str) -> Problem:
+    return Problem(
+        422,
+        f"{field}: {message}",
+        type=TYPE_VALIDATION,
+        title="Request validation failed",
+        errors=[FieldError(field=field, message=message)],
+    )
+
+
+def _choice(request: web.Request, name: str, allowed: list[str]) -> str | None:
+    value = request.query.get(name)
+    if value is not None and value not in allowed:
+        raise _invalid(name, f"must be one of {', '.join(allowed)}")
+    return value
+
+
+async def get_applications(request: web.Request) -> web.StreamResponse:
+    """GET /v1/applications?status=&tenant=&before=&limit=: newest first, what the key may see."""
+    app = request.app
+    key = authenticate(request, app[DEPLOYMENT])
+    if key.role not in (Role.OPERATOR, Role.TENANT, Role.PORTAL):
+        raise Problem(403, f"role {key.role} sees aggregates only")
+    status = _choice(request, "status", [str(s) for s in ApplicationStatus])
+    tenant = request.query.get("tenant")
+    if key.role is not Role.OPERATOR and tenant is not None and tenant != key.tenant:
+        raise Problem(403, "this API key may list only its own tenant's applications")
+    before = request.query.get("before")
+    if before is not None and not is_id(before):
+        raise _invalid("before", "must be an application id (the `next` of the previous page)")
+    limit = _page(request)
+    rows = await list_applications(
+        app[REPOSITORY].engine,
+        status=status,
+        tenant_id=key.tenant if key.role is Role.TENANT else tenant,
+        submitted_by=key.id if key.role is Role.PORTAL else None,
+        before=before,
+        limit=limit,
+    )
+    items = [
+        ApplicationSummaryOut(
+            id=r.id,
+            status=ApplicationStatus(r.status),
+            processing_status=r.processing_status,
+            tenant=r.tenant_id,
+            service=ServiceRef(leika_key=r.leika_key, name=r.service_name),
+            region=RegionRef(ars=r.ars, ags=r.ags),
+            received_at=r.received_at,
+            updated_at=r.updated_at,
+        )
+        for r in rows
+    ]
+    next_page = rows[-1].id if len(rows) == limit else None
+    return _json(ApplicationListOut(items=items, next=next_page))
+
+
+def _event_out(view: EventView) -> PortalEventOut:
+    return PortalEventOut(
+        id=view.id,
+        type=view.type,
+        application_id=view.application_id,
+        key_id=view.key_id,
+        occurred_at=view.occurred_at,
+        state=view.state,
+        attempts=view.attempts,
+        next_attempt_at=view.next_attempt_at,
+        last_error=view.last_error,
+        last_status_code=view.last_status_code,
+        delivered_at=view.delivered_at,
+    )
+
+
+def _event_reader(key: ApiKey) -> str | None:
+    """Whose events ``key`` may see: a portal its own (its id), an operator all (None)."""
+    if key.role is Role.OPERATOR:
+        return None
+    if key.role is Role.PORTAL:
+        return key.id
+    raise Problem(403, f"role {key.role} may not see portal events (portal or operator may)")
+
+
+async def get_events(request: web.Request) -> web.StreamResponse:
+    """GET /v1/events?state=&application=&key=&before=&limit=: the outbox, newest first."""
+    app = request.app
+    key = authenticate(request, app[DEPLOYMENT])
+    own = _event_reader(key)
+    state = _choice(request, "state", [str(s) for s in EVENT_STATES])
+    wanted_key = request.query.get("key")
+    if own is not None and wanted_key not in (None, own):
+        raise Problem(403, "a portal key sees only its own events")
+    application_id = request.query.get("application")
+    if application_id is not None and not is_id(application_id):
+        raise _invalid("application", "must be an application id")
+    before_text = request.query.get("before")
+    if before_text is not None and not before_text.isdigit():
+        raise _invalid("before", "must be the `next` of the previous page")
+    limit = _page(request)
+    views = await app[OUTBOX].listing(
+        state=state,
+        key_id=own or wanted_key,
+        application_id=application_id,
+        before=int(before_text) if before_text is not None else None,
+        limit=limit,
+    )
+    next_page = str(views[-1].seq) if len(views) == limit else None
+    return _json(PortalEventListOut(items=[_event_out(v) for v in views], next=next_page))
+
+
+async def replay_event(request: web.Request) -> web.StreamResponse:
+    """POST /v1/events/{id}/replay: send a dead event again (operator, or its own portal)."""
+    app = request.app
+    key = authenticate(request, app[DEPLOYMENT])
+    own = _event_reader(key)
+    event_id = request.match_info["id"]
+    view = await app[OUTBOX].get(event_id) if is_id(event_id) else None
+    if view is None or (own is not None and view.key_id != own):
+        raise Problem(404, "no such event visible to this API key")
+    if view.state != DeliveryState.DEAD:
+        raise Problem(
+            409, f"only a dead event can be replayed; this one is {view.state}",
+            type=TYPE_STATUS_CONFLICT,
+        )  # fmt: skip
+    replayed = await app[OUTBOX].replay(event_id, actor=f"key:{key.id}")
+    if replayed is None:  # someone else replayed it in between
+        raise Problem(409, "the event is no longer dead", type=TYPE_STATUS_CONFLICT)
+    on_news = app[STATUS_DESK].on_news
+    if on_news is not None:
+        on_news()
+    return _json(_event_out(replayed), 202)
+
+
+def setup_status_routes(app: web.Application) -> None:
+    app.router.add_get("/v1/applications", get_applications)
+    app.router.add_post("/v1/applications/{id}/status", post_status)
+    app.router.add_get("/v1/events", get_events)
+    app.router.add_post("/v1/events/{id}/replay", replay_event)

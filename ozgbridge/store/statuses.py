@@ -1,0 +1,333 @@
+"""Status history, forwarding and unroutable applications in SQL — inside the caller's transaction.
+
+`lock_case` reads an application for a status report and, on PostgreSQL, locks it (and first its
+deliveries, in id order — the order outcome recording locks them in, so the two never deadlock):
+reports on one application are taken one after another, so the rules see the status the last
+report left, and its portal events get their order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ozgbridge import audit
+from ozgbridge.domain import ApplicationStatus, DeliveryState, RegionRef
+from ozgbridge.ids import new_id
+from ozgbridge.store.notify import notify_in
+from ozgbridge.store.tables import (
+    applications,
+    deliveries,
+    forwardings,
+    status_history,
+)
+
+
+@dataclass(frozen=True)
+class StatusEntry:
+    id: str
+    application_id: str
+    at: datetime
+    source: str
+    status: str
+    detail: dict[str, Any]
+    # Personal data: shown to the keys that may see the application, never logged or audited.
+    note: str | None = None
+    file_reference: str | None = None
+
+
+@dataclass(frozen=True)
+class Case:
+    """An application as a status report needs it (never its content)."""
+
+    id: str
+    tenant_id: str
+    leika_key: str
+    region: RegionRef
+    reference: str | None
+    submitted_by: str
+    status: str
+    processing_status: str | None
+    portal_events: bool
+
+
+@dataclass(frozen=True)
+class Forwarding:
+    """One move: from ``from_tenant`` to ``to_tenant``, by whom and when."""
+
+    from_tenant: str
+    to_tenant: str
+    at: datetime
+    by: str
+    delivery_id: str
+
+
+@dataclass(frozen=True)
+class NewDelivery:
+    """Where a forwarded application is delivered next."""
+
+    tenant_id: str
+    route_id: str
+    connector: str
+    first_attempt_at: datetime
+    reason: str  # routing's reason: delegated, own, parent
+
+
+async def lock_case(conn: AsyncConnection, application_id: str) -> Case | None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            select(deliveries.c.id)
+            .where(deliveries.c.application_id == application_id)
+            .order_by(deliveries.c.id)
+            .with_for_update()
+        )
+    query = select(
+        applications.c.id,
+        applications.c.tenant_id,
+        applications.c.leika_key,
+        applications.c.ars,
+        applications.c.ags,
+        applications.c.reference,
+        applications.c.submitted_by,
+        applications.c.status,
+        applications.c.processing_status,
+        applications.c.portal_events,
+    ).where(applications.c.id == application_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    if row is None:
+        return None
+    return Case(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        leika_key=row.leika_key,
+        region=RegionRef(ars=row.ars, ags=row.ags),
+        reference=row.reference,
+        submitted_by=row.submitted_by,
+        status=row.status,
+        processing_status=row.processing_status,
+        portal_events=bool(row.portal_events),
+    )
+
+
+async def visited_tenants(conn: AsyncConnection, case: Case) -> frozenset[str]:
+    """The application's current tenant and every tenant it was forwarded away from."""
+    earlier = await conn.execute(
+        select(forwardings.c.from_tenant).where(forwardings.c.application_id == case.id)
+    )
+    return frozenset({case.tenant_id, *earlier.scalars()})
+
+
+async def add_entry(conn: AsyncConnection, entry: StatusEntry, *, tenant_id: str | None) -> None:
+    """Store the entry, make it the application's processing status, audit it (never the note)."""
+    await conn.execute(
+        status_history.insert().values(
+            id=entry.id,
+            application_id=entry.application_id,
+            at=entry.at,
+            source=entry.source,
+            status=entry.status,
+            detail=json.dumps(entry.detail, sort_keys=True, separators=(",", ":")),
+            note=entry.note,
+            file_reference=entry.file_reference,
+        )
+    )
+    await conn.execute(
+        update(applications)
+        .where(applications.c.id == entry.application_id)
+        .values(processing_status=entry.status, updated_at=entry.at)
+    )
+    await audit.append(
+        conn,
+        audit.AuditEvent(
+            actor=f"status:{entry.source}",
+            action="application.status",
+            tenant_id=tenant_id,
+            application_id=entry.application_id,
+            details={
+                "status": entry.status,
+                "entry_id": entry.id,
+                # That there is a note, and its size: never its text.
+                "note_chars": len(entry.note) if entry.note else 0,
+                "file_reference_given": entry.file_reference is not None,
+                **_flat(entry.detail),
+            },
+        ),
+    )
+
+
+def _flat(detail: dict[str, Any]) -> dict[str, Any]:
+    # Audit details stay flat and small: nested parts are kept as canonical JSON text.
+    return {
+        f"detail_{key}": value if isinstance(value, str | int | float | bool) else json.dumps(value)
+        for key, value in detail.items()
+    }
+
+
+async def move(
+    conn: AsyncConnection,
+    case: Case,
+    target: NewDelivery,
+    *,
+    at: datetime,
+    by: str,
+    entry_id: str,
+    notify: bool,
+) -> str:
+    """Forward the application: its unfinished deliveries are cancelled, a new delivery to the
+    new tenant is queued, the tenant changes and the move is recorded. Returns the delivery id."""
+    delivery_id = new_id()
+    cancelled = (
+        await conn.execute(
+            update(deliveries)
+            .where(
+                deliveries.c.application_id == case.id,
+                deliveries.c.state.in_([DeliveryState.PENDING, DeliveryState.LEASED]),
+            )
+            .values(
+                state=DeliveryState.CANCELLED,
+                last_error=f"cancelled: the application was forwarded to {target.tenant_id}",
+                lease_owner=None,
+                lease_expires_at=None,
+                updated_at=at,
+            )
+            .returning(deliveries.c.id, deliveries.c.tenant_id)
+        )
+    ).all()
+    await conn.execute(
+        deliveries.insert().values(
+            id=delivery_id,
+            application_id=case.id,
+            tenant_id=target.tenant_id,
+            route_id=target.route_id,
+            connector=target.connector,
+            state=DeliveryState.PENDING,
+            attempts=0,
+            next_attempt_at=target.first_attempt_at,
+            created_at=at,
+            updated_at=at,
+        )
+    )
+    await conn.execute(
+        update(applications)
+        .where(applications.c.id == case.id)
+        .values(tenant_id=target.tenant_id, status=ApplicationStatus.RECEIVED, updated_at=at)
+    )
+    await conn.execute(
+        forwardings.insert().values(
+            id=new_id(),
+            application_id=case.id,
+            from_tenant=case.tenant_id,
+            to_tenant=target.tenant_id,
+            delivery_id=delivery_id,
+            status_entry_id=entry_id,
+            at=at,
+            by=by,
+        )
+    )
+    if notify and conn.dialect.name == "postgresql":
+        await notify_in(conn)
+    await audit.append(
+        conn,
+        *[
+            audit.AuditEvent(
+                actor=f"status:{by}",
+                action="delivery.cancelled",
+                tenant_id=row.tenant_id,
+                application_id=case.id,
+                delivery_id=row.id,
+                details={"reason": "forwarded", "to_tenant": target.tenant_id},
+            )
+            for row in cancelled
+        ],
+        audit.AuditEvent(
+            actor=f"status:{by}",
+            action="application.forwarded",
+            tenant_id=target.tenant_id,
+            application_id=case.id,
+            delivery_id=delivery_id,
+            details={
+                "from_tenant": case.tenant_id,
+                "to_tenant": target.tenant_id,
+                "route_id": target.route_id,
+                "reason": target.reason,
+                "entry_id": entry_id,
+            },
+        ),
+    )
+    return delivery_id
+
+
+async def mark_unroutable(
+    conn: AsyncConnection, case: Case, *, at: datetime, by: str, entry_id: str
+) -> None:
+    """Nobody is responsible: the application stays with its tenant, unroutable, for operators."""
+    await conn.execute(
+        update(applications)
+        .where(applications.c.id == case.id)
+        .values(status=ApplicationStatus.UNROUTABLE, updated_at=at)
+    )
+    await audit.append(
+        conn,
+        audit.AuditEvent(
+            actor=f"status:{by}",
+            action="application.unroutable",
+            tenant_id=case.tenant_id,
+            application_id=case.id,
+            details={"leika_key": case.leika_key, "ars": case.region.ars, "entry_id": entry_id},
+        ),
+    )
+
+
+def _entry(row: Any) -> StatusEntry:
+    return StatusEntry(
+        id=row.id,
+        application_id=row.application_id,
+        at=row.at,
+        source=row.source,
+        status=row.status,
+        detail=json.loads(row.detail),
+        note=row.note,
+        file_reference=row.file_reference,
+    )
+
+
+async def history(engine: AsyncEngine, application_id: str) -> list[StatusEntry]:
+    """Every entry for the application, oldest first."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(status_history)
+                .where(status_history.c.application_id == application_id)
+                .order_by(status_history.c.at, status_history.c.id)
+            )
+        ).all()
+    return [_entry(row) for row in rows]
+
+
+async def forwarded_from(engine: AsyncEngine, application_id: str) -> list[Forwarding]:
+    """The application's moves, oldest first."""
+    async with engine.connect() as conn:
+        rows = (
+            await conn.execute(
+                select(forwardings)
+                .where(forwardings.c.application_id == application_id)
+                .order_by(forwardings.c.at, forwardings.c.id)
+            )
+        ).all()
+    return [
+        Forwarding(
+            from_tenant=row.from_tenant,
+            to_tenant=row.to_tenant,
+            at=row.at,
+            by=row.by,
+            delivery_id=row.delivery_id,
+        )
+        for row in rows
+    ]
