@@ -22,12 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ozgbridge import audit, intake
 from ozgbridge.api.app import create_app
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
+from ozgbridge.delivery_news import DeliveryNews
 from ozgbridge.errors import ConfigError
+from ozgbridge.events.dispatcher import EventDispatcher
+from ozgbridge.events.sender import PortalSender
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
 from ozgbridge.store import migrate
 from ozgbridge.store.engine import create_engine
 from ozgbridge.store.notify import listen
+from ozgbridge.store.outbox import EventOutbox
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment, load_deployment
@@ -70,6 +75,16 @@ class Service:
     app: web.Application | None
     connectors: dict[RouteKey, Connector[Any]]
     intakes: list[intake.Intake] = field(default_factory=list)
+    # Sends portal events; runs wherever the worker runs.
+    dispatcher: EventDispatcher | None = None
+    sender: PortalSender | None = None
+
+    def wake(self) -> None:
+        """New deliveries or portal events may be due (a hint for this process's loops)."""
+        if self.worker is not None:
+            self.worker.wake()
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
 
 
 async def open_service(
@@ -82,36 +97,42 @@ async def open_service(
             await migrate.upgrade(settings.database_url)
         await migrate.ensure_current(engine)
         connectors = build_connectors(deployment, settings) if worker else {}
+        sender = PortalSender(deployment, settings) if worker else None
         intakes = intake.configured_intakes(deployment)
     except BaseException:
         await engine.dispose()
         raise
     repository = Repository(engine, notify=settings.pg_notify)
     worker_id = default_worker_id()
-    the_worker = (
-        Worker(
+    service = Service(
+        settings, deployment, engine, repository, None, None, connectors, intakes, sender=sender
+    )
+    if worker and sender is not None:
+        service.dispatcher = EventDispatcher(
+            settings=settings, outbox=EventOutbox(engine), sender=sender, worker_id=worker_id
+        )
+        desk = StatusDesk(
+            engine, Router(deployment), notify=repository.notify, on_news=service.wake
+        )
+        service.worker = Worker(
             settings=settings,
             deployment=deployment,
             repository=repository,
-            queue=DeliveryQueue(engine),
+            queue=DeliveryQueue(
+                engine, after_outcomes=DeliveryNews(desk, on_news=service.dispatcher.wake)
+            ),
             connectors=connectors,
             worker_id=worker_id,
         )
-        if worker
-        else None
-    )
-    app = (
-        create_app(
+    if api:
+        service.app = create_app(
             settings=settings,
             deployment=deployment,
             repository=repository,
             router=Router(deployment),
-            on_accepted=the_worker.wake if the_worker else None,
+            on_accepted=service.wake if worker else None,
             intakes=intakes,
         )
-        if api
-        else None
-    )
     await audit.record(
         engine,
         audit.AuditEvent(
@@ -126,7 +147,25 @@ async def open_service(
             },
         ),
     )
-    return Service(settings, deployment, engine, repository, the_worker, app, connectors, intakes)
+    return service
+
+
+async def _stop_loops(
+    service: Service,
+    worker_task: asyncio.Task[None] | None,
+    dispatcher_task: asyncio.Task[None] | None,
+) -> None:
+    """Stop claiming, let deliveries and events in flight finish (or hand them back), close."""
+    for loop in (service.worker, service.dispatcher):
+        if loop is not None:
+            loop.stop()
+    for task in (worker_task, dispatcher_task):
+        if task is not None:
+            await task
+    for connector in service.connectors.values():
+        await connector.aclose()
+    if service.sender is not None:
+        await service.sender.aclose()
 
 
 async def run_service(
@@ -145,6 +184,7 @@ async def run_service(
         loop.add_signal_handler(sig, stop.set)
     runner: web.AppRunner | None = None
     worker_task: asyncio.Task[None] | None = None
+    dispatcher_task: asyncio.Task[None] | None = None
     listener: asyncio.Task[None] | None = None
     intake_tasks: list[asyncio.Task[None]] = []
     try:
@@ -155,9 +195,13 @@ async def run_service(
             logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
         if service.worker is not None:
             worker_task = asyncio.create_task(service.worker.run(), name="worker")
+            if service.dispatcher is not None:
+                dispatcher_task = asyncio.create_task(
+                    service.dispatcher.run(), name="portal-events"
+                )
             if settings.pg_notify and service.engine.dialect.name == "postgresql":
                 listener = asyncio.create_task(
-                    listen(settings.database_url, service.worker.wake), name="pg-listen"
+                    listen(settings.database_url, service.wake), name="pg-listen"
                 )
             intake_tasks = intake.start(
                 service.intakes,
@@ -175,7 +219,7 @@ async def run_service(
         if started is not None:
             await started(service)
         stop_waiter = asyncio.create_task(stop.wait())
-        watch = [stop_waiter] + ([worker_task] if worker_task else [])
+        watch = [stop_waiter] + [t for t in (worker_task, dispatcher_task) if t is not None]
         await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
         stop_waiter.cancel()
         logger.info("service.stopping")
@@ -187,11 +231,7 @@ async def run_service(
         await intake.stop(service.intakes, intake_tasks, grace=settings.shutdown_grace)
         if runner is not None:
             await runner.cleanup()
-        if service.worker is not None and worker_task is not None:
-            service.worker.stop()
-            await worker_task
-        for connector in service.connectors.values():
-            await connector.aclose()
+        await _stop_loops(service, worker_task, dispatcher_task)
         await service.engine.dispose()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -247,6 +247,10 @@ class PortalEvents(_Model):
     signing_secret: SecretStr | list[SecretStr]
     verify_tls: bool = True
     ca_file: Path | None = None
+    # As for a route: the wait before each attempt (default: the Standard Webhooks ladder) and
+    # the seconds an attempt may take (default: OZGBRIDGE_DELIVERY_TIMEOUT).
+    retry_schedule: list[NonNegativeFloat] | None = Field(default=None, min_length=1)
+    timeout: PositiveFloat | None = None
 
     def connector_options(self) -> dict[str, Any]:
         """These settings as ``http`` connector options (secrets revealed: handle with care)."""

@@ -32,6 +32,7 @@ from ozgbridge.tenant_models import (
     ApiKey,
     Deployment,
     Maturity,
+    PortalEvents,
     Responsibility,
     Role,
     RouteConfig,
@@ -45,6 +46,7 @@ __all__ = [
     "ApiKey",
     "Deployment",
     "Maturity",
+    "PortalEvents",
     "Responsibility",
     "Role",
     "RouteConfig",
@@ -329,8 +331,9 @@ class _Loader:
             options_model = connector.connector_class("http").Options
         except Exception:  # reported with the routes; nothing more to say here
             return
+        transport = {k: v for k, v in events.items() if k not in ("retry_schedule", "timeout")}
         try:
-            options_model.model_validate(events)
+            options_model.model_validate(transport)
         except ValidationError as exc:
             self.problems += document.validation_problems(
                 exc,

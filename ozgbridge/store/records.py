@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, RegionRef
 from ozgbridge.ids import new_id
+from ozgbridge.status_rules import StatusReport
 
 if TYPE_CHECKING:  # only a type: the store does not depend on routing at run time
     from ozgbridge.routing import Resolution
@@ -154,3 +155,5 @@ class AttemptResult:
     retry_at: datetime | None = None  # for a failure: when to try again; None = dead
     # The start of the back-end's error answer: stored, shown through the API, never logged.
     response_excerpt: str | None = field(default=None, repr=False)
+    # A success whose answer also reported a processing status (it may hold a note: no repr).
+    status_report: StatusReport | None = field(default=None, repr=False)

@@ -9,6 +9,7 @@ report left, and its portal events get their order.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,31 +79,21 @@ class NewDelivery:
     reason: str  # routing's reason: delegated, own, parent
 
 
-async def lock_case(conn: AsyncConnection, application_id: str) -> Case | None:
-    if conn.dialect.name == "postgresql":
-        await conn.execute(
-            select(deliveries.c.id)
-            .where(deliveries.c.application_id == application_id)
-            .order_by(deliveries.c.id)
-            .with_for_update()
-        )
-    query = select(
-        applications.c.id,
-        applications.c.tenant_id,
-        applications.c.leika_key,
-        applications.c.ars,
-        applications.c.ags,
-        applications.c.reference,
-        applications.c.submitted_by,
-        applications.c.status,
-        applications.c.processing_status,
-        applications.c.portal_events,
-    ).where(applications.c.id == application_id)
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    row = (await conn.execute(query)).first()
-    if row is None:
-        return None
+_CASE_COLUMNS = (
+    applications.c.id,
+    applications.c.tenant_id,
+    applications.c.leika_key,
+    applications.c.ars,
+    applications.c.ags,
+    applications.c.reference,
+    applications.c.submitted_by,
+    applications.c.status,
+    applications.c.processing_status,
+    applications.c.portal_events,
+)
+
+
+def _case(row: Any) -> Case:
     return Case(
         id=row.id,
         tenant_id=row.tenant_id,
@@ -114,6 +105,34 @@ async def lock_case(conn: AsyncConnection, application_id: str) -> Case | None:
         processing_status=row.processing_status,
         portal_events=bool(row.portal_events),
     )
+
+
+async def lock_case(conn: AsyncConnection, application_id: str) -> Case | None:
+    if conn.dialect.name == "postgresql":
+        await conn.execute(
+            select(deliveries.c.id)
+            .where(deliveries.c.application_id == application_id)
+            .order_by(deliveries.c.id)
+            .with_for_update()
+        )
+    query = select(*_CASE_COLUMNS).where(applications.c.id == application_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return None if row is None else _case(row)
+
+
+async def lock_cases(conn: AsyncConnection, application_ids: Sequence[str]) -> dict[str, Case]:
+    """Several applications, locked in id order on PostgreSQL — for a transaction that holds the
+    locks of (some of) their deliveries already (recording delivery outcomes)."""
+    query = (
+        select(*_CASE_COLUMNS)
+        .where(applications.c.id.in_(sorted(set(application_ids))))
+        .order_by(applications.c.id)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.id: _case(row) for row in await conn.execute(query)}
 
 
 async def visited_tenants(conn: AsyncConnection, case: Case) -> frozenset[str]:
