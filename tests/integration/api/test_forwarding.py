@@ -1,4 +1,4 @@
-"""not_responsible: forwarding across town and Kreis, ping-pong refused, unroutable — both engines."""
+"""not_responsible: forwarding between town and Kreis, ping-pong refused, unroutable."""
 
 from __future__ import annotations
 
@@ -82,7 +82,8 @@ async def test_the_kreis_cannot_send_it_back_to_the_town(api_db: Api) -> None:
 
     assert back.status == 409
     problem = await back.json()
-    assert "erkelenz" in problem["detail"] and "circles" in problem["detail"]
+    assert "erkelenz" in problem["detail"]
+    assert "circles" in problem["detail"]
     seen = await view(api_db, application_id)
     # nothing changed: still with the Kreis, no new entry, no new delivery
     assert seen["tenant"] == "kreis-heinsberg"

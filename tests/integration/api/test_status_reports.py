@@ -91,7 +91,8 @@ async def test_after_a_closing_status_only_an_operator_may_set_another(
     assert refused.content_type == "application/problem+json"
     problem = await refused.json()
     assert problem["type"] == "urn:ozgbridge:problem:status-conflict"
-    assert closed in problem["detail"] and "operator" in problem["detail"]
+    assert closed in problem["detail"]
+    assert "operator" in problem["detail"]
     assert corrected.status == 202
     seen = await view(api, application_id)
     assert [e["status"] for e in seen["statusHistory"]] == [closed, "in_progress"]

@@ -35,7 +35,7 @@ def test_fitconnect_decisions_map_onto_confirmed_and_rejected() -> None:
     assert normalise("accept-submission") is ProcessingStatus.CONFIRMED
     assert normalise("reject-submission") is ProcessingStatus.REJECTED
     assert normalise("rejected") is ProcessingStatus.REJECTED
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="approved"):
         normalise("approved")
 
 
@@ -48,7 +48,8 @@ def test_a_closed_case_takes_a_new_status_from_an_operator_only(
 
     refusal = check_report(report, closed, operator=False)
 
-    assert refusal is not None and refusal.status == 409
+    assert refusal is not None
+    assert refusal.status == 409
     assert closed in refusal.detail
     assert check_report(report, closed, operator=True) is None
 
@@ -65,7 +66,8 @@ def test_forward_to_belongs_to_not_responsible_only() -> None:
 
     refusal = check_report(report, None, operator=True)
 
-    assert refusal is not None and refusal.status == 422
+    assert refusal is not None
+    assert refusal.status == 422
 
 
 def test_note_limits() -> None:
