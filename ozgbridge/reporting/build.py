@@ -31,6 +31,7 @@ from ozgbridge.reporting.model import (
     UsageRow,
 )
 from ozgbridge.reporting.period import Period
+from ozgbridge.reporting.processing import processing_rows
 from ozgbridge.tenants import Deployment, RouteConfig, TenantConfig
 
 
@@ -112,6 +113,7 @@ async def build_report(
         usage=tuple(usage),
         trend=tuple(trend),
         totals=_totals(tenant_services, services, usage),
+        processing=tuple(await processing_rows(engine, deployment, period, filtered, catalogue)),
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from ozgbridge.reporting.period import Period
+from ozgbridge.reporting.processing import ProcessingRow
 
 AREA_WIDE = "flaechendeckend"
 PARTIAL = "teilweise"
@@ -146,6 +147,7 @@ class Report:
     usage: tuple[UsageRow, ...]
     trend: tuple[TrendRow, ...]
     totals: Totals
+    processing: tuple[ProcessingRow, ...] = ()  # see ozgbridge.reporting.processing
 
     def months(self) -> list[str]:
         return self.period.months()
@@ -159,6 +161,7 @@ VIEWS: dict[str, type[Any]] = {
     "coverage": CoverageCell,
     "usage": UsageRow,
     "trend": TrendRow,
+    "processing": ProcessingRow,
 }
 DEFAULT_VIEW = "tenant-services"
 
@@ -171,6 +174,7 @@ def view_rows(report: Report, view: str) -> tuple[Any, ...]:
         "coverage": report.coverage,
         "usage": report.usage,
         "trend": report.trend,
+        "processing": report.processing,
     }
     return rows[view]
 
@@ -204,6 +208,11 @@ class ReportDocument(BaseModel):
     coverage: list[CoverageCell]
     usage: list[UsageRow]
     trend: list[TrendRow]
+    processing: list[ProcessingRow] = Field(
+        default_factory=list,
+        description="per tenant × service: completed (and median seconds from receipt), "
+        "rejected, withdrawn, forwarded as not responsible, unroutable",
+    )
 
 
 def to_document(report: Report) -> ReportDocument:
@@ -218,4 +227,5 @@ def to_document(report: Report) -> ReportDocument:
         coverage=list(report.coverage),
         usage=list(report.usage),
         trend=list(report.trend),
+        processing=list(report.processing),
     )

@@ -18,6 +18,7 @@ from ozgbridge.reporting.charts import (
     volume_chart,
 )
 from ozgbridge.reporting.model import AREA_WIDE, NOWHERE, PARTIAL, Report
+from ozgbridge.reporting.processing import processing_section
 
 # One stylesheet for the report page and the dashboard, inlined: pages must not fetch anything.
 CSS = resources.files("ozgbridge.reporting").joinpath("data", "report.css").read_text("utf-8")
@@ -170,6 +171,7 @@ def report_sections(report: Report) -> str:
         "</section>"
         f'<section aria-labelledby="h-usage"><h2 id="h-usage">Kostenverteilung</h2>'
         f"{usage}</section>"
+        f"{processing_section(report.processing)}"
     )
 
 
