@@ -65,7 +65,8 @@ async def test_csv_holds_one_view(reporting_api_sqlite: Running, view: str) -> N
     assert f"_{view}.csv" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(await response.text())))
     assert rows[0] == columns(view)
-    assert len(rows) > 1
+    # this data set holds no status reports; test_processing_figures.py fills that view
+    assert len(rows) > 1 if view != "processing" else rows == [columns(view)]
 
 
 async def test_csv_coverage_has_the_federal_dashboard_columns(
