@@ -18,6 +18,7 @@ import click
 import httpx
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from sqlalchemy.engine import make_url
 
 from ozgbridge import __version__
@@ -128,6 +129,14 @@ def config_validate(directory: Path) -> None:
             err.print(f"[red]✗[/red] {problem}", highlight=False, soft_wrap=True)
         err.print(f"{len(exc.problems)} problem(s) in {directory}", highlight=False)
         raise SystemExit(1) from exc
+    for warning in deployment.warnings:
+        where = f"{warning.file}:{warning.line}" if warning.line is not None else warning.file
+        field = f"{warning.field}: " if warning.field else ""
+        err.print(
+            f"[yellow]{escape(f'{where}: warning: {field}{warning.message}')}[/yellow]",
+            highlight=False,
+            soft_wrap=True,
+        )
     routes = sum(len(t.routes) for t in deployment.tenants.values())
     out.print(
         f"[green]✓[/green] {directory}: {len(deployment.tenants)} tenants, {routes} routes, "

@@ -35,6 +35,7 @@ from pydantic.json_schema import SkipJsonSchema
 
 from ozgbridge.configfile import FieldValueError
 from ozgbridge.domain import AGS, ARS, LeikaKey, ags_from_ars, ars_from_ags, is_leika_key
+from ozgbridge.errors import ConfigProblem
 
 CATCH_ALL = "*"
 CHILDREN = "children"
@@ -318,6 +319,8 @@ class Deployment:
     tenants: Mapping[str, TenantConfig]
     keys: Sequence[ApiKey]
     fingerprint: str
+    # Allowed but risky settings (connector option warnings): reported, never fatal.
+    warnings: Sequence[ConfigProblem] = ()
     _children: Mapping[str, list[TenantConfig]] = field(init=False, repr=False, compare=False)
     _routes: Mapping[tuple[str, str], RouteConfig] = field(init=False, repr=False, compare=False)
     _keys_by_hash: Mapping[str, ApiKey] = field(init=False, repr=False, compare=False)

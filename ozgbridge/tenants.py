@@ -84,6 +84,7 @@ class _Loader:
         self.check_connectors = check_connectors
         self.label = PurePosixPath(config_dir.resolve().name)
         self.problems: list[ConfigProblem] = []
+        self.warnings: list[ConfigProblem] = []
         self.documents: dict[Path, YamlDocument] = {}
         self.shown: dict[Path, str] = {}
         self.registry_broken = False
@@ -128,11 +129,20 @@ class _Loader:
         for _, key in keys:
             if key.demo:
                 log.warning("config.demo_key", key_id=key.id, role=str(key.role))
+        for warning in self.warnings:
+            log.warning(
+                "config.warning",
+                file=warning.file,
+                line=warning.line,
+                field=warning.field,
+                message=warning.message,
+            )
         return Deployment(
             config_dir=self.config_dir,
             tenants=MappingProxyType({t.id: t for t in sorted(tenants, key=lambda t: t.id)}),
             keys=tuple(key for _, key in keys),
             fingerprint=_fingerprint(raw_tenants, raw_keys),
+            warnings=tuple(sorted(self.warnings, key=lambda w: (w.file, w.line or 0))),
         )
 
     def _tenant_files(self) -> list[Path]:
@@ -261,16 +271,21 @@ class _Loader:
                         )
                     )
                 continue
+            prefix: Loc = ("routes", index, "options")
             try:
-                cls.Options.model_validate(options)
+                validated = cls.Options.model_validate(options)
             except ValidationError as exc:
-                prefix: Loc = ("routes", index, "options")
 
                 def near_skipped(loc: Loc) -> bool:
                     # An error at or above an unjudgeable value may be caused by that value.
                     return any(loc == s[: len(loc)] or s == loc[: len(s)] for s in skip)
 
                 self.problems += document.validation_problems(exc, prefix=prefix, skip=near_skipped)
+                continue
+            self.warnings += [
+                document.problem((*prefix, *loc), message)
+                for loc, message in cls.option_warnings(validated)
+            ]
 
     def _load_keys(self, path: Path) -> tuple[list[tuple[int, ApiKey]], Any]:
         if not path.is_file():
