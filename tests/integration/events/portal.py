@@ -20,7 +20,9 @@ class PortalReceiver:
         self.headers: list[dict[str, str]] = []
         self.refused_signatures = 0
         self.requests = 0
-        self.answers: deque[int | str] = deque()  # scripted: a status, or "hang"
+        # Scripted answers: a status, or "hang" — hold the request open for ``hang_seconds``,
+        # then answer 503 without keeping the event (its sender is expected to be gone by then).
+        self.answers: deque[int | str] = deque()
         self.hang_seconds = 30.0
         self._arrived = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -51,7 +53,7 @@ class PortalReceiver:
         answer = self.answers.popleft() if self.answers else 204
         if answer == "hang":
             await asyncio.sleep(self.hang_seconds)
-            answer = 204
+            return web.Response(status=503)
         if int(answer) >= 300:
             return web.Response(status=int(answer))
         async with self._arrived:
