@@ -213,6 +213,8 @@ async def record_outcomes_together(
             .where(
                 applications.c.id == bindparam("b_id"),
                 applications.c.tenant_id == bindparam("b_tenant"),
+                # only forwarding (or an operator) settles an unroutable application
+                applications.c.status != ApplicationStatus.UNROUTABLE,
             )
             .values(status=bindparam("b_status"), updated_at=now),
             statuses,

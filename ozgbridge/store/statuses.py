@@ -202,23 +202,9 @@ async def move(
     """Forward the application: its unfinished deliveries are cancelled, a new delivery to the
     new tenant is queued, the tenant changes and the move is recorded. Returns the delivery id."""
     delivery_id = new_id()
-    cancelled = (
-        await conn.execute(
-            update(deliveries)
-            .where(
-                deliveries.c.application_id == case.id,
-                deliveries.c.state.in_([DeliveryState.PENDING, DeliveryState.LEASED]),
-            )
-            .values(
-                state=DeliveryState.CANCELLED,
-                last_error=f"cancelled: the application was forwarded to {target.tenant_id}",
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=at,
-            )
-            .returning(deliveries.c.id, deliveries.c.tenant_id)
-        )
-    ).all()
+    cancelled = await _cancel_unfinished(
+        conn, case, at=at, why=f"the application was forwarded to {target.tenant_id}"
+    )
     await conn.execute(
         deliveries.insert().values(
             id=delivery_id,
@@ -283,10 +269,38 @@ async def move(
     return delivery_id
 
 
+async def _cancel_unfinished(
+    conn: AsyncConnection, case: Case, *, at: datetime, why: str
+) -> list[Any]:
+    """Cancel the application's pending and in-flight deliveries; their (id, tenant_id) rows."""
+    result = await conn.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.application_id == case.id,
+            deliveries.c.state.in_([DeliveryState.PENDING, DeliveryState.LEASED]),
+        )
+        .values(
+            state=DeliveryState.CANCELLED,
+            last_error=f"cancelled: {why}",
+            lease_owner=None,
+            lease_expires_at=None,
+            updated_at=at,
+        )
+        .returning(deliveries.c.id, deliveries.c.tenant_id)
+    )
+    return list(result.all())
+
+
 async def mark_unroutable(
     conn: AsyncConnection, case: Case, *, at: datetime, by: str, entry_id: str
 ) -> None:
-    """Nobody is responsible: the application stays with its tenant, unroutable, for operators."""
+    """Nobody is responsible: the application stays with its tenant, unroutable, for operators.
+
+    Its tenant said it is not responsible, so what was still to be delivered there is cancelled.
+    """
+    cancelled = await _cancel_unfinished(
+        conn, case, at=at, why="the tenant is not responsible and nobody else is"
+    )
     await conn.execute(
         update(applications)
         .where(applications.c.id == case.id)
@@ -294,6 +308,17 @@ async def mark_unroutable(
     )
     await audit.append(
         conn,
+        *[
+            audit.AuditEvent(
+                actor=f"status:{by}",
+                action="delivery.cancelled",
+                tenant_id=row.tenant_id,
+                application_id=case.id,
+                delivery_id=row.id,
+                details={"reason": "unroutable"},
+            )
+            for row in cancelled
+        ],
         audit.AuditEvent(
             actor=f"status:{by}",
             action="application.unroutable",

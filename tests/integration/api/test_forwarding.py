@@ -164,6 +164,12 @@ async def test_an_unroutable_application_can_be_forwarded_by_an_operator(api_db:
     application_id = await submit(api_db)
     first = await report(api_db, application_id, "erkelenz-staff", status="not_responsible")
     assert (await first.json())["applicationStatus"] == "unroutable"
+    # Erkelenz disclaimed it: its still waiting delivery is not attempted any more
+    [waiting] = (await view(api_db, application_id))["deliveries"]
+    assert (waiting["state"], waiting["lastError"]) == (
+        "cancelled",
+        "cancelled: the tenant is not responsible and nobody else is",
+    )
 
     settled = await report(
         api_db, application_id, "operator", status="not_responsible",
