@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from ozgbridge.domain import AttemptOutcome, utcnow
+from ozgbridge.domain import ApplicationStatus, AttemptOutcome, utcnow
 from ozgbridge.events.model import EventType, NewEvent
 from ozgbridge.ids import new_id
 from ozgbridge.status_desk import Reporter, StatusDesk
@@ -77,8 +77,12 @@ class DeliveryNews:
         news = False
         for claimed, result, kind in finals:
             case = cases.get(claimed.application_id)
-            if case is None or case.tenant_id != claimed.tenant_id:
-                continue
+            if (
+                case is None
+                or case.tenant_id != claimed.tenant_id
+                or case.status == ApplicationStatus.UNROUTABLE
+            ):
+                continue  # forwarded away or disclaimed meanwhile: not its delivery any more
             if case.portal_events:
                 await outbox.enqueue(
                     conn, [delivery_event(case, claimed, kind)], notify=self.desk.notify
