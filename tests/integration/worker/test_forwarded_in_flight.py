@@ -88,7 +88,7 @@ async def late_success(
             while await _state(engine, new.delivery_id) != "delivered":
                 await asyncio.sleep(0.02)
             if leika_key == BAUANTRAG:  # and the Kreis got its own delivery
-                while (view := await repository.get_application(new.id)).status != "delivered":
+                while (await _application_status(repository, new.id)) != "delivered":
                     await asyncio.sleep(0.02)
     finally:
         worker.stop()
@@ -100,6 +100,11 @@ async def late_success(
             ).scalars()
         )
     return await repository.get_application(new.id), types
+
+
+async def _application_status(repository: Repository, application_id: str) -> str | None:
+    view = await repository.get_application(application_id)
+    return None if view is None else str(view.status)
 
 
 async def _state(engine: AsyncEngine, delivery_id: str) -> str:
