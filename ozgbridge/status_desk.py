@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import forwarding
@@ -23,6 +24,8 @@ from ozgbridge.routing import Router
 from ozgbridge.status import status_event
 from ozgbridge.status_rules import ProcessingStatus, Refusal, StatusReport, check_report
 from ozgbridge.store import outbox, statuses
+from ozgbridge.store.records import IdempotencyRecord
+from ozgbridge.store.repository import IdempotencyKeyTaken
 from ozgbridge.store.statuses import Case, NewDelivery, StatusEntry
 
 logger = structlog.get_logger("ozgbridge.status")
@@ -61,14 +64,32 @@ class StatusDesk:
         self.on_news = on_news
 
     async def report(
-        self, application_id: str, report: StatusReport, reporter: Reporter
+        self,
+        application_id: str,
+        report: StatusReport,
+        reporter: Reporter,
+        *,
+        remember: Callable[[Recorded], IdempotencyRecord] | None = None,
     ) -> Recorded | Refusal | None:
-        """Record ``report``; None when the application is not there or not with the reporter."""
-        async with self.engine.begin() as conn:
-            case = await statuses.lock_case(conn, application_id)
-            if case is None or (reporter.tenant is not None and case.tenant_id != reporter.tenant):
-                return None
-            outcome = await self.apply(conn, case, report, reporter)
+        """Record ``report``; None when the application is not there or not with the reporter.
+
+        ``remember`` makes the answer to keep for an Idempotency-Key, stored in the same
+        transaction; `IdempotencyKeyTaken` when a concurrent request with that key won.
+        """
+        try:
+            async with self.engine.begin() as conn:
+                case = await statuses.lock_case(conn, application_id)
+                if case is None or (
+                    reporter.tenant is not None and case.tenant_id != reporter.tenant
+                ):
+                    return None
+                outcome = await self.apply(conn, case, report, reporter)
+                if remember is not None and isinstance(outcome, Recorded):
+                    await statuses.remember(conn, remember(outcome), case.id, outcome.entry.at)
+        except IntegrityError as exc:
+            if remember is None:
+                raise
+            raise IdempotencyKeyTaken() from exc
         if isinstance(outcome, Recorded):
             self._news()
         return outcome

@@ -77,7 +77,18 @@ def paths(ref: Ref, problems: Problems, request_id: dict[str, Any]) -> dict[str,
             "is responsible the application becomes unroutable. The note is personal data: "
             "stored and shown, never logged or audited."
         ),
-        "parameters": [_id_path("the application id"), request_id],
+        "parameters": [
+            _id_path("the application id"),
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": False,
+                "description": "a retry with the same key, application and body gets the first "
+                "answer again (header Idempotent-Replayed: true); another body → 409",
+                "schema": {"type": "string", "pattern": "^[\\x20-\\x7e]{1,255}$"},
+            },
+            request_id,
+        ],
         "requestBody": {"required": True, "content": _json(ref(StatusIn, "validation"))},
         "responses": {
             "202": {"description": "Recorded", "content": _json(ref(StatusAcceptedOut))},

@@ -15,8 +15,10 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from ozgbridge.api import intake
+from ozgbridge.api.applications import REPLAYED_HEADER
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import (
+    TYPE_IDEMPOTENCY_CONFLICT,
     TYPE_INVALID_JSON,
     TYPE_VALIDATION,
     Problem,
@@ -32,12 +34,14 @@ from ozgbridge.api.schemas_status import (
     StatusIn,
 )
 from ozgbridge.api.state import DEPLOYMENT, OUTBOX, REPOSITORY, STATUS_DESK
-from ozgbridge.domain import ApplicationStatus, DeliveryState, RegionRef, ServiceRef
+from ozgbridge.domain import ApplicationStatus, DeliveryState, RegionRef, ServiceRef, sha256_hex
 from ozgbridge.ids import is_id
-from ozgbridge.status_desk import Reporter
+from ozgbridge.status_desk import Recorded, Reporter
 from ozgbridge.status_rules import Refusal
 from ozgbridge.store.listings import list_applications
 from ozgbridge.store.outbox import EventView
+from ozgbridge.store.records import IdempotencyRecord
+from ozgbridge.store.repository import IdempotencyKeyTaken
 from ozgbridge.tenants import ApiKey, Role
 
 MAX_STATUS_BODY_BYTES = 64 * 1024  # a note of 2,000 characters is at most 8 KB of UTF-8
@@ -78,31 +82,75 @@ async def post_status(request: web.Request) -> web.StreamResponse:
     if key.role not in (Role.TENANT, Role.OPERATOR):
         raise Problem(403, f"role {key.role} may not report a status (tenant or operator may)")
     application_id = request.match_info["id"]
-    body = _parse_status(await intake.read_json_body(request, MAX_STATUS_BODY_BYTES))
+    idempotency_key = intake.idempotency_key(request)
+    raw = await intake.read_json_body(request, MAX_STATUS_BODY_BYTES)
+    # The same key for another application is another request: the id is part of the digest.
+    digest = sha256_hex(application_id.encode("ascii", "replace") + b"\n" + raw)
+    repository = app[REPOSITORY]
+    if idempotency_key is not None:
+        stored = await repository.find_idempotent(key.id, idempotency_key)
+        if stored is not None:
+            return _replay(stored, digest)
+    body = _parse_status(raw)
     reporter = Reporter(
         source=f"key:{key.id}",
         tenant=key.tenant if key.role is Role.TENANT else None,
         operator=key.role is Role.OPERATOR,
     )
-    outcome = (
-        await app[STATUS_DESK].report(application_id, body.to_report(), reporter)
-        if is_id(application_id)
-        else None
-    )
+
+    def remember(recorded: Recorded) -> IdempotencyRecord:
+        answer = _accepted(recorded, body, application_id).model_dump_json(by_alias=True)
+        return IdempotencyRecord(key.id, idempotency_key or "", digest, 202, answer)
+
+    try:
+        outcome = (
+            await app[STATUS_DESK].report(
+                application_id,
+                body.to_report(),
+                reporter,
+                remember=remember if idempotency_key is not None else None,
+            )
+            if is_id(application_id)
+            else None
+        )
+    except IdempotencyKeyTaken:
+        stored = await repository.find_idempotent(key.id, idempotency_key or "")
+        if stored is None:
+            raise
+        return _replay(stored, digest)
     if outcome is None:
         raise Problem(404, "no such application with this API key's tenant")
     if isinstance(outcome, Refusal):
         if outcome.status == 422:
             raise Problem(422, outcome.detail, type=TYPE_VALIDATION)
         raise Problem(outcome.status, outcome.detail, type=TYPE_STATUS_CONFLICT)
-    answer = StatusAcceptedOut(
-        id=outcome.entry.id,
+    return _json(_accepted(outcome, body, application_id), 202)
+
+
+def _accepted(recorded: Recorded, body: StatusIn, application_id: str) -> StatusAcceptedOut:
+    return StatusAcceptedOut(
+        id=recorded.entry.id,
         status=body.status,
         application_id=application_id,
-        tenant=outcome.tenant,
-        application_status=ApplicationStatus(outcome.application_status),
+        tenant=recorded.tenant,
+        application_status=ApplicationStatus(recorded.application_status),
     )
-    return _json(answer, 202)
+
+
+def _replay(stored: IdempotencyRecord, digest: str) -> web.Response:
+    if stored.request_sha256 != digest:
+        raise Problem(
+            409,
+            f"this {intake.IDEMPOTENCY_HEADER} was already used for a different request; use a "
+            "new key for a new report",
+            type=TYPE_IDEMPOTENCY_CONFLICT,
+        )
+    return web.Response(
+        status=stored.response_status,
+        text=stored.response_body,
+        content_type="application/json",
+        headers={REPLAYED_HEADER: "true"},
+    )
 
 
 def _page(request: web.Request) -> int:

@@ -21,10 +21,12 @@ from ozgbridge import audit
 from ozgbridge.domain import ApplicationStatus, DeliveryState, RegionRef
 from ozgbridge.ids import new_id
 from ozgbridge.store.notify import notify_in
+from ozgbridge.store.records import IdempotencyRecord
 from ozgbridge.store.tables import (
     applications,
     deliveries,
     forwardings,
+    idempotency_keys,
     status_history,
 )
 
@@ -326,6 +328,24 @@ async def mark_unroutable(
             application_id=case.id,
             details={"leika_key": case.leika_key, "ars": case.region.ars, "entry_id": entry_id},
         ),
+    )
+
+
+async def remember(
+    conn: AsyncConnection, record: IdempotencyRecord, application_id: str, at: datetime
+) -> None:
+    """Keep the answer to a status report sent with an Idempotency-Key (IntegrityError if that
+    key was taken meanwhile)."""
+    await conn.execute(
+        idempotency_keys.insert().values(
+            api_key_id=record.api_key_id,
+            key=record.key,
+            request_sha256=record.request_sha256,
+            application_id=application_id,
+            response_status=record.response_status,
+            response_body=record.response_body,
+            created_at=at,
+        )
     )
 
 

@@ -205,3 +205,39 @@ async def test_status_codes_are_listed_in_the_openapi_document(api: Api) -> None
     ]
     operation = document["paths"]["/v1/applications/{id}/status"]["post"]
     assert set(operation["responses"]) >= {"202", "403", "404", "409", "422"}
+
+
+async def test_a_retried_report_with_an_idempotency_key_is_recorded_once(api_db: Api) -> None:
+    application_id = await submit(api_db)
+    headers = {**auth("erkelenz-staff"), "Idempotency-Key": "fv-report-0815"}
+    url = f"/v1/applications/{application_id}/status"
+    document = {"status": "in_progress", "note": NOTE}
+
+    first = await api_db.client.post(url, json=document, headers=headers)
+    again = await api_db.client.post(url, json=document, headers=headers)
+    other = await api_db.client.post(url, json={"status": "completed"}, headers=headers)
+
+    assert (first.status, again.status) == (202, 202)
+    assert await again.json() == await first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert "Idempotent-Replayed" not in first.headers
+    assert other.status == 409
+    assert (await other.json())["type"] == "urn:ozgbridge:problem:idempotency-key-reused"
+    history = (await view(api_db, application_id))["statusHistory"]
+    assert [e["status"] for e in history] == ["in_progress"]
+
+
+async def test_the_same_idempotency_key_for_another_application_is_another_request(
+    api: Api,
+) -> None:
+    one, two = await submit(api), await submit(api)
+    headers = {**auth("erkelenz-staff"), "Idempotency-Key": "same-key"}
+
+    first = await api.client.post(
+        f"/v1/applications/{one}/status", json={"status": "confirmed"}, headers=headers
+    )
+    second = await api.client.post(
+        f"/v1/applications/{two}/status", json={"status": "confirmed"}, headers=headers
+    )
+
+    assert (first.status, second.status) == (202, 409)
