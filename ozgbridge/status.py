@@ -23,7 +23,8 @@ from ozgbridge.events.model import EventType, NewEvent
 from ozgbridge.ids import new_id
 from ozgbridge.status_rules import normalise
 from ozgbridge.store import outbox, statuses
-from ozgbridge.store.statuses import Case, Forwarding, StatusEntry, forwarded_from, history
+from ozgbridge.store.forwardings import Forwarding, forwarded_from
+from ozgbridge.store.statuses import Case, StatusEntry, history
 
 __all__ = ["Forwarding", "StatusEntry", "forwarded_from", "history", "record", "status_event"]
 

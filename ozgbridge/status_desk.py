@@ -23,10 +23,11 @@ from ozgbridge.ids import new_id
 from ozgbridge.routing import Router
 from ozgbridge.status import status_event
 from ozgbridge.status_rules import ProcessingStatus, Refusal, StatusReport, check_report
-from ozgbridge.store import outbox, statuses
+from ozgbridge.store import forwardings, outbox, statuses
+from ozgbridge.store.forwardings import NewDelivery
 from ozgbridge.store.records import IdempotencyRecord
 from ozgbridge.store.repository import IdempotencyKeyTaken
-from ozgbridge.store.statuses import Case, NewDelivery, StatusEntry
+from ozgbridge.store.statuses import Case, StatusEntry
 
 logger = structlog.get_logger("ozgbridge.status")
 
@@ -111,7 +112,7 @@ class StatusDesk:
                 leika_key=case.leika_key,
                 region=case.region,
                 forward_to=report.forward_to,
-                visited=await statuses.visited_tenants(conn, case),
+                visited=await forwardings.visited_tenants(conn, case),
             )
             if isinstance(decision, Refusal):
                 return decision
@@ -142,7 +143,7 @@ class StatusDesk:
                 else now,
                 reason=decision.resolution.reason,
             )
-            await statuses.move(
+            await forwardings.move(
                 conn,
                 case,
                 target,
@@ -156,7 +157,7 @@ class StatusDesk:
                 entry, target.tenant_id, ApplicationStatus.RECEIVED, target.tenant_id
             )
         elif isinstance(decision, forwarding.Unroutable):
-            await statuses.mark_unroutable(
+            await forwardings.mark_unroutable(
                 conn, case, at=now, by=reporter.source, entry_id=entry.id
             )
             recorded = Recorded(entry, case.tenant_id, ApplicationStatus.UNROUTABLE)

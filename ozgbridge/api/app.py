@@ -14,14 +14,14 @@ from collections.abc import Callable, Sequence
 import structlog
 from aiohttp import web
 
-from ozgbridge.api import applications, fitconnect, health, openapi, status_routes
+from ozgbridge.api import applications, event_routes, fitconnect, health, openapi, status_routes
 from ozgbridge.api.auth import authenticated_key
 from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
 from ozgbridge.api.reports import setup_report_routes
 from ozgbridge.api.state import (
     DEPLOYMENT,
+    EVENT_LOG,
     ON_ACCEPTED,
-    OUTBOX,
     REPOSITORY,
     ROUTER,
     SETTINGS,
@@ -32,7 +32,7 @@ from ozgbridge.intake import Intake
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.status_desk import StatusDesk
-from ozgbridge.store.outbox import EventOutbox
+from ozgbridge.store.outbox_views import EventLog
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
 
@@ -102,11 +102,12 @@ def create_app(
     app[STATUS_DESK] = StatusDesk(
         repository.engine, router, notify=repository.notify, on_news=on_accepted
     )
-    app[OUTBOX] = EventOutbox(repository.engine)
+    app[EVENT_LOG] = EventLog(repository.engine)
     app[fitconnect.INTAKES] = list(intakes)
     app.router.add_post("/v1/applications", applications.submit)
     app.router.add_get("/v1/applications/{id}", applications.get_application)
     status_routes.setup_status_routes(app)
+    event_routes.setup_event_routes(app)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/v1/openapi.json", openapi.serve)

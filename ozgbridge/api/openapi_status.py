@@ -18,8 +18,8 @@ from ozgbridge.api.schemas_status import (
     StatusAcceptedOut,
     StatusIn,
 )
-from ozgbridge.domain import ApplicationStatus, DeliveryState
-from ozgbridge.events.model import EVENT_MODELS
+from ozgbridge.domain import ApplicationStatus
+from ozgbridge.events.model import EVENT_MODELS, EventState
 
 Mode = Literal["validation", "serialization"]
 Ref = Callable[..., dict[str, Any]]
@@ -103,18 +103,7 @@ def paths(ref: Ref, problems: Problems, request_id: dict[str, Any]) -> dict[str,
             _query(
                 "state",
                 "only events in this state",
-                {
-                    "type": "string",
-                    "enum": [
-                        str(s)
-                        for s in (
-                            DeliveryState.PENDING,
-                            DeliveryState.LEASED,
-                            DeliveryState.DELIVERED,
-                            DeliveryState.DEAD,
-                        )
-                    ],
-                },
+                {"type": "string", "enum": [str(s) for s in EventState]},
             ),
             _query("application", "only this application's events", {"type": "string"}),
             _query("key", "only this portal key's events (operators)", {"type": "string"}),

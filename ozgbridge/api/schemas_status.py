@@ -55,7 +55,7 @@ class PortalEventOut(CamelModel):
     application_id: str
     key_id: str
     occurred_at: datetime
-    state: str = Field(description="pending, leased (being sent), delivered or dead")
+    state: str = Field(description="pending, delivering (being sent now), delivered or dead")
     attempts: int
     next_attempt_at: datetime | None
     last_error: str | None

@@ -9,7 +9,7 @@ from aiohttp import web
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.status_desk import StatusDesk
-from ozgbridge.store.outbox import EventOutbox
+from ozgbridge.store.outbox_views import EventLog
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
 
@@ -20,4 +20,4 @@ ROUTER = web.AppKey("router", Router)
 # Called after each committed acceptance; the worker uses it to look for due work at once.
 ON_ACCEPTED = web.AppKey[Callable[[], None] | None]("on_accepted")
 STATUS_DESK = web.AppKey("status_desk", StatusDesk)
-OUTBOX = web.AppKey("outbox", EventOutbox)
+EVENT_LOG = web.AppKey("event_log", EventLog)

@@ -3,7 +3,7 @@
 - ``POST /v1/applications/{id}/status`` — a tenant key of the tenant the application is with now,
   or an operator, reports a processing status (`ozgbridge.status_desk`);
 - ``GET /v1/applications?status=…`` — applications by status, e.g. the unroutable ones;
-- ``GET /v1/events``, ``POST /v1/events/{id}/replay`` — the portal events outbox.
+(The portal events outbox's endpoints are in `ozgbridge.api.event_routes`.)
 
 The note is personal data: it is stored and shown, never logged (the log line of a report names
 ids, status and tenants only).
@@ -12,7 +12,7 @@ ids, status and tenants only).
 from __future__ import annotations
 
 from aiohttp import web
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ozgbridge.api import intake
 from ozgbridge.api.applications import REPLAYED_HEADER
@@ -28,38 +28,30 @@ from ozgbridge.api.schemas import FieldError
 from ozgbridge.api.schemas_status import (
     ApplicationListOut,
     ApplicationSummaryOut,
-    PortalEventListOut,
-    PortalEventOut,
     StatusAcceptedOut,
     StatusIn,
 )
-from ozgbridge.api.state import DEPLOYMENT, OUTBOX, REPOSITORY, STATUS_DESK
-from ozgbridge.domain import ApplicationStatus, DeliveryState, RegionRef, ServiceRef, sha256_hex
+from ozgbridge.api.state import DEPLOYMENT, REPOSITORY, STATUS_DESK
+from ozgbridge.domain import ApplicationStatus, RegionRef, ServiceRef, sha256_hex
 from ozgbridge.ids import is_id
 from ozgbridge.status_desk import Recorded, Reporter
 from ozgbridge.status_rules import Refusal
 from ozgbridge.store.listings import list_applications
-from ozgbridge.store.outbox import EventView
 from ozgbridge.store.records import IdempotencyRecord
 from ozgbridge.store.repository import IdempotencyKeyTaken
-from ozgbridge.tenants import ApiKey, Role
+from ozgbridge.tenants import Role
 
 MAX_STATUS_BODY_BYTES = 64 * 1024  # a note of 2,000 characters is at most 8 KB of UTF-8
 MAX_PAGE = 500
 DEFAULT_PAGE = 100
 TYPE_STATUS_CONFLICT = "urn:ozgbridge:problem:status-conflict"
-EVENT_STATES = (
-    DeliveryState.PENDING,
-    DeliveryState.LEASED,
-    DeliveryState.DELIVERED,
-    DeliveryState.DEAD,
-)
 
 
-def _json(model: StatusAcceptedOut | ApplicationListOut | PortalEventListOut | PortalEventOut,
-          status: int = 200) -> web.Response:  # fmt: skip
+def json_answer(model: BaseModel, status: int = 200) -> web.Response:
     return web.Response(
-        status=status, text=model.model_dump_json(by_alias=True), content_type="application/json"
+        status=status,
+        text=model.model_dump_json(by_alias=True),
+        content_type="application/json",
     )
 
 
@@ -124,7 +116,7 @@ async def post_status(request: web.Request) -> web.StreamResponse:
         if outcome.status == 422:
             raise Problem(422, outcome.detail, type=TYPE_VALIDATION)
         raise Problem(outcome.status, outcome.detail, type=TYPE_STATUS_CONFLICT)
-    return _json(_accepted(outcome, body, application_id), 202)
+    return json_answer(_accepted(outcome, body, application_id), 202)
 
 
 def _accepted(recorded: Recorded, body: StatusIn, application_id: str) -> StatusAcceptedOut:
@@ -153,16 +145,16 @@ def _replay(stored: IdempotencyRecord, digest: str) -> web.Response:
     )
 
 
-def _page(request: web.Request) -> int:
+def page_size(request: web.Request) -> int:
     text = request.query.get("limit")
     if text is None:
         return DEFAULT_PAGE
     if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
-        raise _invalid("limit", f"must be a whole number from 1 to {MAX_PAGE}")
+        raise invalid("limit", f"must be a whole number from 1 to {MAX_PAGE}")
     return int(text)
 
 
-def _invalid(field: str, message: str) -> Problem:
+def invalid(field: str, message: str) -> Problem:
     return Problem(
         422,
         f"{field}: {message}",
@@ -175,7 +167,7 @@ def _invalid(field: str, message: str) -> Problem:
 def _choice(request: web.Request, name: str, allowed: list[str]) -> str | None:
     value = request.query.get(name)
     if value is not None and value not in allowed:
-        raise _invalid(name, f"must be one of {', '.join(allowed)}")
+        raise invalid(name, f"must be one of {', '.join(allowed)}")
     return value
 
 
@@ -191,8 +183,8 @@ async def get_applications(request: web.Request) -> web.StreamResponse:
         raise Problem(403, "this API key may list only its own tenant's applications")
     before = request.query.get("before")
     if before is not None and not is_id(before):
-        raise _invalid("before", "must be an application id (the `next` of the previous page)")
-    limit = _page(request)
+        raise invalid("before", "must be an application id (the `next` of the previous page)")
+    limit = page_size(request)
     rows = await list_applications(
         app[REPOSITORY].engine,
         status=status,
@@ -215,86 +207,9 @@ async def get_applications(request: web.Request) -> web.StreamResponse:
         for r in rows
     ]
     next_page = rows[-1].id if len(rows) == limit else None
-    return _json(ApplicationListOut(items=items, next=next_page))
-
-
-def _event_out(view: EventView) -> PortalEventOut:
-    return PortalEventOut(
-        id=view.id,
-        type=view.type,
-        application_id=view.application_id,
-        key_id=view.key_id,
-        occurred_at=view.occurred_at,
-        state=view.state,
-        attempts=view.attempts,
-        next_attempt_at=view.next_attempt_at,
-        last_error=view.last_error,
-        last_status_code=view.last_status_code,
-        delivered_at=view.delivered_at,
-    )
-
-
-def _event_reader(key: ApiKey) -> str | None:
-    """Whose events ``key`` may see: a portal its own (its id), an operator all (None)."""
-    if key.role is Role.OPERATOR:
-        return None
-    if key.role is Role.PORTAL:
-        return key.id
-    raise Problem(403, f"role {key.role} may not see portal events (portal or operator may)")
-
-
-async def get_events(request: web.Request) -> web.StreamResponse:
-    """GET /v1/events?state=&application=&key=&before=&limit=: the outbox, newest first."""
-    app = request.app
-    key = authenticate(request, app[DEPLOYMENT])
-    own = _event_reader(key)
-    state = _choice(request, "state", [str(s) for s in EVENT_STATES])
-    wanted_key = request.query.get("key")
-    if own is not None and wanted_key not in (None, own):
-        raise Problem(403, "a portal key sees only its own events")
-    application_id = request.query.get("application")
-    if application_id is not None and not is_id(application_id):
-        raise _invalid("application", "must be an application id")
-    before_text = request.query.get("before")
-    if before_text is not None and not before_text.isdigit():
-        raise _invalid("before", "must be the `next` of the previous page")
-    limit = _page(request)
-    views = await app[OUTBOX].listing(
-        state=state,
-        key_id=own or wanted_key,
-        application_id=application_id,
-        before=int(before_text) if before_text is not None else None,
-        limit=limit,
-    )
-    next_page = str(views[-1].seq) if len(views) == limit else None
-    return _json(PortalEventListOut(items=[_event_out(v) for v in views], next=next_page))
-
-
-async def replay_event(request: web.Request) -> web.StreamResponse:
-    """POST /v1/events/{id}/replay: send a dead event again (operator, or its own portal)."""
-    app = request.app
-    key = authenticate(request, app[DEPLOYMENT])
-    own = _event_reader(key)
-    event_id = request.match_info["id"]
-    view = await app[OUTBOX].get(event_id) if is_id(event_id) else None
-    if view is None or (own is not None and view.key_id != own):
-        raise Problem(404, "no such event visible to this API key")
-    if view.state != DeliveryState.DEAD:
-        raise Problem(
-            409, f"only a dead event can be replayed; this one is {view.state}",
-            type=TYPE_STATUS_CONFLICT,
-        )  # fmt: skip
-    replayed = await app[OUTBOX].replay(event_id, actor=f"key:{key.id}")
-    if replayed is None:  # someone else replayed it in between
-        raise Problem(409, "the event is no longer dead", type=TYPE_STATUS_CONFLICT)
-    on_news = app[STATUS_DESK].on_news
-    if on_news is not None:
-        on_news()
-    return _json(_event_out(replayed), 202)
+    return json_answer(ApplicationListOut(items=items, next=next_page))
 
 
 def setup_status_routes(app: web.Application) -> None:
     app.router.add_get("/v1/applications", get_applications)
     app.router.add_post("/v1/applications/{id}/status", post_status)
-    app.router.add_get("/v1/events", get_events)
-    app.router.add_post("/v1/events/{id}/replay", replay_event)

@@ -17,6 +17,18 @@ from pydantic import Field
 from ozgbridge.domain import CamelModel
 
 
+class EventState(StrEnum):
+    """Where an event stands in the outbox (the delivery queue's words, its own values).
+
+    ``delivering``: a worker holds it under a lease and is sending it right now.
+    """
+
+    PENDING = "pending"
+    DELIVERING = "delivering"
+    DELIVERED = "delivered"
+    DEAD = "dead"
+
+
 class EventType(StrEnum):
     DELIVERED = "application.delivered"
     DEAD = "application.dead"

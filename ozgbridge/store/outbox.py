@@ -19,15 +19,15 @@ from sqlalchemy import and_, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit
-from ozgbridge.domain import AttemptOutcome, DeliveryState, utcnow
-from ozgbridge.events.model import NewEvent
+from ozgbridge.domain import AttemptOutcome, utcnow
+from ozgbridge.events.model import EventState, NewEvent
 from ozgbridge.store.notify import notify_in
 from ozgbridge.store.tables import PORTAL_EVENTS_UNFINISHED_SQL, portal_events
 
 logger = structlog.get_logger("ozgbridge.outbox")
 
 _UNFINISHED = text(PORTAL_EVENTS_UNFINISHED_SQL)  # literal: the partial index applies
-_OPEN = (DeliveryState.PENDING, DeliveryState.LEASED)
+_OPEN = (EventState.PENDING, EventState.DELIVERING)
 
 
 @dataclass(frozen=True)
@@ -49,24 +49,6 @@ class EventResult:
     retry_at: datetime | None = None  # for a failure: when to try again; None = dead
 
 
-@dataclass(frozen=True)
-class EventView:
-    """An outbox entry as operators and its portal see it (without its body)."""
-
-    seq: int
-    id: str
-    application_id: str
-    key_id: str
-    type: str
-    occurred_at: datetime
-    state: str
-    attempts: int
-    next_attempt_at: datetime | None
-    last_error: str | None
-    last_status_code: int | None
-    delivered_at: datetime | None
-
-
 async def enqueue(conn: AsyncConnection, events: Sequence[NewEvent], *, notify: bool) -> None:
     """Put events in the outbox inside the caller's transaction (in the order given)."""
     if not events:
@@ -81,7 +63,7 @@ async def enqueue(conn: AsyncConnection, events: Sequence[NewEvent], *, notify: 
                 type=str(event.type),
                 occurred_at=event.occurred_at,
                 body=event.body(),
-                state=DeliveryState.PENDING,
+                state=EventState.PENDING,
                 attempts=0,
                 next_attempt_at=now,
                 created_at=now,
@@ -96,7 +78,7 @@ def _held_by(seq: Any, worker_id: str) -> Any:
     return and_(
         portal_events.c.seq == seq,
         portal_events.c.lease_owner == worker_id,
-        portal_events.c.state == DeliveryState.LEASED,
+        portal_events.c.state == EventState.DELIVERING,
     )
 
 
@@ -133,7 +115,7 @@ class EventOutbox:
                     update(portal_events)
                     .where(portal_events.c.seq.in_(candidates))
                     .values(
-                        state=DeliveryState.LEASED,
+                        state=EventState.DELIVERING,
                         attempts=portal_events.c.attempts + 1,
                         lease_owner=worker_id,
                         leased_at=now,
@@ -153,7 +135,7 @@ class EventOutbox:
                 )
             ).all()
         for row in rows:
-            if candidates[row.seq] == DeliveryState.LEASED:
+            if candidates[row.seq] == EventState.DELIVERING:
                 logger.warning(
                     "portal_event.lease_expired", event_id=row.id, attempt=row.attempts - 1
                 )
@@ -195,10 +177,10 @@ class EventOutbox:
         if delivered:
             condition = and_(
                 portal_events.c.seq == event.seq,
-                portal_events.c.state != DeliveryState.DELIVERED,
+                portal_events.c.state != EventState.DELIVERED,
             )
             values: dict[str, Any] = {
-                "state": DeliveryState.DELIVERED,
+                "state": EventState.DELIVERED,
                 "delivered_at": now,
                 "last_error": None,
                 "last_status_code": result.status_code,
@@ -206,7 +188,7 @@ class EventOutbox:
         else:
             condition = _held_by(event.seq, worker_id)
             values = {
-                "state": DeliveryState.PENDING if result.retry_at else DeliveryState.DEAD,
+                "state": EventState.PENDING if result.retry_at else EventState.DEAD,
                 "next_attempt_at": result.retry_at or now,
                 "last_error": result.error,
                 "last_status_code": result.status_code,
@@ -244,87 +226,3 @@ class EventOutbox:
                 )
             ).scalar()
         return value
-
-    async def replay(self, event_id: str, *, actor: str) -> EventView | None:
-        """Send a dead event again (a fresh ladder, attempts counting on); None if not dead."""
-        now = utcnow()
-        async with self.engine.begin() as conn:
-            row = (
-                await conn.execute(
-                    update(portal_events)
-                    .where(
-                        portal_events.c.id == event_id,
-                        portal_events.c.state == DeliveryState.DEAD,
-                    )
-                    .values(state=DeliveryState.PENDING, next_attempt_at=now, updated_at=now)
-                    .returning(portal_events.c.application_id, portal_events.c.attempts)
-                )
-            ).first()
-            if row is None:
-                return None
-            await audit.append(
-                conn,
-                audit.AuditEvent(
-                    actor=actor,
-                    action="portal_event.replayed",
-                    application_id=row.application_id,
-                    details={"event_id": event_id, "attempts": row.attempts},
-                ),
-            )
-            if conn.dialect.name == "postgresql":
-                await notify_in(conn)
-        return await self.get(event_id)
-
-    async def get(self, event_id: str) -> EventView | None:
-        views = await self._views(portal_events.c.id == event_id, limit=1)
-        return views[0] if views else None
-
-    async def listing(
-        self,
-        *,
-        state: str | None = None,
-        key_id: str | None = None,
-        application_id: str | None = None,
-        before: int | None = None,
-        limit: int = 100,
-    ) -> list[EventView]:
-        """Newest first; ``before`` is the ``seq`` the previous page ended with."""
-        conditions = []
-        if state is not None:
-            conditions.append(portal_events.c.state == state)
-        if key_id is not None:
-            conditions.append(portal_events.c.key_id == key_id)
-        if application_id is not None:
-            conditions.append(portal_events.c.application_id == application_id)
-        if before is not None:
-            conditions.append(portal_events.c.seq < before)
-        return await self._views(and_(True, *conditions), limit=limit)
-
-    async def _views(self, condition: Any, *, limit: int) -> list[EventView]:
-        columns = [c for c in portal_events.c if c.name != "body"]
-        async with self.engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(*columns)
-                    .where(condition)
-                    .order_by(portal_events.c.seq.desc())
-                    .limit(limit)
-                )
-            ).all()
-        return [
-            EventView(
-                seq=row.seq,
-                id=row.id,
-                application_id=row.application_id,
-                key_id=row.key_id,
-                type=row.type,
-                occurred_at=row.occurred_at,
-                state=row.state,
-                attempts=row.attempts,
-                next_attempt_at=row.next_attempt_at if row.state in _OPEN else None,
-                last_error=row.last_error,
-                last_status_code=row.last_status_code,
-                delivered_at=row.delivered_at,
-            )
-            for row in rows
-        ]

@@ -243,7 +243,8 @@ forwardings = Table(
     Index(None, "from_tenant", "at"),
 )
 
-PORTAL_EVENTS_UNFINISHED_SQL = "state IN ('pending', 'leased')"
+# The events' own states (ozgbridge.events.model.EventState), not the deliveries'.
+PORTAL_EVENTS_UNFINISHED_SQL = "state IN ('pending', 'delivering')"
 
 # The portal events outbox: written in the transaction that makes the news, sent by workers
 # under a lease along the retry ladder, like deliveries. ``seq`` orders the events of one

@@ -12,6 +12,7 @@ from ozgbridge.events.model import EventType, NewEvent
 from ozgbridge.ids import new_id
 from ozgbridge.store import outbox
 from ozgbridge.store.outbox import EventOutbox, EventResult
+from ozgbridge.store.outbox_views import EventLog
 from ozgbridge.store.repository import Repository
 from tests.factories import new_application
 
@@ -81,7 +82,7 @@ async def test_a_retry_holds_back_the_later_events_and_a_dead_one_lets_them_go(
     assert await box.record(again, "w1", dead)
     [later] = await box.claim("w1", limit=10, lease_seconds=30)
     assert later.id == second_id
-    [view] = await box.listing(state="dead")
+    [view] = await EventLog(engine).listing(state="dead")
     assert (view.id, view.attempts, view.last_status_code, view.last_error) == (
         first_id,
         2,
@@ -89,10 +90,12 @@ async def test_a_retry_holds_back_the_later_events_and_a_dead_one_lets_them_go(
         "HTTP 410",
     )
 
-    replayed = await box.replay(first_id, actor="key:operator")
+    replayed = await EventLog(engine).replay(first_id, actor="key:operator")
     assert replayed is not None
     assert (replayed.state, replayed.next_attempt_at is not None) == ("pending", True)
-    assert await box.replay(first_id, actor="key:operator") is None  # not dead any more
+    assert (
+        await EventLog(engine).replay(first_id, actor="key:operator") is None
+    )  # not dead any more
 
 
 async def test_a_dead_workers_event_comes_back_when_its_lease_runs_out(
@@ -114,7 +117,7 @@ async def test_a_dead_workers_event_comes_back_when_its_lease_runs_out(
     assert await box.renew(back, "w2", lease_seconds=30)
     assert not await box.renew(lost, "killed", lease_seconds=30)
     assert await box.record(back, "w2", DELIVERED)
-    [view] = await box.listing(application_id=a)
+    [view] = await EventLog(engine).listing(application_id=a)
     assert (view.state, view.attempts) == ("delivered", 2)
 
 

@@ -17,7 +17,7 @@ down_revision: str | None = "0008_attempt_response"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
-_UNFINISHED = "state IN ('pending', 'leased')"
+_UNFINISHED = "state IN ('pending', 'delivering')"
 
 
 def upgrade() -> None:
