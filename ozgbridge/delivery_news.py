@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ozgbridge.domain import ApplicationStatus, AttemptOutcome, utcnow
 from ozgbridge.events.model import EventType, NewEvent
 from ozgbridge.ids import new_id
+from ozgbridge.routing import Router
 from ozgbridge.status_desk import Reporter, StatusDesk
 from ozgbridge.status_rules import Refusal
 from ozgbridge.store import outbox, statuses
@@ -58,8 +59,16 @@ def delivery_event(case: Case, claimed: ClaimedDelivery, kind: EventType) -> New
 class DeliveryNews:
     """The `DeliveryQueue` hook (``after_outcomes``)."""
 
-    def __init__(self, desk: StatusDesk, *, on_news: Callable[[], None] | None = None) -> None:
+    def __init__(
+        self,
+        desk: StatusDesk,
+        router: Callable[[], Router],
+        *,
+        on_news: Callable[[], None] | None = None,
+    ) -> None:
         self.desk = desk
+        # The routing of the moment (the configuration may be reloaded while the worker runs).
+        self.router = router
         # Wakes the portal event sender in this process (a hint; it polls anyway).
         self.on_news = on_news
 
@@ -104,7 +113,9 @@ class DeliveryNews:
         if case is None:
             return False
         source = f"backend:{claimed.tenant_id}/{claimed.route_id}"
-        outcome = await self.desk.apply(conn, case, result.status_report, Reporter(source=source))
+        outcome = await self.desk.apply(
+            conn, case, result.status_report, Reporter(source=source), self.router()
+        )
         if isinstance(outcome, Refusal):
             logger.warning(
                 "status.answer_refused",

@@ -53,13 +53,11 @@ class StatusDesk:
     def __init__(
         self,
         engine: AsyncEngine,
-        router: Router,
         *,
         notify: bool = True,
         on_news: Callable[[], None] | None = None,
     ) -> None:
         self.engine = engine
-        self.router = router
         self.notify = notify
         # Called after a report committed: new deliveries or events may be waiting (wake-up).
         self.on_news = on_news
@@ -69,10 +67,14 @@ class StatusDesk:
         application_id: str,
         report: StatusReport,
         reporter: Reporter,
+        router: Router,
         *,
         remember: Callable[[Recorded], IdempotencyRecord] | None = None,
     ) -> Recorded | Refusal | None:
         """Record ``report``; None when the application is not there or not with the reporter.
+
+        ``router`` is the configuration of the moment (it changes on reload): it decides where a
+        not_responsible application goes.
 
         ``remember`` makes the answer to keep for an Idempotency-Key, stored in the same
         transaction; `IdempotencyKeyTaken` when a concurrent request with that key won.
@@ -84,7 +86,7 @@ class StatusDesk:
                     reporter.tenant is not None and case.tenant_id != reporter.tenant
                 ):
                     return None
-                outcome = await self.apply(conn, case, report, reporter)
+                outcome = await self.apply(conn, case, report, reporter, router)
                 if remember is not None and isinstance(outcome, Recorded):
                     await statuses.remember(conn, remember(outcome), case.id, outcome.entry.at)
         except IntegrityError as exc:
@@ -96,7 +98,12 @@ class StatusDesk:
         return outcome
 
     async def apply(
-        self, conn: AsyncConnection, case: Case, report: StatusReport, reporter: Reporter
+        self,
+        conn: AsyncConnection,
+        case: Case,
+        report: StatusReport,
+        reporter: Reporter,
+        router: Router,
     ) -> Recorded | Refusal:
         """Check and record ``report`` on ``case`` (read with `statuses.lock_case`) in ``conn``.
 
@@ -108,7 +115,7 @@ class StatusDesk:
         decision: forwarding.Decision | None = None
         if report.status is ProcessingStatus.NOT_RESPONSIBLE:
             decision = forwarding.decide(
-                self.router,
+                router,
                 leika_key=case.leika_key,
                 region=case.region,
                 forward_to=report.forward_to,

@@ -10,7 +10,7 @@ from aiohttp import web
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import Problem
 from ozgbridge.api.schemas_status import PortalEventListOut, PortalEventOut
-from ozgbridge.api.state import DEPLOYMENT, EVENT_LOG, STATUS_DESK
+from ozgbridge.api.state import EVENT_LOG, STATUS_DESK, current_deployment
 from ozgbridge.api.status_routes import TYPE_STATUS_CONFLICT, invalid, json_answer, page_size
 from ozgbridge.events.model import EventState
 from ozgbridge.ids import is_id
@@ -46,7 +46,7 @@ def _event_reader(key: ApiKey) -> str | None:
 async def get_events(request: web.Request) -> web.StreamResponse:
     """GET /v1/events?state=&application=&key=&before=&limit=: the outbox, newest first."""
     app = request.app
-    key = authenticate(request, app[DEPLOYMENT])
+    key = authenticate(request, current_deployment(request))
     own = _event_reader(key)
     state = request.query.get("state")
     if state is not None and state not in set(EventState):
@@ -75,7 +75,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
 async def replay_event(request: web.Request) -> web.StreamResponse:
     """POST /v1/events/{id}/replay: send a dead event again (operator, or its own portal)."""
     app = request.app
-    key = authenticate(request, app[DEPLOYMENT])
+    key = authenticate(request, current_deployment(request))
     own = _event_reader(key)
     event_id = request.match_info["id"]
     view = await app[EVENT_LOG].get(event_id) if is_id(event_id) else None

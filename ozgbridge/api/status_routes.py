@@ -31,7 +31,7 @@ from ozgbridge.api.schemas_status import (
     StatusAcceptedOut,
     StatusIn,
 )
-from ozgbridge.api.state import DEPLOYMENT, REPOSITORY, STATUS_DESK
+from ozgbridge.api.state import REPOSITORY, STATUS_DESK, current_deployment, current_router
 from ozgbridge.domain import ApplicationStatus, RegionRef, ServiceRef, sha256_hex
 from ozgbridge.ids import is_id
 from ozgbridge.status_desk import Recorded, Reporter
@@ -70,7 +70,7 @@ def _parse_status(raw: bytes) -> StatusIn:
 async def post_status(request: web.Request) -> web.StreamResponse:
     """POST /v1/applications/{id}/status: 202 once the report (and any forwarding) committed."""
     app = request.app
-    key = authenticate(request, app[DEPLOYMENT])
+    key = authenticate(request, current_deployment(request))
     if key.role not in (Role.TENANT, Role.OPERATOR):
         raise Problem(403, f"role {key.role} may not report a status (tenant or operator may)")
     application_id = request.match_info["id"]
@@ -100,6 +100,7 @@ async def post_status(request: web.Request) -> web.StreamResponse:
                 application_id,
                 body.to_report(),
                 reporter,
+                current_router(request),
                 remember=remember if idempotency_key is not None else None,
             )
             if is_id(application_id)
@@ -174,7 +175,7 @@ def _choice(request: web.Request, name: str, allowed: list[str]) -> str | None:
 async def get_applications(request: web.Request) -> web.StreamResponse:
     """GET /v1/applications?status=&tenant=&before=&limit=: newest first, what the key may see."""
     app = request.app
-    key = authenticate(request, app[DEPLOYMENT])
+    key = authenticate(request, current_deployment(request))
     if key.role not in (Role.OPERATOR, Role.TENANT, Role.PORTAL):
         raise Problem(403, f"role {key.role} sees aggregates only")
     status = _choice(request, "status", [str(s) for s in ApplicationStatus])

@@ -8,7 +8,9 @@ answer (2xx sent; 408, 425, 429, 5xx and network errors retried; other answers f
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import hashlib
+import json
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import structlog
@@ -17,7 +19,7 @@ from ozgbridge.connector import Connector, ConnectorContext, Receipt, connector_
 from ozgbridge.errors import ConfigError, DeliveryError, RetriableDeliveryError
 from ozgbridge.settings import Settings
 from ozgbridge.store.outbox import ClaimedEvent
-from ozgbridge.tenants import Deployment, PortalEvents
+from ozgbridge.tenants import ApiKey, PortalEvents
 
 logger = structlog.get_logger("ozgbridge.events")
 
@@ -34,56 +36,80 @@ class DocumentPoster(Protocol):
 
 
 class PortalSender:
-    def __init__(self, deployment: Deployment, settings: Settings) -> None:
-        """Builds every portal's connector now: bad options stop the start, not an event."""
+    """Sends with the configuration of the moment: ``keys()`` gives the current API keys (they
+    change on reload). A connector is built the first time a key's events settings are used and
+    kept for them; settings changed by a reload get a new one, and every connector is closed at
+    shutdown (a send in flight finishes with the connector it began with)."""
+
+    def __init__(self, keys: Callable[[], Sequence[ApiKey]], settings: Settings) -> None:
+        self.keys = keys
         self.settings = settings
-        self.configs: dict[str, PortalEvents] = {
-            key.id: key.events for key in deployment.keys if key.events is not None
-        }
-        self._connectors: dict[str, Connector[Any]] = {}
-        data_dir = settings.data_dir.resolve()
-        for key_id, config in self.configs.items():
-            timeout = self.timeout(key_id)
-            if timeout >= settings.lease_seconds:
-                raise ConfigError(
-                    f"keys.yaml {key_id}: events timeout {timeout:g} s must be shorter than "
-                    f"OZGBRIDGE_LEASE_SECONDS ({settings.lease_seconds:g} s)"
-                )
+        self._connectors: dict[tuple[str, str], Connector[Any]] = {}
+
+    def config(self, key_id: str) -> PortalEvents | None:
+        for key in self.keys():
+            if key.id == key_id:
+                return key.events
+        return None
+
+    def schedule(self, key_id: str) -> list[float] | None:
+        config = self.config(key_id)
+        return config.retry_schedule if config else None
+
+    def _timeout(self, config: PortalEvents) -> float:
+        return config.timeout or self.settings.delivery_timeout
+
+    def connector(self, key_id: str, config: PortalEvents) -> Connector[Any]:
+        """The connector for these settings (built now if new); `ConfigError` if it cannot be."""
+        options = config.connector_options()
+        timeout = self._timeout(config)
+        if timeout >= self.settings.lease_seconds:
+            raise ConfigError(
+                f"keys.yaml {key_id}: events timeout {timeout:g} s must be shorter than "
+                f"OZGBRIDGE_LEASE_SECONDS ({self.settings.lease_seconds:g} s)"
+            )
+        # Identified by every setting (secrets included, hashed): a reload that changes any of
+        # them gets a fresh connector.
+        identity = hashlib.sha256(
+            json.dumps([options, timeout], sort_keys=True, default=str).encode()
+        ).hexdigest()
+        connector = self._connectors.get((key_id, identity))
+        if connector is None:
             context = ConnectorContext(
                 tenant_id=f"portal:{key_id}",
                 route_id=ROUTE_ID,
-                data_dir=data_dir,
-                concurrency=settings.worker_concurrency,
+                data_dir=self.settings.data_dir.resolve(),
+                concurrency=self.settings.worker_concurrency,
             )
             connector = connector_class("http").from_config(
-                config.connector_options(), context=context, timeout=timeout
+                options, context=context, timeout=timeout
             )
             if not isinstance(connector, DocumentPoster):
                 raise ConfigError("the installed http connector cannot send portal events")
-            self._connectors[key_id] = connector
+            self._connectors[(key_id, identity)] = connector
+        return connector
 
-    @property
-    def connectors(self) -> Mapping[str, Connector[Any]]:
-        return self._connectors
-
-    def timeout(self, key_id: str) -> float:
-        config = self.configs.get(key_id)
-        return (config.timeout if config else None) or self.settings.delivery_timeout
-
-    def schedule(self, key_id: str) -> list[float] | None:
-        config = self.configs.get(key_id)
-        return config.retry_schedule if config else None
+    def check(self) -> None:
+        """Build every configured portal's connector now: bad settings stop the start."""
+        for key in self.keys():
+            if key.events is not None:
+                self.connector(key.id, key.events)
 
     async def send(self, event: ClaimedEvent) -> Receipt:
         """Send once; a receipt, or a `DeliveryError` saying whether to try again."""
-        connector = self._connectors.get(event.key_id)
-        if connector is None:
-            # The key lost its events (or the key is gone): nobody to send to — visible as dead.
+        config = self.config(event.key_id)
+        if config is None:
+            # The key lost its events (or the key is gone): nobody to send to. Retried along the
+            # ladder — another process may still have them — and visible, dead at its end.
             raise RetriableDeliveryError(
                 f"portal key {event.key_id!r} has no events configured (any more)"
             )
+        try:
+            connector = self.connector(event.key_id, config)
+        except ConfigError as exc:
+            raise RetriableDeliveryError(f"portal events of {event.key_id!r}: {exc}") from exc
         assert isinstance(connector, DocumentPoster)
-        timeout = self.timeout(event.key_id)
+        timeout = self._timeout(config)
         try:
             async with asyncio.timeout(timeout):
                 return await connector.post_document(event.id, event.body.encode("utf-8"))
@@ -100,3 +126,4 @@ class PortalSender:
     async def aclose(self) -> None:
         for connector in self._connectors.values():
             await connector.aclose()
+        self._connectors.clear()

@@ -57,7 +57,8 @@ async def late_success(
     """Accept an application, hold its delivery in flight, report not_responsible, then let
     the held attempt succeed; the application's view and its portal events' types."""
     deployment = load_deployment(CONFIG, check_connectors=False)
-    desk = StatusDesk(engine, Router(deployment), notify=False)
+    desk = StatusDesk(engine, notify=False)
+    router = Router(deployment)
     repository = Repository(engine)
     new = new_application(
         portal_events=True, submitted_by="portal-a", leika_key=leika_key, route_id=route_id
@@ -69,7 +70,7 @@ async def late_success(
         settings=Settings(poll_interval=0.05, retry_jitter=0, delivery_timeout=5, lease_seconds=10),
         deployment=deployment,
         repository=repository,
-        queue=DeliveryQueue(engine, after_outcomes=DeliveryNews(desk)),
+        queue=DeliveryQueue(engine, after_outcomes=DeliveryNews(desk, lambda: router)),
         connectors={("erkelenz", route_id): held, ("kreis-heinsberg", "bauaufsicht"): kreis},
         worker_id="w1",
     )
@@ -81,6 +82,7 @@ async def late_success(
             new.id,
             StatusReport(ProcessingStatus.NOT_RESPONSIBLE),
             Reporter(source="key:erkelenz-staff", tenant="erkelenz"),
+            router,
         )
         assert reported is not None
         held.release.set()

@@ -1,7 +1,7 @@
 """status back-channel: processing status, notes, forwardings, portal events outbox
 
 Revision ID: 0009_status_channel
-Revises: 0008_attempt_response
+Revises: 0005_unmet_demand
 Create Date: 2026-12-08 09:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009_status_channel"
-down_revision: str | None = "0008_attempt_response"
+down_revision: str | None = "0005_unmet_demand"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
