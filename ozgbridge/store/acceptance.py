@@ -99,6 +99,7 @@ class AcceptanceRows:
                 "data_key_id": sealed.key_id,
                 "received_at": now,
                 "updated_at": now,
+                "portal_events": new.portal_events,
             }
         )
         self.attachments += [

@@ -1,11 +1,11 @@
 """Retention's SQL: empty the content of finished applications, delete old idempotency records.
 
-Purged are form data, attachment contents and file names, and what back-ends answered to failed
-attempts (it may quote the application). What stays is the metadata — ids, tenant, service,
-region, status, times, sizes, hashes, deliveries and attempts — so reports, status views and the
-audit chain are unaffected. Only applications whose every delivery is finished (delivered or
-dead) qualify, and each batch re-checks that under the rows' locks, so a delivery never loses its
-content mid-way.
+Purged are form data, attachment contents and file names, what back-ends answered to failed
+attempts (it may quote the application) and the notes of status reports. What stays is the
+metadata — ids, tenant, service, region, status, times, sizes, hashes, deliveries and attempts —
+so reports, status views and the audit chain are unaffected. Only applications whose every
+delivery is finished (delivered or dead) qualify, and each batch re-checks that under the rows'
+locks, so a delivery never loses its content mid-way.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from ozgbridge.store.tables import (
     attempts,
     deliveries,
     idempotency_keys,
+    status_history,
 )
 
 RoutePair = tuple[str, str]  # (tenant id, route id)
@@ -157,6 +158,12 @@ async def purge_batch(
                     attempts.c.response_excerpt.is_not(None),
                 )
                 .values(response_excerpt=None, response_key_id=None)
+            )
+            # An authority's free-text notes are personal data too; status and times stay.
+            await conn.execute(
+                update(status_history)
+                .where(status_history.c.application_id.in_(ids), status_history.c.note.is_not(None))
+                .values(note=None)
             )
         total += Purged(len(ids), int(files), sum(row.data_size for row in due) + int(file_bytes))
     return total

@@ -217,6 +217,7 @@ class Repository:
             data_size=app.data_size,
             attachment_count=app.attachment_count,
             content_purged_at=app.content_purged_at,
+            processing_status=app.processing_status,
             deliveries=tuple(
                 DeliveryView(
                     id=d.id,
