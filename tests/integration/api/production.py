@@ -50,7 +50,7 @@ async def serve(database_url: str, config: Path, **settings: Any) -> AsyncIterat
     try:
         server = site._server
         assert server is not None
-        port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        port = server.sockets[0].getsockname()[1]  # type: ignore[attr-defined]
         yield Served(port=port, engine=engine)
     finally:
         await runner.cleanup()

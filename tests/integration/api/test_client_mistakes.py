@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,7 @@ def signed_cookie(claims: str) -> str:
     return f"{payload}.{_b64(mac)}"
 
 
-def no_unhandled_errors(logs: list[dict[str, Any]]) -> None:
+def no_unhandled_errors(logs: list[MutableMapping[str, Any]]) -> None:
     assert [e for e in logs if e["event"] == "http.unhandled_error"] == []
     assert all(e.get("status") != 500 for e in logs if e["event"] == "http.request")
 
@@ -131,7 +131,7 @@ async def test_broken_forms_get_400(served: Served, content_type: bytes) -> None
     no_unhandled_errors(logs)
 
 
-async def _access_line(logs: list[dict[str, Any]], path: str) -> dict[str, Any]:
+async def _access_line(logs: list[MutableMapping[str, Any]], path: str) -> MutableMapping[str, Any]:
     # The server logs the line when it notices the closed connection: await it, bounded.
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
