@@ -27,12 +27,8 @@ FAILED = audit.AuditEvent("client:a", "ui.sign_in_failed")
 
 async def test_a_revocation_holds_until_the_session_would_expire(engine: AsyncEngine) -> None:
     old, current = new_id(), new_id()
-    await sessions.revoke(
-        engine, old, NOW + timedelta(hours=1), now=NOW, event=event("ui.signed_out")
-    )
-    await sessions.revoke(
-        engine, old, NOW + timedelta(hours=1), now=NOW, event=event("ui.signed_out")
-    )
+    await sessions.revoke(engine, old, NOW + timedelta(hours=1), now=NOW, event=SIGNED_OUT)
+    await sessions.revoke(engine, old, NOW + timedelta(hours=1), now=NOW, event=SIGNED_OUT)
 
     assert await sessions.is_revoked(engine, old)
     assert not await sessions.is_revoked(engine, current)
@@ -41,9 +37,7 @@ async def test_a_revocation_holds_until_the_session_would_expire(engine: AsyncEn
 
     # Two hours later the first session has expired anyway: the next revocation drops its row.
     later = NOW + timedelta(hours=2)
-    await sessions.revoke(
-        engine, current, later + timedelta(hours=8), now=later, event=event("x.y")
-    )
+    await sessions.revoke(engine, current, later + timedelta(hours=8), now=later, event=SIGNED_OUT)
 
     assert not await sessions.is_revoked(engine, old)
     assert await sessions.is_revoked(engine, current)
