@@ -27,7 +27,7 @@ from aiohttp import web
 from ozgbridge.api import clients
 from ozgbridge.api.problems import Handler, Problem
 
-_REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})*")
+_REG_NAME = re.compile(r"(?:[A-Za-z0-9\-._~!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
 _PORT = re.compile(r"[0-9]{0,5}")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _INTERPRETED = ("Host", "Cookie", "Origin", clients.FORWARDED_FOR)
@@ -35,7 +35,11 @@ _ORIGIN_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 
 
 def host_ok(value: str) -> bool:
-    """Whether ``value`` is ``uri-host [":" port]`` (RFC 3986 §3.2.2, RFC 9110 §7.2)."""
+    """Whether ``value`` is ``uri-host [":" port]`` (RFC 3986 §3.2.2, RFC 9110 §7.2).
+
+    An empty host is refused too: RFC 9110 allows it only for a target URI without authority,
+    which no request to this server has, and the request URL could not be built from it.
+    """
     if value.startswith("["):
         literal, bracket, port = value[1:].partition("]")
         if not bracket:

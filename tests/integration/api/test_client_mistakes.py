@@ -79,6 +79,7 @@ async def test_forged_cookies_with_infinite_expiry_are_no_session(served: Served
     ("request_bytes", "named"),
     [
         (get("/healthz", b"Host: a b"), "Host"),
+        (post("/v1/applications", b"{}", b"Host: "), "Host"),
         (get("/healthz", b"Host: [::1"), "Host"),
         (get("/healthz", b"Host: example.org:99999"), "Host"),
         (get("/healthz", b"Host: \xe4x.example"), "Host"),

@@ -15,7 +15,6 @@ from ozgbridge.api.sanity import host_ok, origin_ok
         "127.0.0.1:80",
         "[::1]",
         "[2001:db8::1]:443",
-        "",
         "a-b.c_d",
     ],
 )
@@ -26,7 +25,7 @@ def test_valid_hosts(host: str) -> None:
 @pytest.mark.parametrize(
     "host",
     ["a b", "[::1", "[nope]", "example.org:99999", "example.org:80:80", "ex/ample", "a@b", "äx",
-     "example.org:http", "[::1]80", "%zz"],
+     "example.org:http", "[::1]80", "%zz", "", ":80"],
 )  # fmt: skip
 def test_invalid_hosts(host: str) -> None:
     assert not host_ok(host)
