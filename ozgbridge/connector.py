@@ -30,6 +30,7 @@ from ozgbridge.errors import (
     PermanentDeliveryError,
     RetriableDeliveryError,
 )
+from ozgbridge.status_rules import StatusReport
 
 __all__ = [
     "Connector",
@@ -54,13 +55,19 @@ class ConnectorOptions(BaseModel):
 
 
 class Receipt(BaseModel):
-    """Proof that the back-end has the application."""
+    """Proof that the back-end has the application.
+
+    ``status_report``: the back-end's answer also said how the authority takes the application
+    (e.g. ``{"status": "confirmed"}``); it is recorded as its first status report, with the
+    delivery, in one transaction.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     remote_reference: str | None = None
     status_code: int | None = None
     detail: str | None = None
+    status_report: StatusReport | None = None
 
 
 @dataclass(frozen=True)

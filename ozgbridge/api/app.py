@@ -17,7 +17,16 @@ import structlog
 from aiohttp import web
 
 from ozgbridge import audit
-from ozgbridge.api import admin, applications, clients, fitconnect, health, openapi
+from ozgbridge.api import (
+    admin,
+    applications,
+    clients,
+    event_routes,
+    fitconnect,
+    health,
+    openapi,
+    status_routes,
+)
 from ozgbridge.api.auth import authenticated_key
 from ozgbridge.api.problems import (
     CLIENT_CLOSED,
@@ -28,13 +37,15 @@ from ozgbridge.api.problems import (
 )
 from ozgbridge.api.reports import setup_report_routes
 from ozgbridge.api.sanity import header_check_middleware
-from ozgbridge.api.state import LIVE, ON_ACCEPTED, REPOSITORY, SETTINGS
+from ozgbridge.api.state import EVENT_LOG, LIVE, ON_ACCEPTED, REPOSITORY, SETTINGS, STATUS_DESK
 from ozgbridge.ids import new_id
 from ozgbridge.intake import Intake
 from ozgbridge.live import LiveConfig
 from ozgbridge.routing import Router
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
+from ozgbridge.store.outbox_views import EventLog
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
 
@@ -102,7 +113,7 @@ def create_app(
 
     Without ``live`` (tests, tools) the app runs with ``deployment`` (and ``router``/``intakes``)
     and reloads from ``settings.config_dir`` as an API-only process would. ``on_accepted`` runs
-    after each committed acceptance (a worker wake-up).
+    after each committed acceptance or status report (a worker wake-up).
     """
     if live is None:
         if deployment is None:
@@ -116,8 +127,12 @@ def create_app(
     app[LIVE] = live
     app[REPOSITORY] = repository
     app[ON_ACCEPTED] = on_accepted
+    app[STATUS_DESK] = StatusDesk(repository.engine, notify=repository.notify, on_news=on_accepted)
+    app[EVENT_LOG] = EventLog(repository.engine)
     app.router.add_post("/v1/applications", applications.submit)
     app.router.add_get("/v1/applications/{id}", applications.get_application)
+    status_routes.setup_status_routes(app)
+    event_routes.setup_event_routes(app)
     app.router.add_post("/v1/admin/reload", admin.reload)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)

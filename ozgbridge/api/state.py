@@ -17,6 +17,8 @@ from ozgbridge.live import LiveConfig
 from ozgbridge.routing import Router
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
+from ozgbridge.store.outbox_views import EventLog
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
 
@@ -45,3 +47,7 @@ def current_deployment(request: web.Request) -> Deployment:
 
 def current_router(request: web.Request) -> Router:
     return current(request).router
+
+
+STATUS_DESK = web.AppKey("status_desk", StatusDesk)
+EVENT_LOG = web.AppKey("event_log", EventLog)

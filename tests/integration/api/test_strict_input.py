@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from tests.integration.api.status_support import submit, view
 from tests.integration.api.support import NOTHING_STORED, Api, auth, body
 from tests.integration.api.test_rejections import fields, post, problem
 
@@ -83,3 +84,17 @@ async def test_an_ags_gets_the_directory_s_ars(api: Api) -> None:
     read = await api.client.get(f"/v1/applications/{application_id}", headers=auth("operator"))
     application = await read.json()
     assert application["region"] == {"ars": "053700004004", "ags": "05370004"}
+
+
+async def test_a_status_report_with_a_key_twice_is_refused(api: Api) -> None:
+    application_id = await submit(api)
+
+    response = await api.client.post(
+        f"/v1/applications/{application_id}/status",
+        data=b'{"status": "confirmed", "status": "rejected"}',
+        headers={**auth("erkelenz-staff"), "Content-Type": "application/json"},
+    )
+
+    document = await problem(response, 400)
+    assert fields(document) == {"status": "duplicate key"}
+    assert (await view(api, application_id))["statusHistory"] == []

@@ -1,7 +1,7 @@
 """dashboard sessions: revoked sessions and failed sign-ins (for the throttle)
 
 Revision ID: 0012_sessions
-Revises: 0005_unmet_demand
+Revises: 0009_status_channel
 Create Date: 2026-12-06 19:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0012_sessions"
-down_revision: str | None = "0005_unmet_demand"
+down_revision: str | None = "0009_status_channel"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
