@@ -1,8 +1,10 @@
 """The aiohttp application: typed state, middlewares, routes.
 
 Middlewares, outermost first: `access_log_middleware` binds the request id and writes one
-``http.request`` line per request with the final status; `problem_middleware` turns every error
-into problem+json before that line is written.
+``http.request`` line per request with the final status and the client address;
+`problem_middleware` turns every error into problem+json before that line is written;
+`header_check_middleware` refuses unreadable framing headers (400) and resolves the client address
+(see clients.py).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ozgbridge import audit
 from ozgbridge.api import (
     admin,
     applications,
+    clients,
     event_routes,
     fitconnect,
     health,
@@ -26,8 +29,15 @@ from ozgbridge.api import (
 )
 from ozgbridge.api.auth import authenticated_key
 from ozgbridge.api.key_usage import KEY_USAGE, KeyUsage, flush_periodically
-from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
+from ozgbridge.api.problems import (
+    CLIENT_CLOSED,
+    REQUEST_ID_KEY,
+    Handler,
+    client_gone,
+    problem_middleware,
+)
 from ozgbridge.api.reports import setup_report_routes
+from ozgbridge.api.sanity import header_check_middleware
 from ozgbridge.api.state import EVENT_LOG, LIVE, ON_ACCEPTED, REPOSITORY, SETTINGS, STATUS_DESK
 from ozgbridge.ids import new_id
 from ozgbridge.intake import Intake
@@ -73,14 +83,20 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
             return response
         finally:
             key = authenticated_key(request)
+            extra = {}
+            if status == CLIENT_CLOSED or (status is None and client_gone(request)):
+                # The client went away before the answer was ready (nginx logs 499 too).
+                status, extra = CLIENT_CLOSED, {"error": "client_closed"}
             access_log.info(
                 "http.request",
                 method=request.method,
                 path=_path_template(request),
-                client=request.remote,  # the peer: behind a proxy, the proxy
-                status=status,  # None: the client went away before an answer was ready
+                # behind OZGBRIDGE_TRUSTED_PROXIES, whom they forwarded for
+                client=clients.for_log(request),
+                status=status,
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 key_id=key.id if key is not None else None,
+                **extra,
             )
 
 
@@ -106,7 +122,7 @@ def create_app(
         live = _standalone(settings, repository, deployment, router, intakes)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[access_log_middleware, problem_middleware],
+        middlewares=[access_log_middleware, problem_middleware, header_check_middleware],
     )
     app[SETTINGS] = settings
     app[LIVE] = live

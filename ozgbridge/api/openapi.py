@@ -45,7 +45,7 @@ _MODELS: list[tuple[type[BaseModel], Mode]] = [
     (DeliveryManifest, "serialization"),
 ]
 _PROBLEM_TEXTS = {
-    400: "Malformed JSON or a malformed header",
+    400: "Malformed JSON, a key given twice, or a malformed header",
     401: "No API key, or an unknown one",
     403: "The API key's role may not do this",
     404: "No such resource visible to this API key",

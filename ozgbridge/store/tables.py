@@ -346,3 +346,26 @@ unmet_demand = Table(
     Column("refusals", Integer, nullable=False),
     Column("last_at", UTCDateTime, nullable=False),
 )
+
+# Dashboard sessions ended by sign-out before their expiry. A session cookie is signed, so every
+# API process accepts it until it expires — unless its id is here. Rows are useless once the
+# session would have expired anyway and are removed from then on.
+ui_revoked_sessions = Table(
+    "ui_revoked_sessions",
+    metadata,
+    _id("session_id", primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)
+
+# Failed dashboard sign-ins, one row per failure and subject it counts against (the client
+# address, the token prefix's hash), for the throttle. Kept for the throttle's window only.
+ui_sign_in_failures = Table(
+    "ui_sign_in_failures",
+    metadata,
+    _id(primary_key=True),
+    Column("subject", String(80), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "subject", "at"),
+    Index(None, "at"),
+)
