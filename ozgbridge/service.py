@@ -23,6 +23,7 @@ from ozgbridge import audit, intake
 from ozgbridge.api.app import create_app
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
 from ozgbridge.errors import ConfigError
+from ozgbridge.ops.admission import policies_of
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
@@ -88,7 +89,7 @@ async def open_service(
             settings=settings,
             deployment=deployment,
             repository=repository,
-            queue=DeliveryQueue(engine),
+            queue=DeliveryQueue(engine, policies=policies_of(deployment)),
             connectors=connectors,
             worker_id=worker_id,
         )

@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge import audit
+from ozgbridge import audit, metrics
 from ozgbridge.domain import (
     ApplicationStatus,
     AttachmentData,
@@ -80,6 +80,7 @@ class Repository:
         won the race.
         """
         await self._group.submit((new, idempotency))
+        metrics.APPLICATIONS_RECEIVED.labels(new.tenant_id, new.leika_key).inc()
 
     async def _flush(self, items: list[Acceptance]) -> list[Failed | None]:
         try:
@@ -172,7 +173,7 @@ class Repository:
                     attempts=d.attempts,
                     next_attempt_at=(
                         d.next_attempt_at
-                        if d.state in (DeliveryState.PENDING, DeliveryState.LEASED)
+                        if d.state in (DeliveryState.PENDING, DeliveryState.DELIVERING)
                         else None
                     ),
                     last_error=d.last_error,
