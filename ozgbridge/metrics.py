@@ -68,7 +68,7 @@ WORKER_CLAIMS = Counter(
 )
 WORKER_LAST_CLAIM = Gauge(
     "ozgbridge_worker_last_claim_timestamp_seconds",
-    "Unix time of this worker's last claim that reached the database (whether or not it found work)",
+    "Unix time of this worker's last claim that reached the database (found work or not)",
     registry=REGISTRY,
 )
 WORKER_IN_FLIGHT = Gauge(

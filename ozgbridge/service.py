@@ -23,6 +23,7 @@ from ozgbridge import audit, intake
 from ozgbridge.api.app import create_app
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
 from ozgbridge.errors import ConfigError
+from ozgbridge.metrics_http import worker_metrics_app
 from ozgbridge.ops.admission import policies_of
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
@@ -140,6 +141,7 @@ async def run_service(
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     runner: web.AppRunner | None = None
+    metrics_runner: web.AppRunner | None = None
     worker_task: asyncio.Task[None] | None = None
     listener: asyncio.Task[None] | None = None
     intake_tasks: list[asyncio.Task[None]] = []
@@ -149,6 +151,16 @@ async def run_service(
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.port).start()
             logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
+        if service.worker is not None and settings.metrics_port is not None:
+            metrics_runner = web.AppRunner(
+                worker_metrics_app(), access_log=None, handle_signals=False
+            )
+            await metrics_runner.setup()
+            await web.TCPSite(metrics_runner, settings.metrics_host, settings.metrics_port).start()
+            logger.info(
+                "service.metrics_listening",
+                url=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+            )
         if service.worker is not None:
             worker_task = asyncio.create_task(service.worker.run(), name="worker")
             if settings.pg_notify and service.engine.dialect.name == "postgresql":
@@ -186,6 +198,8 @@ async def run_service(
         if service.worker is not None and worker_task is not None:
             service.worker.stop()
             await worker_task
+        if metrics_runner is not None:
+            await metrics_runner.cleanup()
         for connector in service.connectors.values():
             await connector.aclose()
         await service.engine.dispose()

@@ -49,6 +49,17 @@ class Settings(BaseSettings):
         default=False, description="mark the dashboard cookie Secure (set when served over https)"
     )
 
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="worker processes serve Prometheus metrics at this port (/metrics); off if unset",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="address of the worker metrics listener (0.0.0.0 in a container)",
+    )
+
     log_level: str = "INFO"
     log_format: str = Field(default="json", pattern="^(json|console)$")
 

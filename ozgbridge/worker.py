@@ -4,8 +4,9 @@ One loop claims as many deliveries as there are free slots; each claimed deliver
 task that keeps its lease alive, calls the connector once, and records the outcome. The outcome
 decides what comes next: delivered; retriable → pending again at the next rung of the retry
 ladder; permanent or ladder exhausted → dead (visible, replayable). Which routes may be claimed
-from (pause, circuit breaker, limits) is decided inside the claim, across all workers. On stop the loop claims
-nothing more, lets in-flight attempts finish within a grace period, and hands back the rest.
+from (pause, circuit breaker, limits) is decided inside the claim, across all workers. On stop the
+loop claims nothing more, lets in-flight attempts finish within a grace period, and hands back the
+rest.
 """
 
 from __future__ import annotations

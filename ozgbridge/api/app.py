@@ -14,19 +14,27 @@ from collections.abc import Callable, Sequence
 import structlog
 from aiohttp import web
 
+from ozgbridge import metrics
 from ozgbridge.api import applications, fitconnect, health, openapi
 from ozgbridge.api.auth import authenticated_key
+from ozgbridge.api.deliveries import setup_delivery_routes
+from ozgbridge.api.metrics import serve_metrics
 from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
 from ozgbridge.api.reports import setup_report_routes
+from ozgbridge.api.route_ops import setup_route_ops
 from ozgbridge.api.state import (
+    DATABASE_GAUGES,
     DEPLOYMENT,
     ON_ACCEPTED,
+    OPERATIONS,
     REPOSITORY,
     ROUTER,
     SETTINGS,
 )
 from ozgbridge.ids import new_id
 from ozgbridge.intake import Intake
+from ozgbridge.metrics_db import DatabaseGauges
+from ozgbridge.operations import Operations
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.store.repository import Repository
@@ -51,6 +59,15 @@ def _path_template(request: web.Request) -> str:
     return resource.canonical if resource is not None else request.path
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _metrics_handler(request: web.Request) -> str:
+    # Only templates of real routes: a label per random path would grow without end.
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request_id_for(request)
@@ -65,14 +82,21 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
             return response
         finally:
             key = authenticated_key(request)
+            elapsed = time.perf_counter() - started
             access_log.info(
                 "http.request",
                 method=request.method,
                 path=_path_template(request),
                 status=status,  # None: the client went away before an answer was ready
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                duration_ms=round(elapsed * 1000, 1),
                 key_id=key.id if key is not None else None,
             )
+            handler_label = _metrics_handler(request)
+            method = request.method if request.method in _METHODS else "other"
+            metrics.HTTP_REQUESTS.labels(
+                handler_label, method, str(status) if status is not None else "aborted"
+            ).inc()
+            metrics.HTTP_DURATION.labels(handler_label, method).observe(elapsed)
 
 
 def create_app(
@@ -95,6 +119,8 @@ def create_app(
     app[REPOSITORY] = repository
     app[ROUTER] = router
     app[ON_ACCEPTED] = on_accepted
+    app[OPERATIONS] = Operations(repository.engine, deployment, settings, wake=on_accepted)
+    app[DATABASE_GAUGES] = DatabaseGauges(repository.engine, deployment)
     app[fitconnect.INTAKES] = list(intakes)
     app.router.add_post("/v1/applications", applications.submit)
     app.router.add_get("/v1/applications/{id}", applications.get_application)
@@ -103,6 +129,9 @@ def create_app(
     app.router.add_get("/v1/openapi.json", openapi.serve)
     app.router.add_post("/v1/fitconnect/callbacks", fitconnect.callback)
     setup_report_routes(app)
+    setup_delivery_routes(app)
+    setup_route_ops(app)
+    app.router.add_get("/metrics", serve_metrics)
     # Imported here: the dashboard builds on the API's auth and report modules, so importing it
     # at module level would make ozgbridge.api and ozgbridge.ui import each other.
     from ozgbridge.ui.routes import setup_ui  # noqa: PLC0415

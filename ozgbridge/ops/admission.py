@@ -65,7 +65,7 @@ class RouteRuntime:
 
 
 def display_state(runtime: RouteRuntime) -> RouteState:
-    """The one state operators see; a pause outranks the breaker (nothing is attempted either way)."""
+    """The one state operators see; a pause outranks the breaker (nothing is attempted anyway)."""
     if runtime.paused:
         return RouteState.PAUSED
     return {

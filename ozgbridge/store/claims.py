@@ -88,11 +88,22 @@ async def claim(
             continue
         if not await _has_due(conn, key, now):
             continue
-        await _claim_route(conn, run, key, policies.get(key, DEFAULT_POLICY), free, now,
-                           worker_id, lease_seconds)  # fmt: skip
+        await _claim_route(
+            conn,
+            run,
+            key,
+            policy=policies.get(key, DEFAULT_POLICY),
+            free=free,
+            now=now,
+            worker_id=worker_id,
+            lease_seconds=lease_seconds,
+        )
     free = limit - len(run.rows)
     if free > 0:
-        run.rows += await _take(conn, worker_id, free, lease_seconds, now, not_in_routes(special))
+        run.rows += await _take(
+            conn, worker_id, limit=free, lease_seconds=lease_seconds, now=now,
+            condition=not_in_routes(special),
+        )  # fmt: skip
     return run
 
 
@@ -100,6 +111,7 @@ async def _claim_route(
     conn: AsyncConnection,
     run: ClaimRun,
     key: RouteKey,
+    *,
     policy: RoutePolicy,
     free: int,
     now: datetime,
@@ -115,7 +127,10 @@ async def _claim_route(
         run.blocked.add(key)
         run.wake(granted.wake_at)
         return
-    rows = await _take(conn, worker_id, granted.count, lease_seconds, now, route_of(key))
+    rows = await _take(
+        conn, worker_id, limit=granted.count, lease_seconds=lease_seconds, now=now,
+        condition=route_of(key),
+    )  # fmt: skip
     run.rows += rows
     if len(rows) >= granted.count:
         run.blocked.add(key)  # more may be due, but not now
@@ -171,6 +186,7 @@ async def _lease_alive(conn: AsyncConnection, delivery_id: str, now: datetime) -
 async def _take(
     conn: AsyncConnection,
     worker_id: str,
+    *,
     limit: int,
     lease_seconds: float,
     now: datetime,

@@ -1,7 +1,8 @@
 """Per-route delivery figures for the route overview and the Prometheus gauges.
 
 Two grouped queries, each on an index that stays small: unfinished deliveries through the
-partial index ``ix_deliveries_route_due``, dead and cancelled ones through ``ix_deliveries_state_id``.
+partial index ``ix_deliveries_route_due``, dead and cancelled ones through
+``ix_deliveries_state_id``.
 Delivered deliveries are never counted here — that number only grows, and counting it on every
 scrape would get slower every day; `ozgbridge_delivery_attempts_total` has the rate.
 """
