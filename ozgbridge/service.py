@@ -126,6 +126,20 @@ async def open_service(
     return Service(settings, deployment, engine, repository, the_worker, app, connectors, intakes)
 
 
+async def _start_metrics_listener(settings: Settings) -> web.AppRunner | None:
+    """The worker's /metrics listener at OZGBRIDGE_METRICS_PORT, if set."""
+    if settings.metrics_port is None:
+        return None
+    runner = web.AppRunner(worker_metrics_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
+    logger.info(
+        "service.metrics_listening",
+        url=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+    )
+    return runner
+
+
 async def run_service(
     settings: Settings,
     *,
@@ -151,16 +165,8 @@ async def run_service(
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.port).start()
             logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
-        if service.worker is not None and settings.metrics_port is not None:
-            metrics_runner = web.AppRunner(
-                worker_metrics_app(), access_log=None, handle_signals=False
-            )
-            await metrics_runner.setup()
-            await web.TCPSite(metrics_runner, settings.metrics_host, settings.metrics_port).start()
-            logger.info(
-                "service.metrics_listening",
-                url=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
-            )
+        if service.worker is not None:
+            metrics_runner = await _start_metrics_listener(settings)
         if service.worker is not None:
             worker_task = asyncio.create_task(service.worker.run(), name="worker")
             if settings.pg_notify and service.engine.dialect.name == "postgresql":

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
         default=None,
         ge=1,
         le=65535,
-        description="worker processes serve Prometheus metrics at this port (/metrics); off if unset",
+        description="worker processes serve Prometheus /metrics at this port; off if unset",
     )
     metrics_host: str = Field(
         default="127.0.0.1",
