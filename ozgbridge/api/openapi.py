@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from ozgbridge.api import openapi_ops
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
 from ozgbridge.api.schemas import (
     AcceptedOut,
@@ -35,6 +36,7 @@ _MODELS: list[tuple[type[BaseModel], Mode]] = [
     (HealthOut, "serialization"),
     (ProblemOut, "serialization"),
     (ReportDocument, "serialization"),
+    *openapi_ops.MODELS,
 ]
 _PROBLEM_TEXTS = {
     400: "Malformed JSON or a malformed header",
@@ -141,6 +143,7 @@ def build_document() -> dict[str, Any]:
             "/v1/applications/{id}": {"get": status},
             "/v1/reports/ozg": {"get": report},
             "/v1/fitconnect/callbacks": {"post": _fitconnect_callback(problem)},
+            **openapi_ops.paths(ref, problem, request_id),
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
