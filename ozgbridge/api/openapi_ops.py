@@ -128,16 +128,7 @@ def paths(ref: Ref, problem: dict[str, Any], request_id: dict[str, Any]) -> dict
                     _query("service", "LeiKa key", {"type": "string", "pattern": "^99[0-9]{12}$"}),
                     _query("since", "created at or after (RFC 3339; no zone: UTC)", instant),
                     _query("until", "created before (RFC 3339; no zone: UTC)", instant),
-                    _query(
-                        "limit",
-                        "page size",
-                        {
-                            "type": "integer",
-                            "minimum": 1,
-                            "maximum": MAX_PAGE,
-                            "default": DEFAULT_PAGE,
-                        },
-                    ),  # fmt: skip
+                    _query("limit", "page size", page_size),
                     _query("cursor", "`next` of the previous page", {"type": "string"}),
                     request_id,
                 ],
@@ -177,7 +168,7 @@ def paths(ref: Ref, problem: dict[str, Any], request_id: dict[str, Any]) -> dict
                 "operationId": "replayDelivery",
                 "summary": "Attempt a dead or cancelled delivery again: same id, fresh ladder",
                 "description": ROLES
-                + ' A delivered delivery needs {"force": true}; a pending or delivering one is 409.',
+                + ' A delivered one needs {"force": true}; a pending or delivering one is 409.',
                 "parameters": [delivery_id, request_id],
                 "requestBody": body(ReplayIn, required=False),
                 "responses": {
