@@ -22,7 +22,9 @@ from sqlalchemy.engine import make_url
 
 from ozgbridge import __version__
 from ozgbridge import audit as audit_log
+from ozgbridge.cli_deliveries import deliveries
 from ozgbridge.cli_report import report
+from ozgbridge.cli_routes import routes
 from ozgbridge.errors import ConfigError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
 from ozgbridge.service import run_service
@@ -265,6 +267,8 @@ def submit(file: Any, url: str, token: str, idempotency_key: str | None) -> None
 
 
 main.add_command(report)
+main.add_command(deliveries)
+main.add_command(routes)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -1,0 +1,147 @@
+"""What `ozgbridge deliveries …` and `ozgbridge routes …` share: settings, the database, time
+arguments, output.
+
+These commands work on the database directly (``OZGBRIDGE_DATABASE_URL``), so they help when the
+API is down, and do exactly what the API does: same checks, same audit events, with the actor
+``cli:<login name>``. Tables on a terminal; ``--format json`` prints what the API would answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+from pydantic import BaseModel, ValidationError
+from rich.console import Console
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ozgbridge.domain import is_leika_key
+from ozgbridge.errors import ConfigError, SchemaOutdatedError
+from ozgbridge.settings import Settings
+from ozgbridge.store import migrate
+from ozgbridge.store.engine import create_engine
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+_RELATIVE = re.compile(r"(\d+)([mhd])")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
+format_option = click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="json: what the HTTP API answers, for scripts",
+)
+config_option = click.option(
+    "--config",
+    "config_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="configuration directory (tenants/, keys.yaml); default $OZGBRIDGE_CONFIG_DIR or ./config",
+)
+
+
+def fail(message: str, code: int = 2) -> None:
+    err.print(f"[red]error[/red]: {message}")
+    raise SystemExit(code)
+
+
+def cli_actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (KeyError, OSError):  # no login name (a container with a bare uid)
+        return "cli:unknown"
+
+
+def parse_when(value: str | None, *, now: datetime | None = None) -> datetime | None:
+    """``2026-11-24``, ``2026-11-24T10:00:00+01:00`` (no zone: UTC) or ``30m``/``6h``/``2d`` ago."""
+    if value is None:
+        return None
+    relative = _RELATIVE.fullmatch(value.strip())
+    if relative:
+        amount, unit = int(relative[1]), relative[2]
+        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        raise click.BadParameter(
+            f"{value!r} is neither a date/time (2026-11-24, 2026-11-24T10:00Z) nor an age "
+            "(30m, 6h, 2d)"
+        ) from None
+    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+
+
+def when_option_value(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> datetime | None:
+    return parse_when(value)
+
+
+def service_option_value(
+    _ctx: click.Context, _param: click.Parameter, value: str | None
+) -> str | None:
+    if value is not None and not is_leika_key(value):
+        raise click.BadParameter(f"{value!r} is not a LeiKa key (14 digits starting with 99)")
+    return value
+
+
+def route_key(value: str) -> tuple[str, str]:
+    tenant, slash, route = value.partition("/")
+    if not slash or not tenant or not route:
+        raise click.BadParameter(
+            f"{value!r}: give the route as TENANT/ROUTE, e.g. erkelenz/gewerbe"
+        )
+    return tenant, route
+
+
+def settings_from_env(config_dir: Path | None = None) -> Settings:
+    try:
+        return Settings(config_dir=config_dir) if config_dir else Settings()
+    except ValidationError as exc:
+        fail(f"settings: {exc.errors()[0]['msg']}")
+        raise
+
+
+def run_on_database(work: Callable[[AsyncEngine], Awaitable[T]], settings: Settings) -> T:
+    """Run ``work`` on a current database; failures become messages and exit code 2."""
+
+    async def main() -> T:
+        engine = create_engine(settings.database_url)
+        try:
+            await migrate.ensure_current(engine)
+            return await work(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except (SchemaOutdatedError, ConfigError) as exc:
+        fail(str(exc))
+    except (SQLAlchemyError, OSError) as exc:
+        fail(f"cannot use the database: {type(exc).__name__}: {exc}")
+    raise AssertionError("unreachable")
+
+
+def print_json(value: Any) -> None:
+    if isinstance(value, BaseModel):
+        text = value.model_dump_json(by_alias=True, indent=2)
+    elif isinstance(value, list) and all(isinstance(v, BaseModel) for v in value):
+        text = json.dumps([v.model_dump(mode="json", by_alias=True) for v in value], indent=2)
+    else:
+        text = json.dumps(value, indent=2, ensure_ascii=False)
+    sys.stdout.write(text + "\n")
+
+
+def show_time(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "–"
