@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from ozgbridge.domain import RouteState
 from ozgbridge.ops.admission import (
+    DEFAULT_POLICY,
     Quota,
     RoutePolicy,
     RouteRuntime,
@@ -23,7 +24,7 @@ OPEN = Breaker(BreakerState.OPEN, 5, 30, NOW + timedelta(seconds=30))
 
 def q(
     runtime: RouteRuntime,
-    policy: RoutePolicy = RoutePolicy(),
+    policy: RoutePolicy = DEFAULT_POLICY,
     *,
     free: int = 10,
     in_flight: int = 0,
@@ -79,7 +80,8 @@ def test_after_claim_takes_tokens_and_marks_the_probe() -> None:
 
     assert after.breaker.state is BreakerState.HALF_OPEN
     assert after.breaker.probe == "probe-id"
-    assert after.bucket is not None and after.bucket.tokens == 1
+    assert after.bucket is not None
+    assert after.bucket.tokens == 1
 
 
 def test_display_state() -> None:
