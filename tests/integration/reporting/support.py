@@ -141,7 +141,12 @@ class App:
     attachment_sizes: tuple[int, ...] = ()
 
 
-_STATUS = {"delivered": "delivered", "dead": "dead", "pending": "received", "delivering": "delivering"}
+_STATUS = {
+    "delivered": "delivered",
+    "dead": "dead",
+    "pending": "received",
+    "delivering": "delivering",
+}
 _ids = itertools.count(1)
 
 
