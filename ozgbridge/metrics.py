@@ -16,10 +16,13 @@ from prometheus_client import (
     Gauge,
     Histogram,
     ProcessCollector,
+    disable_created_metrics,
 )
 
 from ozgbridge import __version__
 
+# No *_created series: they double the series count and no dashboard or alert here uses them.
+disable_created_metrics()
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
 
@@ -68,7 +71,8 @@ WORKER_CLAIMS = Counter(
 )
 WORKER_LAST_CLAIM = Gauge(
     "ozgbridge_worker_last_claim_timestamp_seconds",
-    "Unix time of this worker's last claim that reached the database (found work or not)",
+    "Unix time this worker last claimed (found work or not) or found all its slots busy; "
+    "0 in processes that run no worker",
     registry=REGISTRY,
 )
 WORKER_IN_FLIGHT = Gauge(

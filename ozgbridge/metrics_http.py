@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from ozgbridge import metrics
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class _Forward(Collector):
@@ -31,8 +33,9 @@ def exposition_registry(extra: Iterable[Collector] = ()) -> CollectorRegistry:
 
 def exposition(registry: CollectorRegistry) -> web.Response:
     response = web.Response(body=generate_latest(registry))
-    # CONTENT_TYPE_LATEST carries version and charset parameters: set the header verbatim.
-    response.headers["Content-Type"] = CONTENT_TYPE_LATEST
+    # Set verbatim (aiohttp would drop the version parameter); every name we use is a classic
+    # one, so the text is the 0.0.4 format every Prometheus reads.
+    response.headers["Content-Type"] = CONTENT_TYPE
     response.headers["Cache-Control"] = "no-store"
     return response
 

@@ -86,6 +86,7 @@ class Worker:
 
     async def run(self) -> None:
         self.log.info("worker.started", concurrency=self.settings.worker_concurrency)
+        metrics.WORKER_LAST_CLAIM.set(time.time())
         try:
             while not self._stopping.is_set():
                 claimed = await self._claim()
@@ -107,6 +108,7 @@ class Worker:
     async def _claim(self) -> list[ClaimedDelivery]:
         free = self._free_slots()
         if free <= 0:
+            metrics.WORKER_LAST_CLAIM.set(time.time())  # busy, not stuck
             return []
         try:
             claimed = await self.queue.claim(
