@@ -111,7 +111,7 @@ async def test_breaker_opens_then_lets_exactly_one_probe_through_across_claimers
     claimers = [(queue_a, "a"), (queue_b, "b"), (queue_a, "a2"), (queue_b, "b2")]
     claims = await asyncio.gather(*(q.claim(n, limit=10, lease_seconds=60) for q, n in claimers))
 
-    taken = [(c, name) for batch, (_q, name) in zip(claims, claimers) for c in batch]
+    taken = [(c, name) for batch, (_q, name) in zip(claims, claimers, strict=True) for c in batch]
     assert len(taken) == 1
     [(probe, prober)] = taken
     assert probe.probe
@@ -146,8 +146,8 @@ async def test_breaker_opens_then_lets_exactly_one_probe_through_across_claimers
 
     assert len(rest) == 5  # closed: the other five, including the two that failed first
     async with engine.connect() as conn:
-        last = (await conn.execute(
-            select(route_transitions).order_by(route_transitions.c.at.desc()).limit(1))).one()  # fmt: skip
+        newest_first = select(route_transitions).order_by(route_transitions.c.at.desc())
+        last = (await conn.execute(newest_first.limit(1))).one()
     assert (last.from_state, last.to_state, last.reason) == (
         "half-open",
         "active",
