@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
-import re
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -26,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.domain import is_leika_key
 from ozgbridge.errors import ConfigError, SchemaOutdatedError
+from ozgbridge.ops.when import parse_when
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
 from ozgbridge.store.engine import create_engine
@@ -33,8 +33,6 @@ from ozgbridge.store.engine import create_engine
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
-_RELATIVE = re.compile(r"(\d+)([mhd])")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 
 format_option = click.option(
     "--format",
@@ -64,28 +62,13 @@ def cli_actor() -> str:
         return "cli:unknown"
 
 
-def parse_when(value: str | None, *, now: datetime | None = None) -> datetime | None:
-    """``2026-11-24``, ``2026-11-24T10:00:00+01:00`` (no zone: UTC) or ``30m``/``6h``/``2d`` ago."""
-    if value is None:
-        return None
-    relative = _RELATIVE.fullmatch(value.strip())
-    if relative:
-        amount, unit = int(relative[1]), relative[2]
-        return (now or datetime.now(UTC)) - timedelta(**{_UNITS[unit]: amount})
-    try:
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise click.BadParameter(
-            f"{value!r} is neither a date/time (2026-11-24, 2026-11-24T10:00Z) nor an age "
-            "(30m, 6h, 2d)"
-        ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 def when_option_value(
     _ctx: click.Context, _param: click.Parameter, value: str | None
 ) -> datetime | None:
-    return parse_when(value)
+    try:
+        return parse_when(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
 
 
 def service_option_value(

@@ -22,7 +22,7 @@ from prometheus_client import (
 from ozgbridge import __version__
 
 # No *_created series: they double the series count and no dashboard or alert here uses them.
-disable_created_metrics()
+disable_created_metrics()  # type: ignore[no-untyped-call]
 REGISTRY = CollectorRegistry(auto_describe=True)
 ProcessCollector(registry=REGISTRY)
 
