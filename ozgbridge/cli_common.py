@@ -25,12 +25,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.domain import is_leika_key
 from ozgbridge.errors import ConfigError, SchemaOutdatedError
+from ozgbridge.logs import configure_logging
 from ozgbridge.ops.when import parse_when
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
 from ozgbridge.store.engine import create_engine
 
-out = Console(highlight=False, soft_wrap=True)
+# Piped into a file or another program there is no terminal width: use one wide enough for ids.
+out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
@@ -98,6 +100,10 @@ def settings_from_env(config_dir: Path | None = None) -> Settings:
 
 def run_on_database(work: Callable[[AsyncEngine], Awaitable[T]], settings: Settings) -> T:
     """Run ``work`` on a current database; failures become messages and exit code 2."""
+
+    # Standard output is the command's answer (a table, JSON for scripts): logs go to standard
+    # error, warnings and errors only — what was done is in the answer and the audit log.
+    configure_logging("WARNING", settings.log_format)
 
     async def main() -> T:
         engine = create_engine(settings.database_url)

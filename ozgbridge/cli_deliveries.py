@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 import click
-from rich.table import Table
+from rich.table import Column, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.api.deliveries import detail_out, item_out
@@ -32,8 +32,9 @@ from ozgbridge.store.delivery_views import DeliveryFilter, DeliveryItem, Deliver
 
 
 def _deliveries_table(items: Sequence[DeliveryItem]) -> Table:
-    table = Table("id", "created (UTC)", "tenant/route", "service", "state", "attempts",
-                  "next attempt", "last error")  # fmt: skip
+    table = Table("created (UTC)", "tenant/route", "service", "state", "attempts", "next attempt",
+                  "last error")  # fmt: skip
+    table.columns.insert(0, Column("id", no_wrap=True, min_width=26))
     for i in items:
         table.add_row(
             i.id,
