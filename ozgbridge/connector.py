@@ -72,6 +72,9 @@ class ConnectorContext:
     tenant_id: str
     route_id: str
     data_dir: Path
+    # How many deliveries the worker runs at once (OZGBRIDGE_WORKER_CONCURRENCY): any one route
+    # may get all of them, so a connection pool of this size never makes a delivery wait.
+    concurrency: int = 16
 
 
 OptionsT = TypeVar("OptionsT", bound=ConnectorOptions)
@@ -111,7 +114,7 @@ class Connector(abc.ABC, Generic[OptionsT]):
                 receipt = await self._deliver(envelope)
         except TimeoutError as exc:
             error: DeliveryError = RetriableDeliveryError(
-                f"no answer from the back-end within {self.timeout:g} s"
+                f"no answer from {self.describe_target()} within {self.timeout:g} s"
             )
             error.__cause__ = exc
         except DeliveryError as exc:
@@ -137,6 +140,10 @@ class Connector(abc.ABC, Generic[OptionsT]):
             error=error.detail,
         )
         raise error
+
+    def describe_target(self) -> str:
+        """Where this connector delivers, for error messages: never credentials or secrets."""
+        return "the back-end"
 
     async def check(self) -> Receipt:
         """Test the route end to end without an application: used by ``routes test``.

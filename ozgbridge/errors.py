@@ -12,7 +12,7 @@
         └── PermanentDeliveryError  trying again cannot help (other 4xx, 3xx, rejected content)
 
 Connectors translate their library's exceptions into `DeliveryError` subclasses in one place,
-with ``raise … from exc``, so the worker never has to know about httpx, smtplib or asyncssh.
+with ``raise … from exc``, so the worker never has to know about aiohttp, smtplib or asyncssh.
 """
 
 from __future__ import annotations
@@ -76,13 +76,23 @@ class DeliveryError(OzgbridgeError):
 
     ``status_code`` is the back-end's answer where there was one; ``detail`` a short,
     non-personal description that lands in the attempt row and the audit log.
+    ``response_excerpt`` is the start of the back-end's answer (at most 1 KB of text) for the
+    people who fix the problem: it is kept in the attempt row and shown through the API, but it
+    may contain personal data, so it is never logged, audited or part of ``str(error)``.
     """
 
     retriable: bool = False
 
-    def __init__(self, detail: str, *, status_code: int | None = None) -> None:
+    def __init__(
+        self,
+        detail: str,
+        *,
+        status_code: int | None = None,
+        response_excerpt: str | None = None,
+    ) -> None:
         self.detail = detail
         self.status_code = status_code
+        self.response_excerpt = response_excerpt
         super().__init__(detail)
 
 
@@ -92,9 +102,14 @@ class RetriableDeliveryError(DeliveryError):
     retriable = True
 
     def __init__(
-        self, detail: str, *, status_code: int | None = None, retry_after: float | None = None
+        self,
+        detail: str,
+        *,
+        status_code: int | None = None,
+        retry_after: float | None = None,
+        response_excerpt: str | None = None,
     ) -> None:
-        super().__init__(detail, status_code=status_code)
+        super().__init__(detail, status_code=status_code, response_excerpt=response_excerpt)
         self.retry_after = retry_after
 
 

@@ -50,7 +50,12 @@ def build_connectors(deployment: Deployment, settings: Settings) -> dict[RouteKe
                     f"{tenant.id}/{route.id}: timeout {timeout:g} s must be shorter than "
                     f"OZGBRIDGE_LEASE_SECONDS ({settings.lease_seconds:g} s)"
                 )
-            context = ConnectorContext(tenant_id=tenant.id, route_id=route.id, data_dir=data_dir)
+            context = ConnectorContext(
+                tenant_id=tenant.id,
+                route_id=route.id,
+                data_dir=data_dir,
+                concurrency=settings.worker_concurrency,
+            )
             connectors[(tenant.id, route.id)] = connector_class(route.connector).from_config(
                 route.options, context=context, timeout=timeout
             )

@@ -259,8 +259,15 @@ class Worker:
         self, claimed: ClaimedDelivery, started_at: Any, error: DeliveryError
     ) -> AttemptResult:
         detail = error.detail[:500]
+        excerpt = error.response_excerpt[:1024] if error.response_excerpt else None
         if isinstance(error, PermanentDeliveryError):
-            return AttemptResult(AttemptOutcome.PERMANENT, started_at, error.status_code, detail)
+            return AttemptResult(
+                AttemptOutcome.PERMANENT,
+                started_at,
+                error.status_code,
+                detail,
+                response_excerpt=excerpt,
+            )
         if claimed.probe:
             # The probe's failure re-opens the breaker, which holds the delivery back; the wait is
             # the route's, not the delivery's, so it costs no rung (and cannot make it dead).
@@ -271,6 +278,7 @@ class Worker:
                 detail,
                 retry_at=utcnow(),
                 keeps_rung=True,
+                response_excerpt=excerpt,
             )
         route = self._route(claimed)
         schedule = route.retry_schedule if route and route.retry_schedule else DEFAULT_SCHEDULE
@@ -288,6 +296,7 @@ class Worker:
             error.status_code,
             detail,
             retry_at=None if delay is None else utcnow() + timedelta(seconds=delay),
+            response_excerpt=excerpt,
         )
 
     def _route(self, claimed: ClaimedDelivery) -> Any:

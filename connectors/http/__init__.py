@@ -7,10 +7,13 @@ JSON document (``envelope.to_json_document()``, contents base64) or ``multipart/
 parts ``envelope`` (manifest JSON), ``data`` (form data) and one ``attachment`` part per attachment,
 in manifest order.
 
-What an answer means is decided in one overridable method, `HttpConnector.classify_response`.
+What an answer means is decided in one overridable method, `HttpConnector.classify_response`,
+which gets an `HttpAnswer`. The requests go out over aiohttp (`connectors.http.transport`), through
+the proxy the environment names (`connectors.http.proxy`).
 """
 
+from connectors.http.answer import HttpAnswer
 from connectors.http.connector import HttpConnector, parse_retry_after
 from connectors.http.options import HttpOptions
 
-__all__ = ["HttpConnector", "HttpOptions", "parse_retry_after"]
+__all__ = ["HttpAnswer", "HttpConnector", "HttpOptions", "parse_retry_after"]

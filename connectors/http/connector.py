@@ -1,27 +1,35 @@
-"""The ``http`` connector: request building, the one place httpx errors are translated, outcomes."""
+"""The ``http`` connector: request building, what an answer means, and the Retry-After rules."""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import ssl
 import time
-from collections.abc import AsyncGenerator
-from contextlib import aclosing
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
-from typing import cast
 
-import httpx
 import structlog
+from yarl import URL
 
 from connectors._signing import signature_header
+from connectors.http.answer import MAX_RESPONSE_BYTES, HttpAnswer, remote_reference
 from connectors.http.encoding import encode_body
 from connectors.http.options import HttpOptions
+from connectors.http.proxy import proxy_for
+from connectors.http.transport import Session, Wire
 from ozgbridge.connector import Connector, ConnectorContext, Receipt
 from ozgbridge.domain import Envelope
-from ozgbridge.errors import ConfigError, PermanentDeliveryError, RetriableDeliveryError
+from ozgbridge.errors import (
+    ConfigError,
+    DeliveryError,
+    PermanentDeliveryError,
+    RetriableDeliveryError,
+)
+
+__all__ = ["MAX_RESPONSE_BYTES", "USER_AGENT", "HttpAnswer", "HttpConnector", "parse_retry_after"]
 
 logger = structlog.get_logger("ozgbridge.connectors.http")
 
@@ -29,12 +37,6 @@ try:
     USER_AGENT = f"ozgbridge/{version('ozgbridge')}"
 except PackageNotFoundError:  # a source tree that was never installed
     USER_AGENT = "ozgbridge/0"
-
-# Only a reference is read from an answer; a runaway back-end must not fill the worker's memory.
-MAX_RESPONSE_BYTES = 64 * 1024
-_MAX_REFERENCE_CHARS = 256
-_MAX_LOCATION_CHARS = 2048
-_WIRE_FORM_HEADERS = frozenset({"content-encoding", "content-length", "transfer-encoding"})
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -61,12 +63,20 @@ class HttpConnector(Connector[HttpOptions]):
 
     def __init__(self, options: HttpOptions, *, context: ConnectorContext, timeout: float) -> None:
         super().__init__(options, context=context, timeout=timeout)
-        self._url = str(options.url)
+        url = URL(str(options.url))
+        try:
+            proxy = proxy_for(url, os.environ)
+        except ValueError as exc:
+            raise ConfigError(f"route {context.route_id!r}: {exc}") from None
+        # Everything that can be wrong with the wire is found while the configuration loads.
+        self._wire = Wire(url=url, tls=self._tls_verification(), proxy=proxy)
         self._keys = options.signing_keys()
         self._static_headers = {k: v.get_secret_value() for k, v in options.headers.items()}
-        self._verify = self._tls_verification()
-        self._client: httpx.AsyncClient | None = None
-        self._client_lock = asyncio.Lock()
+        self._session: Session | None = None
+        self._session_lock = asyncio.Lock()
+
+    def describe_target(self) -> str:
+        return self._wire.target
 
     def _tls_verification(self) -> ssl.SSLContext | bool:
         if not self.options.verify_tls:
@@ -95,20 +105,33 @@ class HttpConnector(Connector[HttpOptions]):
             raise PermanentDeliveryError("delivery id contains '.', unusable as webhook-id")
         # Encoding and signing touch every byte of possibly large attachments: off the loop.
         body, headers = await asyncio.to_thread(self._prepare, envelope)
-        response = await self._send(body, headers)
-        return self.classify_response(response)
+        return await self._post(body, headers)
 
-    def classify_response(self, response: httpx.Response) -> Receipt:
+    async def _post(self, body: bytes, headers: dict[str, str]) -> Receipt:
+        """Send one signed body and classify the answer (the step every kind of body shares)."""
+        session = await self._http_session()
+        answer = await session.post(body, headers)
+        try:
+            return self.classify_response(answer)
+        except DeliveryError as error:
+            # Whatever decided it was an error (an override, too): keep the answer's start for
+            # the people who have to fix it.
+            if error.response_excerpt is None:
+                error.response_excerpt = answer.excerpt()
+            raise
+
+    def classify_response(self, response: HttpAnswer) -> Receipt:
         """The back-end's answer as a receipt, or the `DeliveryError` that says what to do next.
 
         Override this for a back-end with its own conventions (say, 200 with an error document).
         ``response`` holds at most the first `MAX_RESPONSE_BYTES` of the body. Details name the
-        status only: answers can echo the application's personal data.
+        status and the target only: answers can echo the application's personal data (their
+        first kilobyte is kept apart, as the error's ``response_excerpt``).
         """
         status = response.status_code
         if 200 <= status < 300:
-            return Receipt(status_code=status, remote_reference=_remote_reference(response))
-        detail = f"HTTP {status} from back-end"
+            return Receipt(status_code=status, remote_reference=remote_reference(response))
+        detail = f"HTTP {status} from {self.describe_target()}"
         if status in (408, 425, 429) or 500 <= status < 600:
             retry_after = None
             if status in (429, 503):
@@ -118,94 +141,33 @@ class HttpConnector(Connector[HttpOptions]):
 
     def _prepare(self, envelope: Envelope) -> tuple[bytes, dict[str, str]]:
         body, content_type = encode_body(envelope, self.options.format)
+        return body, self._signed_headers(envelope.delivery_id, body, content_type)
+
+    def _signed_headers(self, message_id: str, body: bytes, content_type: str) -> dict[str, str]:
+        """Headers for one body: static extras, ids, timestamp and the Standard Webhooks
+        signature over exactly ``body``."""
         timestamp = int(time.time())
         headers = {
             **self._static_headers,
             "Content-Type": content_type,
             "User-Agent": USER_AGENT,
-            "Idempotency-Key": envelope.delivery_id,
-            "webhook-id": envelope.delivery_id,
+            "Idempotency-Key": message_id,
+            "webhook-id": message_id,
             "webhook-timestamp": str(timestamp),
         }
         if self._keys:
-            headers["webhook-signature"] = signature_header(
-                self._keys, envelope.delivery_id, timestamp, body
-            )
-        return body, headers
+            headers["webhook-signature"] = signature_header(self._keys, message_id, timestamp, body)
+        return headers
 
-    async def _send(self, body: bytes, headers: dict[str, str]) -> httpx.Response:
-        """POST and read a bounded answer; the one place where httpx errors are translated."""
-        client = await self._http_client()
-        request = client.build_request("POST", self._url, content=body, headers=headers)
-        try:
-            response = await client.send(request, stream=True)
-            try:
-                content = await _read_bounded(response)
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException as exc:
-            raise RetriableDeliveryError(
-                f"no answer from the back-end within {self.timeout:g} s"
-            ) from exc
-        except httpx.RequestError as exc:
-            # Connection refused or reset, DNS, TLS, protocol errors: the network may heal.
-            raise RetriableDeliveryError(f"{type(exc).__name__} talking to the back-end") from exc
-        # The body is decoded already (and maybe cut short): without the headers that describe
-        # the wire form, httpx does not try to decode it a second time.
-        kept = [
-            (k, v) for k, v in response.headers.multi_items() if k.lower() not in _WIRE_FORM_HEADERS
-        ]
-        return httpx.Response(response.status_code, headers=kept, content=content, request=request)
-
-    async def _http_client(self) -> httpx.AsyncClient:
-        async with self._client_lock:
-            if self._client is None:
-                # Building the default TLS context reads the CA bundle from disk.
-                self._client = await asyncio.to_thread(self._new_client)
-            return self._client
-
-    def _new_client(self) -> httpx.AsyncClient:
-        return httpx.AsyncClient(
-            timeout=httpx.Timeout(self.timeout),  # httpx's default (5 s) would undercut ours
-            verify=self._verify,
-            follow_redirects=False,  # never re-send a signed application somewhere else
-        )
+    async def _http_session(self) -> Session:
+        async with self._session_lock:
+            if self._session is None:
+                self._session = await Session.open(
+                    self._wire, connections=self.context.concurrency, request_timeout=self.timeout
+                )
+            return self._session
 
     async def _close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-
-
-async def _read_bounded(response: httpx.Response) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    # aclosing: leaving the loop early must close the generator now, not at garbage collection.
-    stream = cast(AsyncGenerator[bytes, None], response.aiter_bytes())  # typed as an iterator
-    async with aclosing(stream):
-        async for chunk in stream:
-            chunks.append(chunk[: MAX_RESPONSE_BYTES - size])
-            size += len(chunks[-1])
-            if size >= MAX_RESPONSE_BYTES:
-                break
-    return b"".join(chunks)
-
-
-def _remote_reference(response: httpx.Response) -> str | None:
-    """``id`` or ``reference`` from a JSON answer, else the ``Location`` header, else None."""
-    if "json" in response.headers.get("content-type", "").split(";", 1)[0]:
-        try:
-            document = response.json()
-        except ValueError:
-            document = None
-        if isinstance(document, dict):
-            for key in ("id", "reference"):
-                value = document.get(key)
-                if isinstance(value, str | int) and not isinstance(value, bool):
-                    text = str(value)
-                    if 0 < len(text) <= _MAX_REFERENCE_CHARS:
-                        return text
-    location: str | None = response.headers.get("location")
-    if location and len(location) <= _MAX_LOCATION_CHARS:
-        return location
-    return None
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -223,6 +223,7 @@ def _application_out(view: ApplicationView, entries: list[status.StatusEntry]) -
                 last_status_code=d.last_status_code,
                 remote_reference=d.remote_reference,
                 delivered_at=d.delivered_at,
+                last_response=d.last_response,
             )
             for d in view.deliveries
         ],

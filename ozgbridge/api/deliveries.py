@@ -94,6 +94,7 @@ def detail_out(item: DeliveryItem, attempts: list[AttemptRecord]) -> DeliveryDet
                 outcome=a.outcome,
                 status_code=a.status_code,
                 error=a.error,
+                response_excerpt=a.response_excerpt,
             )
             for a in attempts
         ],

@@ -254,6 +254,14 @@ class DeliveryOut(CamelModel):
     last_status_code: int | None
     remote_reference: str | None
     delivered_at: datetime | None
+    last_response: str | None = Field(
+        default=None,
+        description=(
+            "the start (at most 1 KB, as text) of the back-end's answer to the last attempt, if "
+            "that attempt failed with an answer; it may contain personal data and is never "
+            "logged or audited"
+        ),
+    )
 
 
 class DataOut(CamelModel):

@@ -106,6 +106,9 @@ class AttemptOut(CamelModel):
     outcome: Literal["delivered", "retriable", "permanent"]
     status_code: int | None
     error: str | None
+    response_excerpt: str | None = Field(
+        default=None, description="the start of the back-end's error answer (at most 1 KB)"
+    )
 
 
 class DeliveryDetailOut(CamelModel):

@@ -82,6 +82,7 @@ class AttemptRecord:
     status_code: int | None
     error: str | None
     worker: str
+    response_excerpt: str | None = None
 
     @property
     def duration_ms(self) -> int:
@@ -167,6 +168,7 @@ class DeliveryViews:
                     status_code=r.status_code,
                     error=r.error,
                     worker=r.worker,
+                    response_excerpt=r.response_excerpt,
                 )
                 for r in rows
             ]

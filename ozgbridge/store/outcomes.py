@@ -46,7 +46,8 @@ def _final_state(result: AttemptResult) -> DeliveryState | None:
 
 
 _ATTEMPT_OUTCOME_FIELDS = (
-    "worker", "started_at", "finished_at", "outcome", "status_code", "error", "retry_at"
+    "worker", "started_at", "finished_at", "outcome", "status_code", "error", "retry_at",
+    "response_excerpt",
 )  # fmt: skip
 
 
@@ -55,7 +56,7 @@ async def upsert_attempts(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
     latest = {(row["delivery_id"], row["number"]): row for row in rows}  # one write per row
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = dialect_insert(attempts).values(
-        [{"id": new_id(), **row} for row in latest.values()]
+        [{"id": new_id(), "response_excerpt": None, **row} for row in latest.values()]
     )
     statement = statement.on_conflict_do_update(
         index_elements=["delivery_id", "number"],
@@ -171,6 +172,7 @@ async def record_outcomes_together(
                 "status_code": r.status_code,
                 "error": r.error,
                 "retry_at": r.retry_at,
+                "response_excerpt": r.response_excerpt,
             }
             for c, w, r in items
         ],

@@ -104,6 +104,7 @@ class DeliveryView:
     last_status_code: int | None
     remote_reference: str | None
     delivered_at: datetime | None
+    last_response: str | None = None  # the last recorded attempt's `response_excerpt`
 
 
 @dataclass(frozen=True)
@@ -153,3 +154,5 @@ class AttemptResult:
     # False when the attempt says nothing about the back-end (the worker shut down mid-attempt,
     # the route is not configured): the circuit breaker ignores it.
     evidence: bool = True
+    # The start of the back-end's error answer: stored, shown through the API, never logged.
+    response_excerpt: str | None = field(default=None, repr=False)

@@ -29,7 +29,13 @@ from ozgbridge.store.records import (
     IdempotencyRecord,
     NewApplication,
 )
-from ozgbridge.store.tables import applications, attachments, deliveries, idempotency_keys
+from ozgbridge.store.tables import (
+    applications,
+    attachments,
+    attempts,
+    deliveries,
+    idempotency_keys,
+)
 
 
 class IdempotencyKeyTaken(Exception):
@@ -142,9 +148,17 @@ class Repository:
             ).first()
             if app is None:
                 return None
+            last_response = (
+                select(attempts.c.response_excerpt)
+                .where(attempts.c.delivery_id == deliveries.c.id)
+                .order_by(attempts.c.number.desc())
+                .limit(1)
+                .scalar_subquery()
+                .label("last_response")
+            )
             rows = (
                 await conn.execute(
-                    select(deliveries)
+                    select(deliveries, last_response)
                     .where(deliveries.c.application_id == application_id)
                     .order_by(deliveries.c.created_at)
                 )
@@ -180,6 +194,7 @@ class Repository:
                     last_status_code=d.last_status_code,
                     remote_reference=d.remote_reference,
                     delivered_at=d.delivered_at,
+                    last_response=d.last_response,
                 )
                 for d in rows
             ),

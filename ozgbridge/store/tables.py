@@ -175,6 +175,10 @@ attempts = Table(
     Column("status_code", Integer),
     Column("error", String(500)),
     Column("retry_at", UTCDateTime),
+    # The start (1 KB) of the back-end's answer to a failed attempt, for the people who fix it.
+    # It may hold personal data: shown through the API to those who may see the application,
+    # never logged or audited.
+    Column("response_excerpt", String(1024)),
     UniqueConstraint("delivery_id", "number"),
 )
 

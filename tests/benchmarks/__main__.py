@@ -5,7 +5,8 @@
     ./dev bench --only intake,claims --engines postgresql
 
 Ratios are the numbers to compare across machines: each figure is measured in the same run as its
-ceiling (a bare INSERT+COMMIT loop for intake, a bare httpx loop for delivery), on the same cores.
+ceiling (a bare INSERT+COMMIT loop for intake, a bare aiohttp client for delivery, with a bare httpx
+client as a second reference), on the same cores.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import os
 import platform
 import shutil
 import time
+from typing import Any
 
 from tests.benchmarks import bench_claims, bench_delivery, bench_e2e, bench_intake
 from tests.benchmarks.common import Row, workdir
@@ -41,7 +43,8 @@ def main() -> None:
     directory = workdir()
 
     def emit_for(engine: str):  # type: ignore[no-untyped-def]
-        def emit(row: Row) -> None:
+        def emit(values: Row | tuple[Any, ...]) -> None:
+            row = Row(*values)
             rows.append((engine, row))
             print(_format(engine, row), flush=True)
 
@@ -62,15 +65,19 @@ def main() -> None:
 
 
 def _header() -> str:
-    columns = f"{'value':>12} {'unit':<26}{'ceiling':>11}{'ratio':>8}"
+    columns = f"{'value':>12} {'unit':<26}{'ceiling':>11}{'ratio':>8}{'alt ceil.':>11}"
     return f"{'engine':<11}{'figure':<44}{columns}  notes"
 
 
 def _format(engine: str, row: Row) -> str:
-    figure, unit, value, notes, ceiling, ratio = row
-    ceiling_text = f"{ceiling:11.1f}" if ceiling is not None else " " * 11
-    ratio_text = f"{ratio:8.2f}" if ratio is not None else " " * 8
-    return f"{engine:<11}{figure:<44}{value:12.1f} {unit:<26}{ceiling_text}{ratio_text}  {notes}"
+    def number(value: float | None, width: int, digits: int) -> str:
+        return f"{value:{width}.{digits}f}" if value is not None else " " * width
+
+    return (
+        f"{engine:<11}{row.figure:<44}{row.value:12.1f} {row.unit:<26}"
+        f"{number(row.ceiling, 11, 1)}{number(row.ratio, 8, 2)}{number(row.alt_ceiling, 11, 1)}"
+        f"  {row.notes}"
+    )
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 import asyncpg
@@ -34,6 +34,7 @@ from ozgbridge.tenants import token_sha256
 from tests.conftest import PG_ADMIN_DSN, sqlalchemy_pg_url
 
 OZGBRIDGE = str(Path(sys.executable).with_name("ozgbridge"))
+REPOSITORY = Path(__file__).resolve().parents[2]
 TOKEN = "bench-portal-token"
 
 
@@ -159,10 +160,19 @@ class Ozgbridge:
         self.processes.clear()
 
 
+@dataclass(frozen=True)
+class Sample:
+    """One request as the http connector sent it."""
+
+    headers: dict[str, str]
+    body: bytes
+
+
 class Backend:
     """A back-end that answers 200 at once and notes when each application arrived."""
 
     def __init__(self) -> None:
+        self.sample: Sample | None = None  # the first request that arrived
         self.arrivals: dict[str, float] = {}
         self.port = free_port()
         self.runner: web.AppRunner | None = None
@@ -175,20 +185,17 @@ class Backend:
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
+        if self.sample is None:
+            self.sample = Sample(dict(request.headers), body)
         application_id = json.loads(body)["applicationId"]
         self.arrivals.setdefault(application_id, time.perf_counter())
         if self.expected and len(self.arrivals) >= self.expected:
             self.all_arrived.set()
         return web.Response(status=200, text='{"id": "ok"}', content_type="application/json")
 
-    async def plain(self, request: web.Request) -> web.Response:
-        await request.read()
-        return web.Response(status=200, text="{}", content_type="application/json")
-
     async def start(self) -> None:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/inbox", self.handle)
-        app.router.add_post("/plain", self.plain)
         self.runner = web.AppRunner(app, access_log=None)
         await self.runner.setup()
         await web.TCPSite(self.runner, "127.0.0.1", self.port).start()
@@ -269,5 +276,70 @@ def workdir() -> Path:
     return Path(tempfile.mkdtemp(prefix="ozgbridge-bench-"))
 
 
-Row = tuple[str, str, float, str, float | None, float | None]
-Printer = Callable[[Row], None]
+class Row(NamedTuple):
+    """One line of the table; benchmarks may emit plain tuples in this order."""
+
+    figure: str
+    unit: str
+    value: float
+    notes: str
+    ceiling: float | None = None
+    ratio: float | None = None
+    # A second reference measured in the same run (delivery: a bare httpx loop).
+    alt_ceiling: float | None = None
+
+
+Printer = Callable[[Row | tuple[Any, ...]], None]
+
+
+async def bare_rate(
+    client: str, request: Sample, url: str, *, processes: int, concurrency: int, count: int
+) -> float:
+    """Requests/s of ``processes`` bare ``client`` loops (tests.benchmarks.bare_client) posting
+    ``request`` to ``url`` with ``concurrency`` connections each, started together."""
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as file:
+        json.dump(
+            {"headers": request.headers, "body": base64.b64encode(request.body).decode()}, file
+        )
+    per_process = count // processes
+    children = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.benchmarks.bare_client",
+            client,
+            file.name,
+            url,
+            str(concurrency),
+            str(per_process),
+            cwd=REPOSITORY,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        for _ in range(processes)
+    ]
+
+    async def line(child: asyncio.subprocess.Process) -> bytes:
+        assert child.stdout is not None
+        return (await child.stdout.readline()).strip()
+
+    try:
+        async with asyncio.timeout(300):
+            for child in children:
+                if await line(child) != b"ready":
+                    raise RuntimeError(f"bare {client} client did not start")
+            for child in children:  # all at once, as the workers run side by side
+                assert child.stdin is not None
+                child.stdin.write(b"go\n")
+                await child.stdin.drain()
+            seconds = [float(await line(child)) for child in children]
+            for child in children:
+                if await child.wait() != 0:
+                    raise RuntimeError(f"bare {client} client failed")
+    finally:
+        for child in children:
+            if child.returncode is None:
+                child.kill()
+                await child.wait()
+        Path(file.name).unlink()
+    return per_process * processes / max(seconds)

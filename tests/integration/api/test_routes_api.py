@@ -166,12 +166,11 @@ async def test_test_reports_a_failing_back_end(http_api: Api, backend: CountingB
         await http_api.client.post("/v1/routes/erkelenz/gewerbe/test", headers=OPERATOR)
     ).json()
 
-    assert (result["ok"], result["statusCode"], result["error"]) == (
-        False, 503, "HTTP 503 from back-end",
-    )  # fmt: skip
+    expected = f"HTTP 503 from {backend.url}"
+    assert (result["ok"], result["statusCode"], result["error"]) == (False, 503, expected)
     async with http_api.engine.connect() as conn:
         [check] = list(await conn.execute(select(route_checks)))
-    assert (check.ok, check.status_code, check.error) == (False, 503, "HTTP 503 from back-end")
+    assert (check.ok, check.status_code, check.error) == (False, 503, expected)
 
 
 async def test_test_of_a_file_drop_writes_no_folder(http_api: Api, tmp_path: Path) -> None:

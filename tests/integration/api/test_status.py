@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import insert, select, update
 
 from ozgbridge.domain import utcnow
-from ozgbridge.store.tables import deliveries
+from ozgbridge.ids import new_id
+from ozgbridge.store.tables import attempts, deliveries
 from tests.integration.api.support import (
     ERKELENZ_ARS,
     GANGELT_ARS,
@@ -79,6 +80,7 @@ async def test_status_view_shape_and_no_contents(api_db: Api) -> None:
         "lastStatusCode",
         "remoteReference",
         "deliveredAt",
+        "lastResponse",
     }
     assert (delivery["routeId"], delivery["state"], delivery["attempts"]) == (
         "gewerbe",
@@ -115,6 +117,36 @@ async def test_delivery_progress_shows(api: Api) -> None:
     )
     assert delivery["nextAttemptAt"] is None
     assert delivery["deliveredAt"] is not None
+
+
+async def test_last_response_is_the_excerpt_of_the_last_attempt(api_db: Api) -> None:
+    application_id = await submit(api_db)
+    async with api_db.engine.begin() as conn:
+        delivery_id = (
+            await conn.execute(
+                select(deliveries.c.id).where(deliveries.c.application_id == application_id)
+            )
+        ).scalar_one()
+        now = utcnow()
+        await conn.execute(
+            insert(attempts),
+            [
+                {"id": new_id(), "delivery_id": delivery_id, "number": number, "worker": "w1",
+                 "started_at": now, "finished_at": now, "outcome": "retriable",
+                 "status_code": 500, "error": "HTTP 500 from http://fv.example:80/in",
+                 "response_excerpt": excerpt}
+                for number, excerpt in [(2, "Datenbank voll – Antrag Schmidt"), (1, "first")]
+            ],
+        )  # fmt: skip
+        await conn.execute(update(deliveries).values(attempts=2, last_status_code=500))
+
+    for key in ("portal-a", "erkelenz-staff", "operator"):
+        response = await api_db.client.get(f"/v1/applications/{application_id}", headers=auth(key))
+        [delivery] = (await response.json())["deliveries"]
+        assert delivery["lastResponse"] == "Datenbank voll – Antrag Schmidt"
+    for key in ("portal-b", "gangelt-staff"):
+        response = await api_db.client.get(f"/v1/applications/{application_id}", headers=auth(key))
+        assert response.status == 404
 
 
 async def test_visibility(api_db: Api) -> None:

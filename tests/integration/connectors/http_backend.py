@@ -65,9 +65,11 @@ class HttpBackend:
         self._connectors: list[Connector[Any]] = []
         self.requests: list[Recorded] = []
         self.answers: deque[Answer] = deque()
+        self.peers: set[tuple[str, int]] = set()  # one (address, port) per connection used
         self.stalling = False
         self.failing_now = False
         self._release = asyncio.Event()
+        self._arrived = asyncio.Condition()
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/deliveries", self._handle)
         self._server = TestServer(app, host="127.0.0.1")
@@ -113,6 +115,11 @@ class HttpBackend:
         all_headers = {"Content-Type": "application/json"} if json_body is not None else {}
         self.answers.append(Answer(status, {**all_headers, **(headers or {})}, body))
 
+    async def wait_for_requests(self, count: int, *, within: float = 10.0) -> None:
+        """Until ``count`` requests have arrived (TimeoutError after ``within`` seconds)."""
+        async with asyncio.timeout(within), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.requests) >= count)
+
     @asynccontextmanager
     async def stalled(self) -> AsyncIterator[None]:
         self.stalling, self._release = True, asyncio.Event()
@@ -132,6 +139,11 @@ class HttpBackend:
         )
         record = Recorded(headers=headers, body=body, signature_valid=valid)
         self.requests.append(record)
+        peer = request.transport.get_extra_info("peername") if request.transport else None
+        if peer is not None:
+            self.peers.add((peer[0], peer[1]))
+        async with self._arrived:
+            self._arrived.notify_all()
         if self.stalling:
             await self._release.wait()
             return web.Response(status=200)
@@ -152,11 +164,18 @@ class HttpBackend:
         return [to_received(r) for r in self.requests if r.answered and 200 <= r.answered < 300]
 
 
-def http_connector(url: str, *, timeout: float = 10.0, **options: Any) -> HttpConnector:
+def http_connector(
+    url: str, *, timeout: float = 10.0, context: ConnectorContext = CONTEXT, **options: Any
+) -> HttpConnector:
     """An HttpConnector built the way the configuration builds it; the caller closes it."""
-    connector = HttpConnector.from_config({"url": url, **options}, context=CONTEXT, timeout=timeout)
+    connector = HttpConnector.from_config({"url": url, **options}, context=context, timeout=timeout)
     assert isinstance(connector, HttpConnector)
     return connector
+
+
+def target(backend: HttpBackend) -> str:
+    """How the connector names this back-end in errors: scheme://host:port/path."""
+    return backend.url
 
 
 def to_received(record: Recorded) -> Received:

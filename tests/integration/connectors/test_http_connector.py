@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
-import socket
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
 
-import httpx
 import pytest
 from aiohttp import BodyPartReader, web
 from aiohttp.test_utils import TestServer
 
 from connectors._signing import verify_signature
+from connectors.http import HttpAnswer, HttpConnector
+from ozgbridge.connector import Receipt
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
 from tests.contract.connector_contract import ConnectorContract
-from tests.contract.factories import make_attachment, make_envelope
-from tests.integration.connectors.http_backend import HttpBackend, http_connector
+from tests.contract.factories import PERSONAL_DATA, make_attachment, make_envelope
+from tests.integration.connectors.http_backend import (
+    CONTEXT,
+    Answer,
+    HttpBackend,
+    http_connector,
+    target,
+)
 
 CURRENT = "whsec_" + base64.b64encode(b"current-secret-of-32-bytes-long!").decode()
 PREVIOUS = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
@@ -89,7 +98,23 @@ async def test_json_request_is_signed_over_the_exact_body(backend: HttpBackend) 
     assert request.headers["webhook-id"] == envelope.delivery_id
     assert request.headers["idempotency-key"] == envelope.delivery_id
     assert request.headers["user-agent"].startswith("ozgbridge/")
+    assert abs(int(request.headers["webhook-timestamp"]) - datetime.now(UTC).timestamp()) < 60
+    assert int(request.headers["content-length"]) == len(request.body)
+    assert "cookie" not in request.headers
     assert receipt.remote_reference == "FV-1"
+
+
+async def test_unsigned_when_no_secret() -> None:
+    server = HttpBackend()
+    await server.start()
+    try:
+        await server.connector().deliver(make_envelope())
+    finally:
+        await server.close()
+
+    [request] = server.requests
+    assert "webhook-signature" not in request.headers
+    assert request.headers["webhook-id"] == request.headers["idempotency-key"]
 
 
 async def test_multipart_reads_back_with_a_standard_parser() -> None:
@@ -153,30 +178,79 @@ async def test_503_then_200_keeps_the_delivery_id(backend: HttpBackend) -> None:
         await connector.deliver(envelope)
     receipt = await connector.deliver(envelope.model_copy(update={"attempt": 2}))
 
-    assert (caught.value.status_code, caught.value.detail) == (503, "HTTP 503 from back-end")
+    assert (caught.value.status_code, caught.value.detail) == (
+        503,
+        f"HTTP 503 from {target(backend)}",
+    )
     assert caught.value.retry_after is None
     assert receipt.status_code == 200
     assert [r.headers["idempotency-key"] for r in backend.requests] == [envelope.delivery_id] * 2
     assert [r.answered for r in backend.requests] == [503, 200]
 
 
-async def test_400_is_permanent_and_hides_the_answer(backend: HttpBackend) -> None:
+async def test_400_keeps_the_answer_apart_from_the_detail(backend: HttpBackend) -> None:
     backend.answer(400, json_body={"error": "Nachname Mustermann ungültig"})
 
     with pytest.raises(PermanentDeliveryError) as caught:
         await backend.connector().deliver(make_envelope())
 
-    assert (caught.value.status_code, caught.value.detail) == (400, "HTTP 400 from back-end")
+    assert (caught.value.status_code, caught.value.detail) == (
+        400,
+        f"HTTP 400 from {target(backend)}",
+    )
+    assert caught.value.response_excerpt == '{"error": "Nachname Mustermann ung\\u00fcltig"}'
+    assert not any(word in str(caught.value) for word in PERSONAL_DATA)
 
 
-async def test_429_with_retry_after(backend: HttpBackend) -> None:
-    backend.answer(429, headers={"Retry-After": "42"})
+async def test_excerpt_is_the_first_kilobyte_of_a_long_answer(backend: HttpBackend) -> None:
+    backend.answers.append(Answer(500, {"Content-Type": "text/plain"}, b"Fehler " * 1000))
+
+    with pytest.raises(RetriableDeliveryError) as caught:
+        await backend.connector().deliver(make_envelope())
+
+    assert caught.value.response_excerpt == ("Fehler " * 1000)[:1024]
+
+
+async def test_an_override_that_refuses_a_2xx_keeps_the_excerpt(backend: HttpBackend) -> None:
+    class AcceptFlag(HttpConnector):
+        def classify_response(self, response: HttpAnswer) -> Receipt:
+            if response.json().get("accepted") is False:
+                raise PermanentDeliveryError("back-end rejected the application", status_code=200)
+            return super().classify_response(response)
+
+    backend.answer(200, json_body={"accepted": False, "reason": "Mustermann unbekannt"})
+    custom = AcceptFlag(backend.connector().options, context=CONTEXT, timeout=5)
+    try:
+        with pytest.raises(PermanentDeliveryError) as caught:
+            await custom.deliver(make_envelope())
+    finally:
+        await custom.aclose()
+
+    assert caught.value.response_excerpt == '{"accepted": false, "reason": "Mustermann unbekannt"}'
+
+
+async def test_a_2xx_has_no_excerpt_to_keep(backend: HttpBackend) -> None:
+    backend.answer(204)
+
+    receipt = await backend.connector().deliver(make_envelope())
+
+    assert (receipt.status_code, receipt.remote_reference) == (204, None)
+
+
+@pytest.mark.parametrize(
+    ("value", "seconds"),
+    [("42", 42.0), ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0), ("soon", None), ("-1", None)],
+)
+async def test_429_with_retry_after(
+    backend: HttpBackend, value: str, seconds: float | None
+) -> None:
+    backend.answer(429, headers={"Retry-After": value})
 
     with pytest.raises(RetriableDeliveryError) as caught:
         await backend.connector().deliver(make_envelope())
 
     assert caught.value.status_code == 429
-    assert caught.value.retry_after == 42.0
+    assert caught.value.retry_after == seconds
 
 
 async def test_hanging_back_end_times_out_as_retriable(backend: HttpBackend) -> None:
@@ -186,24 +260,8 @@ async def test_hanging_back_end_times_out_as_retriable(backend: HttpBackend) -> 
         with pytest.raises(RetriableDeliveryError) as caught:
             await connector.deliver(make_envelope())
 
-    assert "0.3 s" in caught.value.detail
+    assert caught.value.detail == f"no answer from {target(backend)} within 0.3 s"
     assert len(backend.requests) == 1  # it did arrive; the answer never came
-
-
-async def test_connection_refused_is_retriable() -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    # Nothing listens on the port any more.
-    connector = http_connector(f"http://127.0.0.1:{port}/deliveries")
-    try:
-        with pytest.raises(RetriableDeliveryError) as caught:
-            await connector.deliver(make_envelope())
-    finally:
-        await connector.aclose()
-
-    assert caught.value.detail == "ConnectError talking to the back-end"
-    assert isinstance(caught.value.__cause__, httpx.ConnectError)
 
 
 async def test_static_headers_are_sent(backend: HttpBackend) -> None:
@@ -218,13 +276,33 @@ async def test_static_headers_are_sent(backend: HttpBackend) -> None:
 async def test_one_connection_pool_is_reused_and_closed(backend: HttpBackend) -> None:
     connector = backend.connector()
     await connector.deliver(make_envelope())
-    client = connector._client
+    session = connector._session
     await connector.deliver(make_envelope())
 
-    assert client is not None
-    assert connector._client is client
+    assert session is not None
+    assert connector._session is session
+    assert len(backend.peers) == 1  # both requests on one kept-alive connection
     await connector.aclose()
-    assert client.is_closed
+    assert session.closed
+    assert connector._session is None
+
+
+async def test_the_pool_is_sized_by_the_worker_concurrency(backend: HttpBackend) -> None:
+    connector = http_connector(
+        backend.url, context=replace(CONTEXT, concurrency=3), signing_secret=CURRENT
+    )
+    try:
+        async with backend.stalled():
+            attempts = [asyncio.create_task(connector.deliver(make_envelope())) for _ in range(5)]
+            await backend.wait_for_requests(3)
+            await asyncio.sleep(0.2)  # would a fourth connection open? (it must not)
+            assert len(backend.requests) == 3
+        await asyncio.gather(*attempts)
+    finally:
+        await connector.aclose()
+
+    assert len(backend.requests) == 5
+    assert len(backend.peers) == 3
 
 
 async def test_compressed_answer_is_decoded_once() -> None:

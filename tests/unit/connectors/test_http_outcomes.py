@@ -1,4 +1,8 @@
-"""What each back-end answer means, through the connector, with httpx mocked (pytest-httpx)."""
+"""What each back-end answer means: `HttpConnector.classify_response` on answers built here.
+
+Everything that needs the wire (headers sent, redirects, transport errors, huge answers) is in
+tests/integration/connectors/test_http_connector.py, against real servers on 127.0.0.1.
+"""
 
 from __future__ import annotations
 
@@ -9,21 +13,20 @@ from email.utils import format_datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from pytest_httpx import HTTPXMock
+from multidict import CIMultiDict, CIMultiDictProxy
 
-from connectors._signing import verify_signature
-from connectors.http import HttpConnector, parse_retry_after
-from connectors.http.connector import MAX_RESPONSE_BYTES
+from connectors.http import HttpAnswer, HttpConnector, parse_retry_after
+from connectors.http.answer import EXCERPT_BYTES
 from ozgbridge.connector import ConnectorContext, Receipt
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 from tests.contract.factories import PERSONAL_DATA, make_envelope
 
 URL = "https://fachverfahren.example/api/antraege"
+TARGET = "https://fachverfahren.example:443/api/antraege"
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 CONTEXT = ConnectorContext(tenant_id="heinsberg", route_id="gewerbe", data_dir=Path("/srv"))
-LEAKY_BODY = {"error": "Antragsteller Erika Mustermann, Heideweg 7: unbekannt"}
+LEAKY_BODY = json.dumps({"error": "Antragsteller Erika Mustermann, Heideweg 7: unbekannt"})
 
 
 def build(**options: Any) -> HttpConnector:
@@ -39,6 +42,10 @@ async def connector() -> AsyncIterator[HttpConnector]:
     built = build()
     yield built
     await built.aclose()
+
+
+def answer(status: int, headers: dict[str, str] | None = None, body: bytes = b"") -> HttpAnswer:
+    return HttpAnswer(status, CIMultiDictProxy(CIMultiDict(headers or {})), body)
 
 
 RECEIPT, RETRIABLE, PERMANENT = "receipt", "retriable", "permanent"
@@ -80,56 +87,52 @@ TABLE = [
 
 
 @pytest.mark.parametrize(("status", "outcome"), TABLE)
-async def test_status_code_outcome(
-    connector: HttpConnector, httpx_mock: HTTPXMock, status: int, outcome: str
-) -> None:
-    httpx_mock.add_response(url=URL, status_code=status, json=LEAKY_BODY)
+def test_status_code_outcome(connector: HttpConnector, status: int, outcome: str) -> None:
+    response = answer(status, {"Content-Type": "application/json"}, LEAKY_BODY.encode())
 
     if outcome == RECEIPT:
-        receipt = await connector.deliver(make_envelope())
-        assert receipt.status_code == status
+        assert connector.classify_response(response).status_code == status
         return
     expected = RetriableDeliveryError if outcome == RETRIABLE else PermanentDeliveryError
     with pytest.raises(DeliveryError) as caught:
-        await connector.deliver(make_envelope())
+        connector.classify_response(response)
     assert type(caught.value) is expected
     assert caught.value.status_code == status
-    assert caught.value.detail == f"HTTP {status} from back-end"
-    assert not any(word in caught.value.detail for word in PERSONAL_DATA)
+    assert caught.value.detail == f"HTTP {status} from {TARGET}"
+    assert not any(word in str(caught.value) for word in PERSONAL_DATA)
 
 
 @pytest.mark.parametrize("status", [429, 503])
-async def test_retry_after_in_seconds(
-    connector: HttpConnector, httpx_mock: HTTPXMock, status: int
-) -> None:
-    httpx_mock.add_response(status_code=status, headers={"Retry-After": "120"})
-
+def test_retry_after_in_seconds(connector: HttpConnector, status: int) -> None:
     with pytest.raises(RetriableDeliveryError) as caught:
-        await connector.deliver(make_envelope())
+        connector.classify_response(answer(status, {"Retry-After": "120"}))
 
     assert caught.value.retry_after == 120.0
 
 
-async def test_retry_after_as_http_date(connector: HttpConnector, httpx_mock: HTTPXMock) -> None:
+def test_retry_after_as_http_date(connector: HttpConnector) -> None:
     when = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=90)
-    httpx_mock.add_response(
-        status_code=503, headers={"Retry-After": format_datetime(when, usegmt=True)}
-    )
 
     with pytest.raises(RetriableDeliveryError) as caught:
-        await connector.deliver(make_envelope())
+        connector.classify_response(
+            answer(503, {"Retry-After": format_datetime(when, usegmt=True)})
+        )
 
     assert caught.value.retry_after is not None
     assert 80 <= caught.value.retry_after <= 90
 
 
-async def test_retry_after_ignored_where_it_does_not_apply(
-    connector: HttpConnector, httpx_mock: HTTPXMock
-) -> None:
-    httpx_mock.add_response(status_code=500, headers={"Retry-After": "120"})
-
+@pytest.mark.parametrize("value", ["soon", "-5", "1.5", ""])
+def test_unusable_retry_after_is_ignored(connector: HttpConnector, value: str) -> None:
     with pytest.raises(RetriableDeliveryError) as caught:
-        await connector.deliver(make_envelope())
+        connector.classify_response(answer(429, {"Retry-After": value}))
+
+    assert caught.value.retry_after is None
+
+
+def test_retry_after_ignored_where_it_does_not_apply(connector: HttpConnector) -> None:
+    with pytest.raises(RetriableDeliveryError) as caught:
+        connector.classify_response(answer(500, {"Retry-After": "120"}))
 
     assert caught.value.retry_after is None
 
@@ -169,6 +172,7 @@ def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
         ({"Content-Type": "application/json"}, b'{"id": {"nested": 1}}', None),
         ({"Content-Type": "application/json"}, b'["id"]', None),
         ({"Content-Type": "application/json"}, b"{not json", None),
+        ({"Content-Type": "application/json"}, b'{"id": "\xff\xfe"}', None),
         ({"Content-Type": "application/json"}, b'{"id": "' + b"x" * 300 + b'"}', None),
         ({"Content-Type": "text/plain"}, b'{"id": "ignored"}', None),
         ({"Location": "/api/antraege/991"}, b"", "/api/antraege/991"),
@@ -177,112 +181,37 @@ def test_parse_retry_after(value: str | None, seconds: float | None) -> None:
             b"{}",
             "/api/antraege/991",
         ),
+        ({"Location": "/" + "x" * 3000}, b"", None),
         ({}, b"", None),
     ],
 )
-async def test_remote_reference(
-    connector: HttpConnector,
-    httpx_mock: HTTPXMock,
-    headers: dict[str, str],
-    body: bytes,
-    reference: str | None,
+def test_remote_reference(
+    connector: HttpConnector, headers: dict[str, str], body: bytes, reference: str | None
 ) -> None:
-    httpx_mock.add_response(status_code=201, headers=headers, content=body)
-
-    receipt = await connector.deliver(make_envelope())
+    receipt = connector.classify_response(answer(201, headers, body))
 
     assert receipt.remote_reference == reference
 
 
-async def test_huge_answer_is_read_only_up_to_the_limit(
-    connector: HttpConnector, httpx_mock: HTTPXMock
-) -> None:
-    # A reference at the start of a body far beyond the limit: cut JSON, so no reference.
-    body = b'{"id": "FV-1", "padding": "' + b"x" * (4 * MAX_RESPONSE_BYTES) + b'"}'
-    httpx_mock.add_response(
-        status_code=200, headers={"Content-Type": "application/json"}, content=body
-    )
-    seen: list[int] = []
-
-    class Recording(HttpConnector):
-        def classify_response(self, response: httpx.Response) -> Receipt:
-            seen.append(len(response.content))
-            return super().classify_response(response)
-
-    recording = Recording(connector.options, context=CONTEXT, timeout=5)
-    try:
-        receipt = await recording.deliver(make_envelope())
-    finally:
-        await recording.aclose()
-
-    assert receipt.status_code == 200
-    assert receipt.remote_reference is None
-    assert seen == [MAX_RESPONSE_BYTES]
-
-
 @pytest.mark.parametrize(
-    ("exception", "detail"),
+    ("headers", "body", "excerpt"),
     [
-        (httpx.ConnectError("refused"), "ConnectError talking to the back-end"),
-        (httpx.ConnectTimeout("slow"), "no answer from the back-end within 5 s"),
-        (httpx.ReadTimeout("slow"), "no answer from the back-end within 5 s"),
-        (httpx.RemoteProtocolError("garbage"), "RemoteProtocolError talking to the back-end"),
-        (httpx.ReadError("reset"), "ReadError talking to the back-end"),
+        ({}, b"", None),
+        ({}, b"Nachname fehlt", "Nachname fehlt"),
+        ({"Content-Type": "text/plain; charset=utf-8"}, "Straße".encode(), "Straße"),
+        ({"Content-Type": "text/plain; charset=ISO-8859-1"}, "Straße".encode("latin-1"), "Straße"),
+        ({"Content-Type": "text/plain; charset=no-such-codec"}, "Straße".encode(), "Straße"),
+        ({"Content-Type": 'text/plain; charset="utf-8"'}, b"ok \xff bad", "ok \ufffd bad"),
+        ({}, b"nul\x00byte", "nul\ufffdbyte"),
+        # 1023 ASCII bytes, then a 2-byte character cut in half by the limit: dropped whole
+        ({}, b"x" * (EXCERPT_BYTES - 1) + "ä".encode() + b"tail", "x" * (EXCERPT_BYTES - 1)),
+        ({}, b"y" * (4 * EXCERPT_BYTES), "y" * EXCERPT_BYTES),
     ],
 )
-async def test_transport_errors_are_retriable_with_their_cause(
-    connector: HttpConnector, httpx_mock: HTTPXMock, exception: Exception, detail: str
+def test_excerpt_is_the_first_kilobyte_as_text(
+    headers: dict[str, str], body: bytes, excerpt: str | None
 ) -> None:
-    httpx_mock.add_exception(exception)
-
-    with pytest.raises(RetriableDeliveryError) as caught:
-        await connector.deliver(make_envelope())
-
-    assert caught.value.detail == detail
-    assert caught.value.__cause__ is exception
-
-
-async def test_request_headers_and_signature(
-    connector: HttpConnector, httpx_mock: HTTPXMock
-) -> None:
-    httpx_mock.add_response(status_code=202)
-    envelope = make_envelope()
-
-    await connector.deliver(envelope)
-
-    request = httpx_mock.get_request()
-    assert request is not None
-    assert request.method == "POST"
-    assert request.headers["webhook-id"] == envelope.delivery_id
-    assert request.headers["idempotency-key"] == envelope.delivery_id
-    assert request.headers["user-agent"].startswith("ozgbridge/")
-    assert abs(int(request.headers["webhook-timestamp"]) - datetime.now(UTC).timestamp()) < 60
-    assert verify_signature(SECRET, dict(request.headers), request.content)
-    assert json.loads(request.content) == envelope.to_json_document()
-
-
-async def test_unsigned_when_no_secret(httpx_mock: HTTPXMock) -> None:
-    httpx_mock.add_response(status_code=200)
-    unsigned = build(signing_secret=None)
-
-    try:
-        await unsigned.deliver(make_envelope())
-    finally:
-        await unsigned.aclose()
-
-    request = httpx_mock.get_request()
-    assert request is not None
-    assert "webhook-signature" not in request.headers
-    assert "webhook-id" in request.headers
-
-
-async def test_redirects_are_not_followed(connector: HttpConnector, httpx_mock: HTTPXMock) -> None:
-    httpx_mock.add_response(status_code=307, headers={"Location": "https://elsewhere.example/"})
-
-    with pytest.raises(PermanentDeliveryError):
-        await connector.deliver(make_envelope())
-
-    assert len(httpx_mock.get_requests()) == 1
+    assert answer(400, headers, body).excerpt() == excerpt
 
 
 async def test_dot_in_delivery_id_is_permanent(connector: HttpConnector) -> None:
@@ -293,19 +222,18 @@ async def test_dot_in_delivery_id_is_permanent(connector: HttpConnector) -> None
 class AcceptFlagConnector(HttpConnector):
     """A back-end that answers 200 {"accepted": false} when it rejects an application."""
 
-    def classify_response(self, response: httpx.Response) -> Receipt:
+    def classify_response(self, response: HttpAnswer) -> Receipt:
         receipt = super().classify_response(response)
         if response.json().get("accepted") is False:
             raise PermanentDeliveryError("back-end rejected the application", status_code=200)
         return receipt
 
 
-async def test_classify_response_is_the_one_override_point(httpx_mock: HTTPXMock) -> None:
-    httpx_mock.add_response(status_code=200, json={"accepted": False})
+def test_classify_response_is_the_one_override_point() -> None:
     custom = AcceptFlagConnector(build().options, context=CONTEXT, timeout=5)
+    rejected = answer(200, {"Content-Type": "application/json"}, b'{"accepted": false}')
+    accepted = answer(200, {"Content-Type": "application/json"}, b'{"accepted": true, "id": 7}')
 
-    try:
-        with pytest.raises(PermanentDeliveryError, match="rejected"):
-            await custom.deliver(make_envelope())
-    finally:
-        await custom.aclose()
+    with pytest.raises(PermanentDeliveryError, match="rejected"):
+        custom.classify_response(rejected)
+    assert custom.classify_response(accepted).remote_reference == "7"
