@@ -71,12 +71,18 @@ def _row(r: RouteRow, csrf: str) -> str:
 async def _page(
     request: web.Request, session: Session, account: str, notice: str = ""
 ) -> web.Response:
-    rows = await request.app[OPERATIONS].route_rows(own_tenants(session.key))
+    operations = request.app[OPERATIONS]
+    scope = own_tenants(session.key)
+    chosen = request.query.get("tenant") or ""
+    if scope is None and chosen in operations.deployment.tenants:
+        scope = [chosen]
+    rows = await operations.route_rows(scope)
     csrf = csrf_input(request, session)
     content = (
         "<h2>Routen</h2>"
-        "<p>Eine pausierte Route nimmt Anträge weiter an und speichert sie, stellt aber nichts zu; "
-        "Warten verbraucht keine Wiederholungsstufe. Ein offener Schutzschalter lässt nach der "
+        + (_tenant_filter(request, chosen) if session.key.tenant is None else "")
+        + "<p>Eine pausierte Route nimmt Anträge weiter an und speichert sie, stellt aber "
+        "nichts zu; Warten verbraucht keine Wiederholungsstufe. Ein offener Schutzschalter lässt nach der "
         "Abkühlzeit eine Probezustellung durch.</p>"
         f"{notice}"
         '<table id="routes"><thead><tr><th>Route</th><th>Anschluss</th><th>Zustand</th>'
@@ -86,6 +92,20 @@ async def _page(
         "</tbody></table>"
     )
     return respond("Routen", content, account)
+
+
+def _tenant_filter(request: web.Request, chosen: str) -> str:
+    tenants = request.app[OPERATIONS].deployment.tenants.values()
+    options = "".join(
+        f'<option value="{escape(t.id)}"{" selected" if t.id == chosen else ""}>'
+        f"{escape(t.name)}</option>"
+        for t in tenants
+    )
+    return (
+        f'<form class="filters" method="get" action="{LIST}" aria-label="Filter">'
+        f'<label>Mandant<select name="tenant"><option value="">alle</option>{options}</select>'
+        '</label><button type="submit">Anzeigen</button></form>'
+    )
 
 
 async def routes_page(request: web.Request) -> web.StreamResponse:

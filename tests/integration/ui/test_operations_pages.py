@@ -158,6 +158,9 @@ async def test_routes_pause_resume_and_test(ui: OpsUi, tmp_path: Path) -> None:
     assert "Die Route ist pausiert." in after_pause
     assert "pausiert" in after_pause.split('id="r-erkelenz-gewerbe"')[1].split("</tr>")[0]
     assert resumed.status == 303
+    only_gangelt = await ui.page("/ui/routes?tenant=gangelt")
+    assert "gangelt/gewerbe" in only_gangelt
+    assert "erkelenz/gewerbe" not in only_gangelt
     assert tested.status == 200
     assert "Test erkelenz/melde: erfolgreich" in await tested.text()
     [paused_event] = await events(ui.engine, "route.paused")
