@@ -82,8 +82,8 @@ async def _page(
         "<h2>Routen</h2>"
         + (_tenant_filter(request, chosen) if session.key.tenant is None else "")
         + "<p>Eine pausierte Route nimmt Anträge weiter an und speichert sie, stellt aber "
-        "nichts zu; Warten verbraucht keine Wiederholungsstufe. Ein offener Schutzschalter lässt nach der "
-        "Abkühlzeit eine Probezustellung durch.</p>"
+        "nichts zu; Warten verbraucht keine Wiederholungsstufe. Ein offener Schutzschalter "
+        "lässt nach der Abkühlzeit eine Probezustellung durch.</p>"
         f"{notice}"
         '<table id="routes"><thead><tr><th>Route</th><th>Anschluss</th><th>Zustand</th>'
         "<th>Wartend</th><th>In Zustellung</th><th>Gescheitert</th><th>Ältester wartend</th>"
