@@ -1,6 +1,6 @@
 """File drop: each application becomes one folder in a directory that the back-end polls.
 
-Layout of one delivery (``NN`` is the 1-based position in the manifest's ``attachments`` list)::
+The folder's layout, names and re-delivery rules are those of `connectors.folder_layout`::
 
     <directory>/<applicationId>/
         envelope.json            the envelope's manifest (metadata, sizes, SHA-256), UTF-8
@@ -19,31 +19,29 @@ from __future__ import annotations
 
 import asyncio
 import errno
-import json
 import os
-import re
 import secrets
 import shutil
-import unicodedata
 from pathlib import Path
 
 import structlog
 
+from connectors import folder_layout as layout
+from connectors.folder_layout import MAX_FILENAME_CHARS, file_extension, sanitise_filename
 from ozgbridge.connector import Connector, ConnectorContext, ConnectorOptions, Receipt
 from ozgbridge.domain import Envelope
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
 
-__all__ = ["FileDropConnector", "FileDropOptions", "file_extension", "sanitise_filename"]
+# The name helpers stay importable from here, where they lived first.
+__all__ = [
+    "MAX_FILENAME_CHARS",
+    "FileDropConnector",
+    "FileDropOptions",
+    "file_extension",
+    "sanitise_filename",
+]
 
 logger = structlog.get_logger("ozgbridge.connectors.filedrop")
-
-MAX_FILENAME_CHARS = 120
-_MAX_EXTENSION_CHARS = 16
-_SEPARATORS = re.compile(r"[/\\]")
-_NOT_ALLOWED = re.compile(r"[^A-Za-z0-9._\-äöüÄÖÜß ]")
-_DOT_RUNS = re.compile(r"\.{2,}")
-# Ids become folder names as they are; anything else could make two ids share one folder.
-_SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
 
 
 class FileDropOptions(ConnectorOptions):
@@ -56,46 +54,6 @@ class FileDropOptions(ConnectorOptions):
 
     directory: Path
     create: bool = True
-
-
-def sanitise_filename(name: str, *, fallback: str = "file") -> str:
-    """A name safe as one path component on Linux and on Windows/SMB shares, never empty.
-
-    The last path component only (``/`` and ``\\`` both count, since browsers on Windows send
-    ``C:\\…\\x.pdf``), without control or format characters, other characters outside
-    ``A-Za-z0-9._- äöüÄÖÜß`` replaced by ``_``, no runs of dots, no leading or trailing dots and
-    spaces, at most 120 characters with the extension kept. Windows device names (``CON``,
-    ``NUL``) pass: the connector puts a number in front of every attachment name anyway.
-    """
-    text = unicodedata.normalize("NFC", name)
-    # Format characters include U+202E (right-to-left override), which disguises extensions.
-    text = "".join(ch for ch in text if unicodedata.category(ch) not in ("Cc", "Cf"))
-    components = [part for part in _SEPARATORS.split(text) if part.strip(" .")]
-    text = components[-1] if components else ""
-    text = _NOT_ALLOWED.sub("_", text)
-    text = _DOT_RUNS.sub(".", text)
-    # Leading dots hide files (and pickup scripts skip them); Windows drops trailing dots/spaces.
-    text = text.strip(" .")
-    if len(text) > MAX_FILENAME_CHARS:
-        stem, dot, extension = text.rpartition(".")
-        if dot and stem and len(extension) <= _MAX_EXTENSION_CHARS:
-            keep = MAX_FILENAME_CHARS - len(extension) - 1
-            text = stem[:keep].rstrip(" .") + "." + extension
-        else:
-            text = text[:MAX_FILENAME_CHARS].rstrip(" .")
-    return text or fallback
-
-
-def file_extension(mime_type: str) -> str:
-    """``json``, ``xml``, ``pdf`` or ``bin`` for a MIME type (parameters and case ignored)."""
-    essence = mime_type.split(";", 1)[0].strip().lower()
-    if essence in ("application/json", "text/json") or essence.endswith("+json"):
-        return "json"
-    if essence in ("application/xml", "text/xml") or essence.endswith("+xml"):
-        return "xml"
-    if essence == "application/pdf":
-        return "pdf"
-    return "bin"
 
 
 class FileDropConnector(Connector[FileDropOptions]):
@@ -148,8 +106,8 @@ class FileDropConnector(Connector[FileDropOptions]):
             probe.unlink(missing_ok=True)
 
     def _write(self, envelope: Envelope) -> Receipt:
-        folder_name = _checked_id(envelope.application_id, "application id")
-        _checked_id(envelope.delivery_id, "delivery id")
+        folder_name = layout.folder_name(envelope)
+        files = layout.folder_files(envelope)
         drop = self._drop_directory()
         final = drop / folder_name
         _require_inside(final, drop)
@@ -158,14 +116,13 @@ class FileDropConnector(Connector[FileDropOptions]):
         if existing is not None:
             return existing
 
-        staging_prefix = f".tmp-{folder_name}-{envelope.delivery_id}-"
         # Only a crash (power loss, kill -9) leaves a staging folder behind; it holds personal
         # data, so the next attempt of the same delivery clears it away.
-        for stale in drop.glob(f"{staging_prefix}*"):
+        for stale in drop.glob(f"{layout.staging_prefix(envelope)}*"):
             shutil.rmtree(stale, ignore_errors=True)
-        staging = drop / f"{staging_prefix}{envelope.attempt}-{secrets.token_hex(4)}"
+        staging = drop / layout.staging_name(envelope)
         try:
-            files, size = self._write_folder(staging, envelope)
+            self._write_folder(staging, files)
             try:
                 os.rename(staging, final)
             except OSError as exc:
@@ -183,8 +140,8 @@ class FileDropConnector(Connector[FileDropOptions]):
             "filedrop.written",
             delivery_id=envelope.delivery_id,
             application_id=envelope.application_id,
-            files=files,
-            bytes=size,
+            files=len(files),
+            bytes=sum(len(file.content) for file in files if file.name != layout.MANIFEST_NAME),
         )
         return Receipt(remote_reference=folder_name)
 
@@ -200,57 +157,38 @@ class FileDropConnector(Connector[FileDropOptions]):
     def _already_delivered(self, final: Path, envelope: Envelope) -> Receipt | None:
         if not os.path.lexists(final):
             return None
-        if final.is_symlink() or not final.is_dir():
-            raise PermanentDeliveryError("the application's folder name is taken by a non-folder")
-        try:
-            manifest = json.loads((final / "envelope.json").read_bytes())
-            delivery_id = manifest["deliveryId"]
-        except (OSError, ValueError, KeyError, TypeError):
-            # Possibly a pickup script removing the folder right now: look again next attempt.
-            raise RetriableDeliveryError(
-                "the application's folder exists without a readable envelope.json"
-            ) from None
-        if delivery_id != envelope.delivery_id:
-            # Never overwrite what the back-end may be reading; a human decides.
-            raise PermanentDeliveryError("the application's folder holds a different delivery")
+        is_folder = final.is_dir() and not final.is_symlink()
+        manifest: bytes | None = None
+        if is_folder:
+            try:
+                manifest = (final / layout.MANIFEST_NAME).read_bytes()
+            except OSError:
+                manifest = None
+        receipt = layout.judge_existing("folder" if is_folder else "other", manifest, envelope)
         logger.info(
             "filedrop.already_present",
             delivery_id=envelope.delivery_id,
             application_id=envelope.application_id,
         )
-        return Receipt(remote_reference=final.name, detail="already delivered")
+        return receipt
 
-    def _write_folder(self, staging: Path, envelope: Envelope) -> tuple[int, int]:
+    def _write_folder(self, staging: Path, files: list[layout.FolderFile]) -> None:
         staging.mkdir()
-        attachments_dir = staging / "attachments"
+        attachments_dir = staging / layout.ATTACHMENTS_DIR
         attachments_dir.mkdir()
-        data_name = f"data.{file_extension(envelope.data.mime_type)}"
-        _write_file(staging / data_name, envelope.data.content)
-        size = len(envelope.data.content)
-        width = max(2, len(str(len(envelope.attachments))))
-        for number, attachment in enumerate(envelope.attachments, start=1):
-            name = f"{number:0{width}d}-{sanitise_filename(attachment.filename, fallback='file')}"
-            target = attachments_dir / name
-            _require_inside(target, attachments_dir)
-            _write_file(target, attachment.content)
-            size += attachment.size
-        manifest = json.dumps(envelope.manifest(), indent=2, ensure_ascii=False) + "\n"
-        _write_file(staging / "envelope.json", manifest.encode("utf-8"))
+        for file in files:
+            directory = staging if file.directory is None else staging / file.directory
+            target = directory / file.name
+            _require_inside(target, directory)
+            _write_file(target, file.content)
         _fsync_directory(attachments_dir)
         _fsync_directory(staging)
-        return len(envelope.attachments) + 2, size
-
-
-def _checked_id(value: str, what: str) -> str:
-    if not _SAFE_ID.fullmatch(value):
-        raise PermanentDeliveryError(f"{what} is not usable as a folder name")
-    return value
 
 
 def _require_inside(path: Path, directory: Path) -> None:
-    # Defence in depth behind the sanitiser: a bug there must not write outside the directory.
+    # Defence in depth behind the layout's own name check: nothing is written outside.
     if path.resolve().parent != directory.resolve():
-        raise PermanentDeliveryError("refusing a file path outside the drop directory")
+        raise PermanentDeliveryError(layout.OUTSIDE_MESSAGE)
 
 
 def _write_file(path: Path, content: bytes) -> None:

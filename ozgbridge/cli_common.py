@@ -1,136 +1,64 @@
-"""What `ozgbridge deliveries …` and `ozgbridge routes …` share: settings, the database, time
-arguments, output.
-
-These commands work on the database directly (``OZGBRIDGE_DATABASE_URL``), so they help when the
-API is down, and do exactly what the API does: same checks, same audit events, with the actor
-``cli:<login name>``. Tables on a terminal; ``--format json`` prints what the API would answer.
-"""
+"""What every ``ozgbridge`` sub-command module shares: consoles, settings, failing cleanly."""
 
 from __future__ import annotations
 
-import asyncio
-import getpass
-import json
-import sys
-from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn
 
 import click
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
+from rich.markup import escape
+from sqlalchemy.engine import make_url
 
-from ozgbridge.domain import is_leika_key
-from ozgbridge.errors import ConfigError, SchemaOutdatedError
-from ozgbridge.logs import configure_logging
-from ozgbridge.ops.when import parse_when
+from ozgbridge.errors import ConfigProblem
 from ozgbridge.settings import Settings
-from ozgbridge.store import migrate
-from ozgbridge.store.engine import create_engine
 
-# Piped into a file or another program there is no terminal width: use one wide enough for ids.
-out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-T = TypeVar("T")
+# Never wrap: messages carry paths and file:line an operator (or a script) copies whole.
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
-format_option = click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["table", "json"]),
-    default="table",
-    show_default=True,
-    help="json: what the HTTP API answers, for scripts",
-)
+
+def settings_from_env(**overrides: Any) -> Settings:
+    """Process settings from ``OZGBRIDGE_*``; options given on the command line win."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        for problem in settings_problems(exc):
+            err.print(f"[red]error[/red]: {problem}", highlight=False)
+        raise SystemExit(2) from exc
+
+
+def settings_problems(exc: ValidationError) -> list[ConfigProblem]:
+    """Settings errors as configuration problems, named by their environment variable."""
+    problems = []
+    for error in exc.errors(include_url=False):
+        field = ".".join(str(p) for p in error["loc"])
+        name = f"OZGBRIDGE_{field.upper()}" if field else "settings (OZGBRIDGE_*)"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(ConfigProblem("environment", name, message))
+    return problems
+
+
+def fail(message: str, code: int = 2) -> NoReturn:
+    err.print(f"[red]error[/red]: {message}", highlight=False)
+    raise SystemExit(code)
+
+
+def redacted(settings: Settings) -> str:
+    return make_url(settings.database_url).render_as_string(hide_password=True)
+
+
+def show(problem: ConfigProblem) -> None:
+    """One problem on stderr: ``✗ file:line: field: message`` for errors, ``! file:line:
+    warning: field: message`` for warnings (escaped: a message may hold ``[…]``)."""
+    mark = "[red]✗[/red]" if problem.severity == "error" else "[yellow]![/yellow]"
+    err.print(f"{mark} {escape(str(problem))}", highlight=False, soft_wrap=True)
+
+
 config_option = click.option(
     "--config",
     "config_dir",
     type=click.Path(file_okay=False, path_type=Path),
     help="configuration directory (tenants/, keys.yaml); default $OZGBRIDGE_CONFIG_DIR or ./config",
 )
-
-
-def fail(message: str, code: int = 2) -> None:
-    err.print(f"[red]error[/red]: {message}")
-    raise SystemExit(code)
-
-
-def cli_actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):  # no login name (a container with a bare uid)
-        return "cli:unknown"
-
-
-def when_option_value(
-    _ctx: click.Context, _param: click.Parameter, value: str | None
-) -> datetime | None:
-    try:
-        return parse_when(value)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc)) from None
-
-
-def service_option_value(
-    _ctx: click.Context, _param: click.Parameter, value: str | None
-) -> str | None:
-    if value is not None and not is_leika_key(value):
-        raise click.BadParameter(f"{value!r} is not a LeiKa key (14 digits starting with 99)")
-    return value
-
-
-def route_key(value: str) -> tuple[str, str]:
-    tenant, slash, route = value.partition("/")
-    if not slash or not tenant or not route:
-        raise click.BadParameter(
-            f"{value!r}: give the route as TENANT/ROUTE, e.g. erkelenz/gewerbe"
-        )
-    return tenant, route
-
-
-def settings_from_env(config_dir: Path | None = None) -> Settings:
-    try:
-        return Settings(config_dir=config_dir) if config_dir else Settings()
-    except ValidationError as exc:
-        fail(f"settings: {exc.errors()[0]['msg']}")
-        raise
-
-
-def run_on_database(work: Callable[[AsyncEngine], Awaitable[T]], settings: Settings) -> T:
-    """Run ``work`` on a current database; failures become messages and exit code 2."""
-
-    # Standard output is the command's answer (a table, JSON for scripts): logs go to standard
-    # error, warnings and errors only — what was done is in the answer and the audit log.
-    configure_logging("WARNING", settings.log_format)
-
-    async def main() -> T:
-        engine = create_engine(settings.database_url)
-        try:
-            await migrate.ensure_current(engine)
-            return await work(engine)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except (SchemaOutdatedError, ConfigError) as exc:
-        fail(str(exc))
-    except (SQLAlchemyError, OSError) as exc:
-        fail(f"cannot use the database: {type(exc).__name__}: {exc}")
-    raise AssertionError("unreachable")
-
-
-def print_json(value: Any) -> None:
-    if isinstance(value, BaseModel):
-        text = value.model_dump_json(by_alias=True, indent=2)
-    elif isinstance(value, list) and all(isinstance(v, BaseModel) for v in value):
-        text = json.dumps([v.model_dump(mode="json", by_alias=True) for v in value], indent=2)
-    else:
-        text = json.dumps(value, indent=2, ensure_ascii=False)
-    sys.stdout.write(text + "\n")
-
-
-def show_time(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if value else "–"

@@ -11,16 +11,15 @@ from rich.table import Column, Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.api.deliveries import detail_out, item_out
-from ozgbridge.cli_common import (
+from ozgbridge.cli_common import fail, settings_from_env
+from ozgbridge.cli_ops_common import (
     cli_actor,
     err,
-    fail,
     format_option,
     out,
     print_json,
     run_on_database,
     service_option_value,
-    settings_from_env,
     show_time,
     when_option_value,
 )

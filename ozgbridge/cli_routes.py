@@ -11,16 +11,14 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.api.route_ops import route_out
-from ozgbridge.cli_common import (
+from ozgbridge.cli_common import config_option, fail, settings_from_env
+from ozgbridge.cli_ops_common import (
     cli_actor,
-    config_option,
-    fail,
     format_option,
     out,
     print_json,
     route_key,
     run_on_database,
-    settings_from_env,
     show_time,
 )
 from ozgbridge.errors import ConfigError
@@ -63,7 +61,7 @@ def _routes_table(rows: Sequence[RouteRow]) -> Table:
 @format_option
 def routes_list(config_dir: Path | None, tenant: str | None, fmt: str) -> None:
     """Every configured route with its state and delivery figures."""
-    settings = settings_from_env(config_dir)
+    settings = settings_from_env(config_dir=config_dir)
 
     async def work(engine: AsyncEngine) -> list[RouteRow]:
         operations = _operations(engine, settings, secrets=False)
@@ -88,7 +86,7 @@ def _route_command(name: str, doc: str) -> Callable[..., None]:
         key = route_key(route)
         if reason is not None and len(reason) > 500:
             fail("--reason must be at most 500 characters")
-        settings = settings_from_env(config_dir)
+        settings = settings_from_env(config_dir=config_dir)
 
         async def work(engine: AsyncEngine) -> RouteRow | None:
             operations = _operations(engine, settings, secrets=False)
@@ -121,7 +119,7 @@ _route_command("resume", "Lift the pause on TENANT/ROUTE (and close its breaker)
 def routes_test(route: str, config_dir: Path | None, fmt: str) -> None:
     """Send a signed synthetic ping through TENANT/ROUTE's real connector; exit 1 if it fails."""
     key = route_key(route)
-    settings = settings_from_env(config_dir)
+    settings = settings_from_env(config_dir=config_dir)
 
     async def work(engine: AsyncEngine) -> Any:
         operations = _operations(engine, settings, secrets=True)

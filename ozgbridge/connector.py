@@ -141,6 +141,16 @@ class Connector(abc.ABC, Generic[OptionsT]):
         )
         raise error
 
+    @classmethod
+    def option_warnings(cls, options: ConnectorOptions) -> list[tuple[tuple[str | int, ...], str]]:
+        """Advice on valid but risky options, as (location below ``options``, message) pairs.
+
+        ``ozgbridge config validate`` prints these as warnings and the service logs them at
+        start-up; neither fails. Override for choices a connector allows but should not hide,
+        such as an unencrypted transport.
+        """
+        return []
+
     def describe_target(self) -> str:
         """Where this connector delivers, for error messages: never credentials or secrets."""
         return "the back-end"

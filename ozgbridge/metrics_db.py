@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import structlog
@@ -37,12 +37,15 @@ class _Snapshot:
 
 class DatabaseGauges(Collector):
     def __init__(
-        self, engine: AsyncEngine, deployment: Deployment, *, ttl: float = CACHE_SECONDS
+        self,
+        engine: AsyncEngine,
+        deployment: Deployment | Callable[[], Deployment],
+        *,
+        ttl: float = CACHE_SECONDS,
     ) -> None:
+        """``deployment``: fixed, or a function giving the one in force (a reload replaces it)."""
         self.engine = engine
-        self.routes: list[RouteKey] = [
-            (t.id, r.id) for t in deployment.tenants.values() for r in t.routes
-        ]
+        self._deployment = deployment
         self.ttl = ttl
         self._snapshot = _Snapshot()
         self._lock = asyncio.Lock()
@@ -70,6 +73,12 @@ class DatabaseGauges(Collector):
                 if f.oldest_queued_at is not None
             }
             self._snapshot = _Snapshot(figures, runtimes, oldest, True, time.monotonic())
+
+    @property
+    def routes(self) -> list[RouteKey]:
+        source = self._deployment
+        deployment = source if isinstance(source, Deployment) else source()
+        return [(t.id, r.id) for t in deployment.tenants.values() for r in t.routes]
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         snap = self._snapshot

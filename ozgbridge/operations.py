@@ -81,17 +81,23 @@ class Operations:
     def __init__(
         self,
         engine: AsyncEngine,
-        deployment: Deployment,
+        deployment: Deployment | Callable[[], Deployment],
         settings: Settings,
         *,
         wake: Callable[[], None] | None = None,
     ) -> None:
-        self.deployment = deployment
+        """``deployment``: fixed, or a function giving the one in force (a reload replaces it)."""
+        self._deployment = deployment
         self.settings = settings
         self.views = DeliveryViews(engine)
         self.actions = DeliveryActions(engine, notify=settings.pg_notify)
         self.routes = RouteStore(engine)
         self._wake = wake
+
+    @property
+    def deployment(self) -> Deployment:
+        source = self._deployment
+        return source if isinstance(source, Deployment) else source()
 
     # Routes
 

@@ -11,14 +11,14 @@ from aiohttp import web
 
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import Problem
-from ozgbridge.api.state import DEPLOYMENT
+from ozgbridge.api.state import current_deployment
 from ozgbridge.tenants import ApiKey, Role
 
 OPERATING_ROLES = (Role.OPERATOR, Role.TENANT)
 
 
 def operating_key(request: web.Request) -> ApiKey:
-    key = authenticate(request, request.app[DEPLOYMENT])
+    key = authenticate(request, current_deployment(request))
     if key.role not in OPERATING_ROLES:
         raise Problem(403, f"role {key.role} may not see or change deliveries and routes")
     return key

@@ -10,7 +10,7 @@ per-route limits are honoured inside the claim (see claims.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -34,6 +34,7 @@ _UNFINISHED = text(UNFINISHED_SQL)  # literal, so the partial index ix_deliverie
 
 
 _Record = tuple[ClaimedDelivery, str, AttemptResult]
+Policies = Mapping[RouteKey, RoutePolicy]
 
 
 @dataclass(frozen=True)
@@ -47,14 +48,25 @@ class ClaimHint:
 
 class DeliveryQueue:
     def __init__(
-        self, engine: AsyncEngine, *, policies: Mapping[RouteKey, RoutePolicy] | None = None
+        self,
+        engine: AsyncEngine,
+        *,
+        policies: Policies | Callable[[], Policies] | None = None,
     ) -> None:
+        """``policies``: breaker settings and limits per route (routes not named get the
+        defaults), fixed or a function giving the ones in force (a reload replaces them)."""
         self.engine = engine
-        # Breaker settings and limits per route; routes not named get the defaults.
-        self.policies: Mapping[RouteKey, RoutePolicy] = dict(policies or {})
+        self._policies = policies
         self.hint = ClaimHint()
         # Outcomes reported together share one transaction (see batching.py for why).
         self._records: GroupCommit[_Record, bool] = GroupCommit(self._flush_records)
+
+    @property
+    def policies(self) -> Policies:
+        source = self._policies
+        if source is None:
+            return {}
+        return source() if callable(source) else source
 
     async def claim(
         self, worker_id: str, *, limit: int, lease_seconds: float

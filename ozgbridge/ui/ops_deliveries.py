@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from ozgbridge.api.state import DEPLOYMENT, OPERATIONS
+from ozgbridge.api.state import OPERATIONS, current_deployment
 from ozgbridge.domain import DeliveryState, is_leika_key
 from ozgbridge.ids import is_id
 from ozgbridge.ops.when import parse_when
@@ -83,7 +83,7 @@ def _filter_form(request: web.Request, is_operator: bool) -> str:
     if is_operator:
         tenants = [
             ("", "alle"),
-            *((t.id, t.name) for t in request.app[DEPLOYMENT].tenants.values()),
+            *((t.id, t.name) for t in current_deployment(request).tenants.values()),
         ]
         parts.append(_select("tenant", "Mandant", tenants, q.get("tenant")))
     for name, label, hint in (

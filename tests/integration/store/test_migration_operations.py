@@ -18,7 +18,7 @@ from ozgbridge.store.migrate import upgrade
 from ozgbridge.store.queue import DeliveryQueue
 from tests.conftest import PG_ADMIN_DSN, _pg_admin, sqlalchemy_pg_url
 
-BEFORE = "0008_attempt_response"
+BEFORE = "0005_unmet_demand"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -12,8 +12,9 @@ import yaml
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ozgbridge import runtime as runtimes
+from ozgbridge.live import LiveConfig
 from ozgbridge.ops.admission import policies_of
-from ozgbridge.service import build_connectors
 from ozgbridge.settings import Settings
 from ozgbridge.store.engine import create_engine
 from ozgbridge.store.queue import DeliveryQueue
@@ -56,7 +57,7 @@ async def start_workers(
     """``await start_workers(config_dir, count, **settings)``: workers as separate processes
     would be — each with its own engine, queue and connectors, sharing only the database."""
     monkeypatch.setenv("OPS_TEST_SECRET", SECRET)
-    running: list[tuple[Worker, asyncio.Task[None], AsyncEngine, list[Any]]] = []
+    running: list[tuple[Worker, asyncio.Task[None], AsyncEngine, Any]] = []
 
     async def start(config: Path, count: int = 1, **overrides: Any) -> list[Worker]:
         values: dict[str, Any] = {
@@ -74,18 +75,15 @@ async def start_workers(
         workers = []
         for n in range(count):
             engine = create_engine(database_url)
-            connectors = build_connectors(deployment, settings)
+            runtime = await runtimes.build(deployment, settings, worker=True)
             worker = Worker(
                 settings=settings,
-                deployment=deployment,
+                live=LiveConfig(runtime),
                 repository=Repository(engine),
                 queue=DeliveryQueue(engine, policies=policies_of(deployment)),
-                connectors=connectors,
                 worker_id=f"w{len(running)}-{n}",
             )
-            running.append(
-                (worker, asyncio.create_task(worker.run()), engine, list(connectors.values()))
-            )
+            running.append((worker, asyncio.create_task(worker.run()), engine, runtime))
             workers.append(worker)
         return workers
 
@@ -93,9 +91,8 @@ async def start_workers(
     for worker, _task, _engine, _connectors in running:
         worker.stop()
     await asyncio.gather(*(task for _w, task, _e, _c in running))
-    for _worker, _task, engine, connectors in running:
-        for connector in connectors:
-            await connector.aclose()
+    for _worker, _task, engine, runtime in running:
+        await runtime.close()
         await engine.dispose()
 
 
