@@ -99,7 +99,10 @@ class ApplicationStatus(StrEnum):
     DELIVERING = "delivering"
     DELIVERED = "delivered"
     DEAD = "dead"
-    CANCELLED = "cancelled"  # its delivery was cancelled by a human
+    CANCELLED = "cancelled"  # its delivery was cancelled (by a human, or forwarded elsewhere)
+    # The authority it was with is not responsible, and routing names nobody else: operators
+    # take it from here (see ozgbridge.forwarding).
+    UNROUTABLE = "unroutable"
 
 
 class DeliveryState(StrEnum):
@@ -107,7 +110,8 @@ class DeliveryState(StrEnum):
 
     ``pending``: waiting for its next attempt (or for its route to be resumed or its breaker to
     close); ``delivering``: a worker holds it under a lease right now; ``dead``: given up, waiting
-    for a human (replay or cancel); ``cancelled``: a human decided it must not be delivered.
+    for a human (replay or cancel); ``cancelled``: it must not be delivered any more (a human
+    cancelled it, or its application was forwarded elsewhere).
     """
 
     PENDING = "pending"

@@ -21,10 +21,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    HttpUrl,
     NonNegativeFloat,
     PlainValidator,
     PositiveFloat,
     PrivateAttr,
+    SecretStr,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -257,14 +259,61 @@ class Role(StrEnum):
     METRICS = "metrics"
 
 
+class PortalEvents(_Model):
+    """Where a portal key's events go: POSTed as JSON, signed per Standard Webhooks.
+
+    The options mean what the ``http`` connector's options of the same name mean (and are
+    checked by it when the configuration loads); ``signing_secret`` must be a reference.
+    """
+
+    # Validation errors must not quote a secret back into logs and CLI output.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    url: HttpUrl
+    signing_secret: SecretStr | list[SecretStr]
+    verify_tls: bool = True
+    ca_file: Path | None = None
+    # As for a route: the wait before each attempt (default: the Standard Webhooks ladder) and
+    # the seconds an attempt may take (default: OZGBRIDGE_DELIVERY_TIMEOUT).
+    retry_schedule: list[NonNegativeFloat] | None = Field(default=None, min_length=1)
+    timeout: PositiveFloat | None = None
+
+    def connector_options(self) -> dict[str, Any]:
+        """These settings as ``http`` connector options (secrets revealed: handle with care)."""
+        secrets = (
+            self.signing_secret if isinstance(self.signing_secret, list) else [self.signing_secret]
+        )
+        options: dict[str, Any] = {
+            "url": str(self.url),
+            "signing_secret": [s.get_secret_value() for s in secrets],
+            "verify_tls": self.verify_tls,
+        }
+        if self.ca_file is not None:
+            options["ca_file"] = self.ca_file
+        return options
+
+
 class ApiKey(_Model):
-    """An API key, stored only as the SHA-256 of its token. ``demo`` keys are logged when used."""
+    """An API key, stored only as the SHA-256 of its token. ``demo`` keys are logged when used.
+
+    A portal key may carry ``events``: ozgbridge then sends it events about the applications it
+    submits (see ozgbridge.events).
+    """
 
     id: Slug
     role: Role
     tenant: Slug | None = None
     sha256: Sha256Hex
     demo: bool = False
+    events: PortalEvents | None = None
+
+    @model_validator(mode="after")
+    def _events_only_for_portals(self) -> ApiKey:
+        if self.events is not None and self.role is not Role.PORTAL:
+            raise FieldValueError(
+                f"only portal keys receive events (this one is {self.role})", "events"
+            )
+        return self
 
     @model_validator(mode="after")
     def _tenant_matches_role(self) -> ApiKey:

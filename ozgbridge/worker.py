@@ -275,6 +275,7 @@ class Worker:
             started_at,
             status_code=receipt.status_code,
             remote_reference=receipt.remote_reference,
+            status_report=receipt.status_report,
         )
 
     def _failure(

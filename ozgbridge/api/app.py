@@ -15,14 +15,31 @@ import structlog
 from aiohttp import web
 
 from ozgbridge import audit, metrics
-from ozgbridge.api import admin, applications, fitconnect, health, openapi
+from ozgbridge.api import (
+    admin,
+    applications,
+    event_routes,
+    fitconnect,
+    health,
+    openapi,
+    status_routes,
+)
 from ozgbridge.api.auth import authenticated_key
 from ozgbridge.api.deliveries import setup_delivery_routes
 from ozgbridge.api.metrics import serve_metrics
 from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
 from ozgbridge.api.reports import setup_report_routes
 from ozgbridge.api.route_ops import setup_route_ops
-from ozgbridge.api.state import DATABASE_GAUGES, LIVE, ON_ACCEPTED, OPERATIONS, REPOSITORY, SETTINGS
+from ozgbridge.api.state import (
+    DATABASE_GAUGES,
+    EVENT_LOG,
+    LIVE,
+    ON_ACCEPTED,
+    OPERATIONS,
+    REPOSITORY,
+    SETTINGS,
+    STATUS_DESK,
+)
 from ozgbridge.ids import new_id
 from ozgbridge.intake import Intake
 from ozgbridge.live import LiveConfig
@@ -31,6 +48,8 @@ from ozgbridge.operations import Operations
 from ozgbridge.routing import Router
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
+from ozgbridge.store.outbox_views import EventLog
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
 
@@ -108,7 +127,7 @@ def create_app(
 
     Without ``live`` (tests, tools) the app runs with ``deployment`` (and ``router``/``intakes``)
     and reloads from ``settings.config_dir`` as an API-only process would. ``on_accepted`` runs
-    after each committed acceptance (a worker wake-up).
+    after each committed acceptance or status report (a worker wake-up).
     """
     if live is None:
         if deployment is None:
@@ -127,8 +146,12 @@ def create_app(
         repository.engine, lambda: live.deployment, settings, wake=on_accepted
     )
     app[DATABASE_GAUGES] = DatabaseGauges(repository.engine, lambda: live.deployment)
+    app[STATUS_DESK] = StatusDesk(repository.engine, notify=repository.notify, on_news=on_accepted)
+    app[EVENT_LOG] = EventLog(repository.engine)
     app.router.add_post("/v1/applications", applications.submit)
     app.router.add_get("/v1/applications/{id}", applications.get_application)
+    status_routes.setup_status_routes(app)
+    event_routes.setup_event_routes(app)
     app.router.add_post("/v1/admin/reload", admin.reload)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)

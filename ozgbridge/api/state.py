@@ -19,6 +19,8 @@ from ozgbridge.operations import Operations
 from ozgbridge.routing import Router
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
+from ozgbridge.store.outbox_views import EventLog
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
 
@@ -49,3 +51,7 @@ def current_deployment(request: web.Request) -> Deployment:
 
 def current_router(request: web.Request) -> Router:
     return current(request).router
+
+
+STATUS_DESK = web.AppKey("status_desk", StatusDesk)
+EVENT_LOG = web.AppKey("event_log", EventLog)

@@ -10,7 +10,7 @@ per-route limits are honoured inside the claim (see claims.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,6 +35,9 @@ _UNFINISHED = text(UNFINISHED_SQL)  # literal, so the partial index ix_deliverie
 
 _Record = tuple[ClaimedDelivery, str, AttemptResult]
 Policies = Mapping[RouteKey, RoutePolicy]
+# Runs inside the transaction that records a batch of outcomes, after them: what else the
+# outcomes cause (portal events, a status the back-end reported) commits with them.
+OutcomeHook = Callable[[AsyncConnection, Sequence[_Record], Sequence[bool]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,13 @@ class DeliveryQueue:
         engine: AsyncEngine,
         *,
         policies: Policies | Callable[[], Policies] | None = None,
+        after_outcomes: OutcomeHook | None = None,
     ) -> None:
         """``policies``: breaker settings and limits per route (routes not named get the
         defaults), fixed or a function giving the ones in force (a reload replaces them)."""
         self.engine = engine
         self._policies = policies
+        self.after_outcomes = after_outcomes
         self.hint = ClaimHint()
         # Outcomes reported together share one transaction (see batching.py for why).
         self._records: GroupCommit[_Record, bool] = GroupCommit(self._flush_records)
@@ -173,6 +178,8 @@ class DeliveryQueue:
         async with self.engine.begin() as conn:
             owned, events = await record_outcomes_together(conn, items, self.policies)
             await audit.append(conn, *events)
+            if self.after_outcomes is not None:
+                await self.after_outcomes(conn, items, owned)
         return list(owned)
 
     async def next_due_at(self, *, exclude: frozenset[RouteKey] = frozenset()) -> datetime | None:

@@ -183,6 +183,7 @@ class Repository:
             data_mime_type=app.data_mime_type,
             data_size=app.data_size,
             attachment_count=app.attachment_count,
+            processing_status=app.processing_status,
             deliveries=tuple(
                 DeliveryView(
                     id=d.id,

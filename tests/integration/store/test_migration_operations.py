@@ -18,7 +18,7 @@ from ozgbridge.store.migrate import upgrade
 from ozgbridge.store.queue import DeliveryQueue
 from tests.conftest import PG_ADMIN_DSN, _pg_admin, sqlalchemy_pg_url
 
-BEFORE = "0005_unmet_demand"
+BEFORE = "0009_status_channel"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -1,7 +1,7 @@
 """operations: delivery states delivering/cancelled, ladder rung, route state, checks, transitions
 
 Revision ID: 0003_operations
-Revises: 0005_unmet_demand
+Revises: 0009_status_channel
 Create Date: 2026-11-24 09:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0003_operations"
-down_revision: str | None = "0005_unmet_demand"
+down_revision: str | None = "0009_status_channel"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
