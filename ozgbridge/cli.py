@@ -21,9 +21,11 @@ from ozgbridge.cli_common import config_option, err, fail, out, settings_from_en
 from ozgbridge.cli_config import config
 from ozgbridge.cli_data import data_keys, purge_command
 from ozgbridge.cli_db import audit, db
+from ozgbridge.cli_deliveries import deliveries
 from ozgbridge.cli_key_lifetime import keys_list, keys_rotate
 from ozgbridge.cli_keys import keys, secrets
 from ozgbridge.cli_report import report
+from ozgbridge.cli_routes import routes
 from ozgbridge.errors import ConfigError, DataProtectionError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
 from ozgbridge.service import run_service
@@ -135,7 +137,18 @@ def submit(file: Any, url: str, token: str, idempotency_key: str | None) -> None
         raise SystemExit(1)
 
 
-for command in (config, db, audit, keys, secrets, report, data_keys, purge_command):
+for command in (
+    config,
+    db,
+    audit,
+    keys,
+    secrets,
+    report,
+    deliveries,
+    routes,
+    data_keys,
+    purge_command,
+):
     main.add_command(command)
 keys.add_command(keys_rotate)
 keys.add_command(keys_list)

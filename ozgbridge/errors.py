@@ -11,6 +11,7 @@
     │   │   └── UnknownDataKeyError stored content is sealed under a key id the file lacks
     │   ├── SealBrokenError         sealed content does not authenticate (altered, wrong key)
     │   └── ContentPurgedError      the content was deleted by retention; only metadata is left
+    ├── ActionRefused               an operator action does not fit the current state; 409
     └── DeliveryError               raised by connectors (and by the store for an envelope whose
         │                           content cannot be opened)
         ├── RetriableDeliveryError  try later (timeouts, connection errors, 5xx, 408, 425, 429)
@@ -115,6 +116,14 @@ class ContentPurgedError(DataProtectionError):
             f"the content of application {application_id} was purged at "
             f"{purged_at.isoformat(timespec='seconds')} (retention); only its metadata is kept"
         )
+
+
+class ActionRefused(OzgbridgeError):
+    """An operator action (replay, cancel, …) that the subject's current state does not allow."""
+
+    def __init__(self, message: str, *, state: str | None = None) -> None:
+        self.state = state
+        super().__init__(message)
 
 
 class DeliveryError(OzgbridgeError):

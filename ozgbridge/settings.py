@@ -96,6 +96,16 @@ class Settings(BaseSettings):
         "empty: the peer is the client",
     )
 
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="worker processes serve Prometheus /metrics at this port; off if unset",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="address of the worker metrics listener (0.0.0.0 in a container)",
+    )
     config_watch_seconds: float = Field(
         default=0,
         ge=0,

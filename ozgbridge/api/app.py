@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 import structlog
 from aiohttp import web
 
-from ozgbridge import audit
+from ozgbridge import audit, metrics
 from ozgbridge.api import (
     admin,
     applications,
@@ -28,7 +28,9 @@ from ozgbridge.api import (
     status_routes,
 )
 from ozgbridge.api.auth import authenticated_key
+from ozgbridge.api.deliveries import setup_delivery_routes
 from ozgbridge.api.key_usage import KEY_USAGE, KeyUsage, flush_periodically
+from ozgbridge.api.metrics import serve_metrics
 from ozgbridge.api.problems import (
     CLIENT_CLOSED,
     REQUEST_ID_KEY,
@@ -37,11 +39,23 @@ from ozgbridge.api.problems import (
     problem_middleware,
 )
 from ozgbridge.api.reports import setup_report_routes
+from ozgbridge.api.route_ops import setup_route_ops
 from ozgbridge.api.sanity import header_check_middleware
-from ozgbridge.api.state import EVENT_LOG, LIVE, ON_ACCEPTED, REPOSITORY, SETTINGS, STATUS_DESK
+from ozgbridge.api.state import (
+    DATABASE_GAUGES,
+    EVENT_LOG,
+    LIVE,
+    ON_ACCEPTED,
+    OPERATIONS,
+    REPOSITORY,
+    SETTINGS,
+    STATUS_DESK,
+)
 from ozgbridge.ids import new_id
 from ozgbridge.intake import Intake
 from ozgbridge.live import LiveConfig
+from ozgbridge.metrics_db import DatabaseGauges
+from ozgbridge.operations import Operations
 from ozgbridge.routing import Router
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
@@ -69,6 +83,15 @@ def _path_template(request: web.Request) -> str:
     return resource.canonical if resource is not None else request.path
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _metrics_handler(request: web.Request) -> str:
+    # Only templates of real routes: a label per random path would grow without end.
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request_id_for(request)
@@ -87,6 +110,7 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
             if status == CLIENT_CLOSED or (status is None and client_gone(request)):
                 # The client went away before the answer was ready (nginx logs 499 too).
                 status, extra = CLIENT_CLOSED, {"error": "client_closed"}
+            elapsed = time.perf_counter() - started
             access_log.info(
                 "http.request",
                 method=request.method,
@@ -94,10 +118,16 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
                 # behind OZGBRIDGE_TRUSTED_PROXIES, whom they forwarded for
                 client=clients.for_log(request),
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                duration_ms=round(elapsed * 1000, 1),
                 key_id=key.id if key is not None else None,
                 **extra,
             )
+            handler_label = _metrics_handler(request)
+            method = request.method if request.method in _METHODS else "other"
+            metrics.HTTP_REQUESTS.labels(
+                handler_label, method, str(status) if status is not None else "aborted"
+            ).inc()
+            metrics.HTTP_DURATION.labels(handler_label, method).observe(elapsed)
 
 
 def create_app(
@@ -130,6 +160,11 @@ def create_app(
     app[ON_ACCEPTED] = on_accepted
     app[KEY_USAGE] = KeyUsage()
     app.cleanup_ctx.append(flush_periodically)
+    # Operations and gauges follow reloads: they read the configuration of the moment.
+    app[OPERATIONS] = Operations(
+        repository.engine, lambda: live.deployment, settings, wake=on_accepted
+    )
+    app[DATABASE_GAUGES] = DatabaseGauges(repository.engine, lambda: live.deployment)
     app[STATUS_DESK] = StatusDesk(repository.engine, notify=repository.notify, on_news=on_accepted)
     app[EVENT_LOG] = EventLog(repository.engine)
     app.router.add_post("/v1/applications", applications.submit)
@@ -142,6 +177,9 @@ def create_app(
     app.router.add_get("/v1/openapi.json", openapi.serve)
     app.router.add_post("/v1/fitconnect/callbacks", fitconnect.callback)
     setup_report_routes(app)
+    setup_delivery_routes(app)
+    setup_route_ops(app)
+    app.router.add_get("/metrics", serve_metrics)
     # Imported here: the dashboard builds on the API's auth and report modules, so importing it
     # at module level would make ozgbridge.api and ozgbridge.ui import each other.
     from ozgbridge.ui.routes import setup_ui  # noqa: PLC0415

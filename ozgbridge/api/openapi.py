@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from ozgbridge.api import openapi_status
+from ozgbridge.api import openapi_ops, openapi_status
 from ozgbridge.api.admin import ReloadOut
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
 from ozgbridge.api.schemas import (
@@ -39,6 +39,7 @@ _MODELS: list[tuple[type[BaseModel], Mode]] = [
     (HealthOut, "serialization"),
     (ProblemOut, "serialization"),
     (ReportDocument, "serialization"),
+    *openapi_ops.MODELS,
     *openapi_status.MODELS,
     (ReloadOut, "serialization"),
     (DeliveryDocument, "serialization"),
@@ -158,6 +159,7 @@ def build_document() -> dict[str, Any]:
             **openapi_status.paths(ref, problems, request_id),
             "/v1/reports/ozg": {"get": report},
             "/v1/fitconnect/callbacks": {"post": _fitconnect_callback(problem)},
+            **openapi_ops.paths(ref, problem, request_id),
             "/v1/admin/reload": {"post": _admin_reload(ref(ReloadOut), problem, request_id)},
             "/healthz": {
                 "get": {

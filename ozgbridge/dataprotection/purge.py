@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit
 from ozgbridge.dataprotection.retention import RetentionPolicy, group_by_policy
-from ozgbridge.domain import ApplicationStatus, utcnow
+from ozgbridge.domain import utcnow
 from ozgbridge.settings import Settings
 from ozgbridge.store import purge as store
 from ozgbridge.tenant_models import Deployment
@@ -76,7 +76,7 @@ async def purge(
     total = store.Purged()
     stopped = False
     for policy, pairs in groups.items():
-        for status in (ApplicationStatus.DELIVERED, ApplicationStatus.DEAD):
+        for status in store.FINISHED:
             before = policy.finished_before(status, now)
             if dry_run:
                 total += await store.count_due(engine, status, before, pairs)

@@ -25,7 +25,8 @@ class RetentionPolicy:
     dead_days: int
 
     def finished_before(self, status: ApplicationStatus, now: datetime) -> datetime:
-        """Applications that reached ``status`` at or before this instant are due."""
+        """Applications that reached ``status`` at or before this instant are due (a cancelled
+        one is kept as long as a dead one)."""
         days = self.delivered_days if status is ApplicationStatus.DELIVERED else self.dead_days
         return now - timedelta(days=days)
 

@@ -4,8 +4,8 @@ Purged are form data, attachment contents and file names, what back-ends answere
 attempts (it may quote the application) and the notes of status reports. What stays is the
 metadata — ids, tenant, service, region, status, times, sizes, hashes, deliveries and attempts —
 so reports, status views and the audit chain are unaffected. Only applications whose every
-delivery is finished (delivered or dead) qualify, and each batch re-checks that under the rows'
-locks, so a delivery never loses its content mid-way.
+delivery is finished (delivered, dead or cancelled) qualify, and each batch re-checks that under
+the rows' locks, so a delivery never loses its content mid-way.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ from ozgbridge.store.tables import (
 )
 
 RoutePair = tuple[str, str]  # (tenant id, route id)
-FINISHED = (ApplicationStatus.DELIVERED, ApplicationStatus.DEAD)
+# Final states: nothing more will be delivered (cancelled: by a human; kept as long as dead).
+FINISHED = (ApplicationStatus.DELIVERED, ApplicationStatus.DEAD, ApplicationStatus.CANCELLED)
 # Bound parameters per statement stay far below SQLite's limit (32766).
 _PAIRS_PER_STATEMENT = 500
 
@@ -87,7 +88,7 @@ def _due(
     unfinished = exists(
         select(1).where(
             deliveries.c.application_id == applications.c.id,
-            deliveries.c.state.in_((DeliveryState.PENDING, DeliveryState.LEASED)),
+            deliveries.c.state.in_((DeliveryState.PENDING, DeliveryState.DELIVERING)),
         )
     )
     return select(applications.c.id, applications.c.data_size).where(

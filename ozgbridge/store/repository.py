@@ -12,7 +12,7 @@ from sqlalchemy import and_, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge import audit
+from ozgbridge import audit, metrics
 from ozgbridge.dataprotection.sealing import Sealer, attempt_response_aad
 from ozgbridge.domain import ApplicationStatus, DeliveryState, Envelope, utcnow
 from ozgbridge.errors import DataProtectionError
@@ -108,6 +108,7 @@ class Repository:
         else:
             sealed = seal_content(new, self.sealer)
         await self._group.submit((new, idempotency, sealed))
+        metrics.APPLICATIONS_RECEIVED.labels(new.tenant_id, new.leika_key).inc()
 
     async def record_unmet_demand(self, leika_key: str, ars: str) -> bool:
         """Count a submission refused because nobody is responsible (see store/demand.py)."""
@@ -227,7 +228,7 @@ class Repository:
                     attempts=d.attempts,
                     next_attempt_at=(
                         d.next_attempt_at
-                        if d.state in (DeliveryState.PENDING, DeliveryState.LEASED)
+                        if d.state in (DeliveryState.PENDING, DeliveryState.DELIVERING)
                         else None
                     ),
                     last_error=d.last_error,

@@ -28,6 +28,7 @@ from ozgbridge.api.state import REPOSITORY, SETTINGS, current_deployment
 from ozgbridge.reporting.build import UnknownTenantError
 from ozgbridge.reporting.model import DEFAULT_VIEW, VIEWS
 from ozgbridge.store import sessions as session_store
+from ozgbridge.tenants import ApiKey, Role
 from ozgbridge.ui import report_page, signin
 from ozgbridge.ui.pages import SECURITY_HEADERS, fill, message_page, page
 from ozgbridge.ui.sessions import COOKIE, Session, SessionSigner
@@ -110,7 +111,22 @@ def _account(request: web.Request, session: Session) -> str:
     if key.tenant:
         role += f" {key.tenant}"
     csrf = request.app[SIGNER].csrf_token(session)
-    return fill("account.html", key_id=key.id, role=role, csrf=csrf)
+    return fill("account.html", key_id=key.id, role=role, csrf=csrf, nav_html=_nav(request, key))
+
+
+SECTIONS = (("/ui/", "Bericht"), ("/ui/deliveries", "Zustellungen"), ("/ui/routes", "Routen"))
+
+
+def _nav(request: web.Request, key: ApiKey) -> str:
+    """Links to the dashboard's sections; coordinators have only the report."""
+    if key.role not in (Role.OPERATOR, Role.TENANT):
+        return ""
+    links = []
+    for path, label in SECTIONS:
+        here = request.path == path or (path != HOME and request.path.startswith(path))
+        current = ' aria-current="page"' if here else ""
+        links.append(f'<a href="{path}"{current}>{escape(label)}</a>')
+    return '<nav class="sections" aria-label="Bereiche">' + "".join(links) + "</nav>"
 
 
 async def login_form(request: web.Request) -> web.StreamResponse:
@@ -240,3 +256,9 @@ def setup_ui(app: web.Application) -> None:
     app.router.add_post("/ui/logout", logout)
     app.router.add_get("/ui/download", download)
     app.router.add_get(report_page.PRINT, print_view)
+    # Imported here: those pages build on this module's session helpers.
+    from ozgbridge.ui.ops_deliveries import setup_delivery_pages  # noqa: PLC0415
+    from ozgbridge.ui.ops_routes import setup_route_pages  # noqa: PLC0415
+
+    setup_delivery_pages(app)
+    setup_route_pages(app)

@@ -1,7 +1,7 @@
 """data protection: sealed content with its key id, purge marks, key usage
 
 Revision ID: 0004_data_protection
-Revises: 0012_sessions
+Revises: 0003_operations
 Create Date: 2026-11-24 08:00:00
 
 Existing content stays as it was (plaintext, key id NULL) and keeps working; `ozgbridge data-keys
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0004_data_protection"
-down_revision: str | None = "0012_sessions"
+down_revision: str | None = "0003_operations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
