@@ -159,5 +159,5 @@ async def _check_case(repository: Repository, sender: Sender, row: Any) -> None:
             "fitconnect.case_decided",
             application_id=row.application_id,
             case_id=row.case_id,
-            event=outcome.name,
+            decision=outcome.name,
         )
