@@ -6,8 +6,14 @@
     ├── ConfigError                 fix the configuration; nothing runs until then
     ├── RoutingError                nobody (or several) is responsible; answer 422
     ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or --upgrade)
+    ├── DataProtectionError         stored content cannot be sealed or opened
+    │   ├── DataKeyError            the data key file is missing or malformed, or lacks a key
+    │   │   └── UnknownDataKeyError stored content is sealed under a key id the file lacks
+    │   ├── SealBrokenError         sealed content does not authenticate (altered, wrong key)
+    │   └── ContentPurgedError      the content was deleted by retention; only metadata is left
     ├── ActionRefused               an operator action does not fit the current state; 409
-    └── DeliveryError               raised by connectors only
+    └── DeliveryError               raised by connectors (and by the store for an envelope whose
+        │                           content cannot be opened)
         ├── RetriableDeliveryError  try later (timeouts, connection errors, 5xx, 408, 425, 429)
         └── PermanentDeliveryError  trying again cannot help (other 4xx, 3xx, rejected content)
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -77,6 +84,38 @@ class RoutingError(OzgbridgeError):
 
 class SchemaOutdatedError(OzgbridgeError):
     """The database schema is not the one this code needs."""
+
+
+class DataProtectionError(OzgbridgeError):
+    """Stored form data or attachments cannot be sealed or opened."""
+
+
+class DataKeyError(DataProtectionError):
+    """The data keys (``OZGBRIDGE_DATA_KEYS``) are missing, malformed or incomplete."""
+
+
+class UnknownDataKeyError(DataKeyError):
+    """Content is sealed under a key id the configured key file does not hold."""
+
+    def __init__(self, key_id: str, message: str) -> None:
+        self.key_id = key_id
+        super().__init__(message)
+
+
+class SealBrokenError(DataProtectionError):
+    """Sealed content does not authenticate: altered, moved to another row, or another key."""
+
+
+class ContentPurgedError(DataProtectionError):
+    """The application's content was deleted by retention (its metadata is kept)."""
+
+    def __init__(self, application_id: str, purged_at: datetime) -> None:
+        self.application_id = application_id
+        self.purged_at = purged_at
+        super().__init__(
+            f"the content of application {application_id} was purged at "
+            f"{purged_at.isoformat(timespec='seconds')} (retention); only its metadata is kept"
+        )
 
 
 class ActionRefused(OzgbridgeError):

@@ -1,9 +1,10 @@
 """One ozgbridge process: the API, the worker, or both (the embedded default), wired together.
 
-Start-up order matters: configuration first (bad config never touches the database), then the
-schema check, then connectors (`ozgbridge.runtime.build`: the same check ``config validate``
-runs). Shutdown is the reverse: stop taking HTTP requests, let the worker finish or hand back
-in-flight deliveries, close connectors, release the database.
+Start-up order matters: configuration and data keys first (neither bad config nor missing keys
+ever touch the database), then the schema check, then connectors (`ozgbridge.runtime.build`: the
+same check ``config validate`` runs). Worker processes also run the retention purge as a task of
+its own. Shutdown is the reverse: stop taking HTTP requests, let the worker and the purge finish
+or hand back what they hold, close connectors, release the database.
 
 SIGHUP (like ``POST /v1/admin/reload``) reloads the configuration directory in this process
 (`ozgbridge.live`); worker processes restart their intakes with the new configuration. With
@@ -26,6 +27,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit, intake, runtime
 from ozgbridge.api.app import create_app
+from ozgbridge.dataprotection.purge import PurgeTask
+from ozgbridge.dataprotection.startup import load_sealer
 from ozgbridge.delivery_news import DeliveryNews
 from ozgbridge.events.dispatcher import EventDispatcher
 from ozgbridge.events.sender import PortalSender
@@ -60,6 +63,8 @@ class Service:
     sender: PortalSender | None = None
     _intake_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
+    purge: PurgeTask | None = None
+    _purge_task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """New deliveries or portal events may be due (a hint for this process's loops)."""
@@ -97,6 +102,21 @@ class Service:
         tasks, self._intake_tasks = self._intake_tasks, []
         await intake.stop(previous.intakes, tasks, grace=self.settings.shutdown_grace)
 
+    def start_intakes_and_purge(self) -> None:
+        """The worker side's own tasks: the configured intakes, and the retention purge."""
+        self.start_intakes(self.live.runtime)
+        if self.purge is not None:
+            self._purge_task = asyncio.create_task(self.purge.run(), name="purge")
+
+    async def stop_purge(self) -> None:
+        """Let the purge finish its batch (a cancelled transaction can leave its connection
+        stuck), then end it."""
+        if self.purge is None or self._purge_task is None:
+            return
+        self.purge.stop()
+        await asyncio.wait([self._purge_task], timeout=self.settings.shutdown_grace)
+        await _cancel(self._purge_task)
+
     def reload_in_background(self, actor: str) -> None:
         task = asyncio.create_task(self.live.reload(actor=actor), name="config-reload")
         self._background.add(task)
@@ -115,9 +135,17 @@ def _log_warnings(deployment: Deployment) -> None:
 
 
 async def open_service(
-    settings: Settings, *, api: bool, worker: bool, upgrade: bool = False
+    settings: Settings,
+    *,
+    api: bool,
+    worker: bool,
+    upgrade: bool = False,
+    create_embedded_keys: bool = False,
 ) -> Service:
+    """``create_embedded_keys``: on the embedded default, make ``var/data-keys.yaml`` if missing
+    (``ozgbridge serve``); see `ozgbridge.dataprotection.startup`."""
     deployment = runtime.load(settings)
+    sealer = load_sealer(settings, create_embedded=create_embedded_keys)
     engine = create_engine(settings.database_url)
     try:
         if upgrade:
@@ -127,7 +155,7 @@ async def open_service(
     except BaseException:
         await engine.dispose()
         raise
-    repository = Repository(engine, notify=settings.pg_notify)
+    repository = Repository(engine, notify=settings.pg_notify, sealer=sealer)
     worker_id = default_worker_id()
     roles = ",".join(r for r, on in (("api", api), ("worker", worker)) if on)
 
@@ -162,9 +190,16 @@ async def open_service(
             repository=repository,
             # Breaker settings and limits of the configuration in force (reloads included).
             queue=DeliveryQueue(
-                engine, policies=lambda: live.runtime.route_policies, after_outcomes=news
+                engine,
+                policies=lambda: live.runtime.route_policies,
+                after_outcomes=news,
+                sealer=sealer,
             ),
             worker_id=worker_id,
+        )
+        # Retention follows the configuration running now, reloads included.
+        service.purge = PurgeTask(
+            engine, lambda: live.deployment, settings, actor="system:retention"
         )
     if api:
         service.app = create_app(
@@ -230,7 +265,9 @@ async def _stop_loops(
     worker_task: asyncio.Task[None] | None,
     dispatcher_task: asyncio.Task[None] | None,
 ) -> None:
-    """Stop claiming; let deliveries and events in flight finish (or hand them back)."""
+    """Stop claiming; let deliveries, events and the purge's batch in flight finish (or hand
+    them back)."""
+    await service.stop_purge()
     for loop in (service.worker, service.dispatcher):
         if loop is not None:
             loop.stop()
@@ -247,10 +284,17 @@ async def run_service(
     api: bool,
     worker: bool,
     upgrade: bool = False,
+    create_embedded_keys: bool = False,
     started: Callable[[Service], Awaitable[None]] | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT, then shut down cleanly; SIGHUP reloads the configuration."""
-    service = await open_service(settings, api=api, worker=worker, upgrade=upgrade)
+    service = await open_service(
+        settings,
+        api=api,
+        worker=worker,
+        upgrade=upgrade,
+        create_embedded_keys=create_embedded_keys,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -279,7 +323,7 @@ async def run_service(
                 listener = asyncio.create_task(
                     listen(settings.database_url, service.wake), name="pg-listen"
                 )
-            service.start_intakes(service.live.runtime)
+            service.start_intakes_and_purge()
         if settings.config_watch_seconds > 0:
             watcher = asyncio.create_task(
                 watch(service.live, settings.config_dir, settings.config_watch_seconds),

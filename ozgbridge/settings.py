@@ -39,6 +39,35 @@ class Settings(BaseSettings):
     )
     retry_jitter: float = Field(default=0.1, ge=0, le=0.5)
 
+    data_keys: Path | None = Field(
+        default=None,
+        description="YAML file of AES-256 keys sealing form data and attachments (a secret, "
+        "e.g. /run/secrets/ozgbridge-data-keys.yaml); the first seals, all open",
+    )
+    allow_plaintext: bool = Field(
+        default=False,
+        description="run without data keys, storing content unencrypted (warned at every start)",
+    )
+    retention_delivered_days: int = Field(
+        default=7,
+        ge=0,
+        le=3650,
+        description="keep a delivered application's content (0: purge asap)",
+    )
+    retention_dead_days: int = Field(
+        default=30, ge=0, le=3650, description="keep a dead application's content (0: purge asap)"
+    )
+    purge_interval: float = Field(default=600.0, gt=0, description="seconds between purge runs")
+    purge_batch: int = Field(
+        default=500, ge=1, le=10_000, description="applications per purge transaction"
+    )
+    idempotency_window_hours: float = Field(
+        default=24.0, gt=0, description="how long an Idempotency-Key answer is replayed"
+    )
+    key_usage_flush_seconds: float = Field(
+        default=60.0, gt=0, description="how often API processes write API keys' last use"
+    )
+
     ui_session_secret: SecretStr | None = Field(
         default=None,
         description="key that signs dashboard session cookies (32+ random bytes); unset: a "

@@ -24,8 +24,9 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from pydantic import ValidationError
 
-from ozgbridge import connector, intake, tenant_facts, tenant_rules
+from ozgbridge import apikeys, connector, intake, tenant_facts, tenant_rules
 from ozgbridge.configfile import Loc, YamlDocument, read_yaml
+from ozgbridge.domain import utcnow
 from ozgbridge.errors import ConfigError, ConfigProblem
 from ozgbridge.regions import Directory, default_directory
 from ozgbridge.secrets import SecretResolver, resolve_options
@@ -159,6 +160,7 @@ class _Loader:
 
         findings = self._findings(tenants, declared, known_ids)
         findings += tenant_rules.check_keys(keys, known_ids, keys_path)
+        findings += apikeys.expiry_findings(keys, keys_path, utcnow())
         self.problems += [self._located(finding) for finding in findings]
         if self.check_connectors:  # intake plug-ins, like connectors, come from entry points
             self.problems += intake.check_configs(self.config_dir, self.resolver)

@@ -29,6 +29,7 @@ from ozgbridge.api import (
 )
 from ozgbridge.api.auth import authenticated_key
 from ozgbridge.api.deliveries import setup_delivery_routes
+from ozgbridge.api.key_usage import KEY_USAGE, KeyUsage, flush_periodically
 from ozgbridge.api.metrics import serve_metrics
 from ozgbridge.api.problems import (
     CLIENT_CLOSED,
@@ -157,6 +158,8 @@ def create_app(
     app[LIVE] = live
     app[REPOSITORY] = repository
     app[ON_ACCEPTED] = on_accepted
+    app[KEY_USAGE] = KeyUsage()
+    app.cleanup_ctx.append(flush_periodically)
     # Operations and gauges follow reloads: they read the configuration of the moment.
     app[OPERATIONS] = Operations(
         repository.engine, lambda: live.deployment, settings, wake=on_accepted

@@ -254,5 +254,6 @@ def _application_out(
             )
             for e in entries
         ],
+        content_purged_at=view.content_purged_at,
         forwarded_from=[ForwardedFromOut(tenant=m.from_tenant, at=m.at, by=m.by) for m in moves],
     )

@@ -350,6 +350,13 @@ class ApplicationOut(CamelModel):
         ),
     )
     status_history: list[StatusEntryOut] = Field(default_factory=list)
+    content_purged_at: datetime | None = Field(
+        default=None,
+        description=(
+            "when retention deleted the form data and attachments; status, times, sizes and "
+            "hashes stay, and a purged application can no longer be delivered again"
+        ),
+    )
     forwarded_from: list[ForwardedFromOut] = Field(
         default_factory=list,
         description="earlier tenants, oldest first; `tenant` is the current one",

@@ -20,6 +20,7 @@ import yaml
 from aiohttp import web
 
 from connectors._signing import verify_signature
+from ozgbridge.dataprotection import keys as data_keys
 from ozgbridge.tenants import token_sha256
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -160,9 +161,11 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             "OZGBRIDGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'ozgbridge.sqlite3'}",
             "OZGBRIDGE_DATA_DIR": str(tmp_path / "var"),
             "OZGBRIDGE_LOG_FORMAT": "json",
+            "OZGBRIDGE_DATA_KEYS": str(tmp_path / "data-keys.yaml"),
             "ACCEPTANCE_SECRET": SIGNING_SECRET,
         }
     )
+    data_keys.create_file(tmp_path / "data-keys.yaml")
     deployment = Deployment(tmp_path, tmp_path / "config", free_port(), env)
     yield deployment
     for process in deployment.processes:
