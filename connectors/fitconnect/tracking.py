@@ -149,6 +149,7 @@ async def _check_case(repository: Repository, sender: Sender, row: Any) -> None:
                 source=f"fitconnect:{row.destination_id}",
                 status="accepted" if accepted else "rejected",
                 detail=detail,
+                sealer=repository.sealer,
             )
             values["state"] = "accepted" if accepted else "rejected"
         await conn.execute(

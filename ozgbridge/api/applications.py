@@ -203,7 +203,7 @@ async def get_application(request: web.Request) -> web.StreamResponse:
     if view is None or not _may_see(key, view):
         raise Problem(404, "no such application visible to this API key")
     engine = app[REPOSITORY].engine
-    entries = await status.history(engine, view.id)
+    entries = await status.history(engine, view.id, app[REPOSITORY].sealer)
     moves = await status.forwarded_from(engine, view.id)
     return web.Response(
         text=_application_out(view, entries, moves).model_dump_json(by_alias=True),

@@ -26,7 +26,7 @@ async def dead_event(api: Api, portal: str) -> tuple[str, str]:
         data={"status": "confirmed", "note": None, "fileReference": None, "tenant": "erkelenz"},
     )
     async with api.engine.begin() as conn:
-        await outbox.enqueue(conn, [event], notify=False)
+        await outbox.enqueue(conn, [event], notify=False, sealer=api.repository.sealer)
     box = EventOutbox(api.engine)
     [claimed] = await box.claim("w", limit=1, lease_seconds=30)
     assert await box.record(claimed, "w", EventResult(AttemptOutcome.PERMANENT, 404, "HTTP 404"))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.errors import ConfigError, RetriableDeliveryError
 from ozgbridge.events.sender import PortalSender
 from ozgbridge.settings import Settings
@@ -25,7 +26,7 @@ def portal(url: str | None, timeout: float | None = None) -> ApiKey:
 
 async def test_connectors_follow_reloaded_keys(tmp_path: Path) -> None:
     keys = [portal("https://portal.example/a")]
-    sender = PortalSender(lambda: keys, Settings(data_dir=tmp_path))
+    sender = PortalSender(lambda: keys, Settings(data_dir=tmp_path), sealer=Sealer.plaintext())
     try:
         sender.check()
         first = sender.connector("portal", keys[0].events)  # type: ignore[arg-type]
@@ -40,7 +41,7 @@ async def test_connectors_follow_reloaded_keys(tmp_path: Path) -> None:
 
         keys[:] = [portal(None)]  # … and then dropped the events
         event = ClaimedEvent(1, "01JD0000000000000000000000", "01JD0000000000000000000001",
-                             "portal", "application.status", "{}", 1)  # fmt: skip
+                             "portal", "application.status", b"{}", None, 1)  # fmt: skip
         with pytest.raises(RetriableDeliveryError, match="no events configured"):
             await sender.send(event)
     finally:
@@ -49,7 +50,9 @@ async def test_connectors_follow_reloaded_keys(tmp_path: Path) -> None:
 
 def test_an_events_timeout_must_be_shorter_than_the_lease(tmp_path: Path) -> None:
     keys = [portal("https://portal.example/a", timeout=200)]
-    sender = PortalSender(lambda: keys, Settings(data_dir=tmp_path, lease_seconds=120))
+    sender = PortalSender(
+        lambda: keys, Settings(data_dir=tmp_path, lease_seconds=120), sealer=Sealer.plaintext()
+    )
 
     with pytest.raises(ConfigError, match="shorter than OZGBRIDGE_LEASE_SECONDS"):
         sender.check()
