@@ -2,8 +2,9 @@
 
 Content is form data, attachments and file names, back-ends' answers, status notes and portal
 event bodies. Content still in plaintext (stored under ``OZGBRIDGE_ALLOW_PLAINTEXT``, or before
-this version) is sealed too. An application sealed under a key the file lacks stops the run with an error that
-names the key; the batches before it are done, and a rerun continues where it stopped.
+this version) is sealed too. An application sealed under a key the file lacks stops the run with
+an error that names the key; the batches before it are done, and a rerun continues where it
+stopped.
 """
 
 from __future__ import annotations
