@@ -20,6 +20,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit, intake
+from ozgbridge.api import connections
 from ozgbridge.api.app import create_app
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
 from ozgbridge.errors import ConfigError
@@ -149,7 +150,7 @@ async def run_service(
     intake_tasks: list[asyncio.Task[None]] = []
     try:
         if service.app is not None:
-            runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
+            runner = connections.runner(service.app, settings)
             await runner.setup()
             await web.TCPSite(runner, settings.host, settings.port).start()
             logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from ozgbridge.api import applications, fitconnect, health, openapi
 from ozgbridge.api.auth import authenticated_key
+from ozgbridge.api.headers import setup_headers
 from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
 from ozgbridge.api.reports import setup_report_routes
 from ozgbridge.api.state import (
@@ -103,6 +104,7 @@ def create_app(
     app.router.add_get("/v1/openapi.json", openapi.serve)
     app.router.add_post("/v1/fitconnect/callbacks", fitconnect.callback)
     setup_report_routes(app)
+    setup_headers(app)
     # Imported here: the dashboard builds on the API's auth and report modules, so importing it
     # at module level would make ozgbridge.api and ozgbridge.ui import each other.
     from ozgbridge.ui.routes import setup_ui  # noqa: PLC0415

@@ -15,6 +15,7 @@ from aiohttp import web
 from ozgbridge import status
 from ozgbridge.api import intake
 from ozgbridge.api.auth import authenticate
+from ozgbridge.api.headers import link_base
 from ozgbridge.api.problems import TYPE_IDEMPOTENCY_CONFLICT, TYPE_UNROUTABLE, Problem
 from ozgbridge.api.schemas import (
     AcceptedOut,
@@ -64,11 +65,6 @@ def _replay(stored: IdempotencyRecord, request_sha256: str) -> web.Response:
     )
 
 
-def _base_url(request: web.Request) -> str:
-    public_url = request.app[SETTINGS].public_url
-    return public_url.rstrip("/") if public_url else str(request.url.origin())
-
-
 async def submit(request: web.Request) -> web.StreamResponse:
     """POST /v1/applications: validate, route, store durably, answer 202."""
     app = request.app
@@ -95,7 +91,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
         ) from None
 
     new = _new_application(body, region, key, resolution)
-    location = f"{_base_url(request)}/v1/applications/{new.id}"
+    location = f"{link_base(settings)}/v1/applications/{new.id}"
     answer = AcceptedOut(
         id=new.id,
         status=ApplicationStatus.RECEIVED,

@@ -104,7 +104,10 @@ def build_document() -> dict[str, Any]:
             "202": {
                 "description": "Stored durably; delivery follows",
                 "headers": {
-                    "Location": {"schema": {"type": "string", "format": "uri"}},
+                    "Location": {
+                        "description": "the status URL: absolute with OZGBRIDGE_PUBLIC_URL, else relative",
+                        "schema": {"type": "string", "format": "uri-reference"},
+                    },
                     "Idempotent-Replayed": {
                         "description": "present on a replayed answer",
                         "schema": {"type": "string", "enum": ["true"]},
