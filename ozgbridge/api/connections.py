@@ -128,8 +128,9 @@ def overdue(
 
 def raw_problem(status: int, detail: str, headers: dict[str, str] | None = None) -> bytes:
     """A complete HTTP/1.1 problem+json answer, for when no request object exists."""
+    phrase = HTTPStatus(status).phrase
     body = json.dumps(
-        {"type": "about:blank", "title": HTTPStatus(status).phrase, "status": status, "detail": detail}
+        {"type": "about:blank", "title": phrase, "status": status, "detail": detail}
     ).encode()
     lines = [
         f"HTTP/1.1 {status} {HTTPStatus(status).phrase}",
@@ -301,7 +302,8 @@ class GuardedRequestHandler(RequestHandler):
                 )
             self.force_close()
             return
-        assert self._body is not None and clock.body_started is not None
+        assert self._body is not None
+        assert clock.body_started is not None
         log.warning(
             "http.timeout",
             phase=str(phase),
@@ -371,7 +373,7 @@ class GuardedServer(Server):
             self._refusal_logged_at = now
             self._refused = 0
 
-    async def shutdown(self, timeout: float | None = None) -> None:
+    async def shutdown(self, timeout: float | None = None) -> None:  # noqa: ASYNC109 - aiohttp's
         if self._watchdog is not None:
             self._watchdog.cancel()
             self._watchdog = None
