@@ -69,8 +69,8 @@ class Settings(BaseSettings):
     audit_checkpoint_interval: float = Field(
         default=3600.0, gt=0, description="seconds between audit.checkpoint log lines"
     )
-    connector_allowed_networks: Annotated[list[IPv4Network | IPv6Network] | None, NoDecode] = (
-        Field(default=None, description="CIDRs deliveries may connect to; unset: anywhere")
+    connector_allowed_networks: Annotated[list[IPv4Network | IPv6Network] | None, NoDecode] = Field(
+        default=None, description="CIDRs deliveries may connect to; unset: anywhere"
     )
 
     delivery_timeout: float = Field(default=30.0, gt=0, description="seconds per attempt")

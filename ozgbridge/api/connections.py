@@ -297,9 +297,7 @@ class GuardedRequestHandler(RequestHandler):
                 seconds=round(now - started, 1),
             )
             if clock.head_bytes and self.transport is not None:
-                self.transport.write(
-                    raw_problem(408, "the request head was not complete in time")
-                )
+                self.transport.write(raw_problem(408, "the request head was not complete in time"))
             self.force_close()
             return
         assert self._body is not None

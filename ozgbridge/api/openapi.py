@@ -105,7 +105,7 @@ def build_document() -> dict[str, Any]:
                 "description": "Stored durably; delivery follows",
                 "headers": {
                     "Location": {
-                        "description": "status URL; absolute with OZGBRIDGE_PUBLIC_URL, else relative",
+                        "description": "absolute with OZGBRIDGE_PUBLIC_URL, else relative",
                         "schema": {"type": "string", "format": "uri-reference"},
                     },
                     "Idempotent-Replayed": {
