@@ -19,7 +19,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge import audit, intake
+from ozgbridge import audit, intake, malloc
 from ozgbridge.api import connections
 from ozgbridge.api.app import create_app
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
@@ -139,6 +139,7 @@ async def run_service(
     started: Callable[[Service], Awaitable[None]] | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT, then shut down cleanly."""
+    malloc.fix_mmap_threshold()
     service = await open_service(settings, api=api, worker=worker, upgrade=upgrade)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -25,6 +25,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from ozgbridge.connector import Connector
 from ozgbridge.domain import AttemptOutcome, Envelope, utcnow
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
+from ozgbridge.payload_budget import PayloadBudget
 from ozgbridge.retry import DEFAULT_SCHEDULE, next_delay
 from ozgbridge.settings import Settings
 from ozgbridge.store.queue import DeliveryQueue
@@ -65,6 +66,7 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._payloads = PayloadBudget(repository, settings.worker_payload_budget)
 
     def wake(self) -> None:
         """A hint that work may be due (a new application was accepted)."""
@@ -113,11 +115,13 @@ class Worker:
             return []
 
     async def _load_envelopes(self, claimed: list[ClaimedDelivery]) -> dict[str, Envelope]:
-        """One read for the whole batch; on failure each attempt loads its own."""
+        """Small payloads in one read for the whole batch (see payload_budget.py); the others,
+        and all of them if this fails, are loaded by their attempt under the payload budget."""
         if not claimed:
             return {}
         try:
-            return await self.repository.load_envelopes(claimed, self._tenant_names)
+            small = await self._payloads.batchable(claimed)
+            return await self.repository.load_envelopes(small, self._tenant_names) if small else {}
         except Exception:
             self.log.exception("worker.load_failed", claimed=len(claimed))
             return {}
@@ -191,7 +195,8 @@ class Worker:
         started_at = utcnow()
         renewal = asyncio.create_task(self._keep_lease(claimed, log))
         try:
-            result = await self._deliver(claimed, started_at, envelope)
+            async with self._payloads.hold(claimed, envelope):
+                result = await self._deliver(claimed, started_at, envelope)
         except asyncio.CancelledError:
             result = AttemptResult(
                 AttemptOutcome.RETRIABLE,

@@ -21,6 +21,7 @@ from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
 from ozgbridge.api.reports import setup_report_routes
 from ozgbridge.api.state import (
     DEPLOYMENT,
+    INTAKE_BUDGET,
     ON_ACCEPTED,
     REPOSITORY,
     ROUTER,
@@ -28,6 +29,7 @@ from ozgbridge.api.state import (
 )
 from ozgbridge.ids import new_id
 from ozgbridge.intake import Intake
+from ozgbridge.membudget import ByteBudget
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.store.repository import Repository
@@ -96,6 +98,7 @@ def create_app(
     app[REPOSITORY] = repository
     app[ROUTER] = router
     app[ON_ACCEPTED] = on_accepted
+    app[INTAKE_BUDGET] = ByteBudget(settings.intake_memory_budget)
     app[fitconnect.INTAKES] = list(intakes)
     app.router.add_post("/v1/applications", applications.submit)
     app.router.add_get("/v1/applications/{id}", applications.get_application)

@@ -26,7 +26,14 @@ from ozgbridge.api.schemas import (
     Links,
     StatusEntryOut,
 )
-from ozgbridge.api.state import DEPLOYMENT, ON_ACCEPTED, REPOSITORY, ROUTER, SETTINGS
+from ozgbridge.api.state import (
+    DEPLOYMENT,
+    INTAKE_BUDGET,
+    ON_ACCEPTED,
+    REPOSITORY,
+    ROUTER,
+    SETTINGS,
+)
 from ozgbridge.domain import ApplicationStatus, RegionRef, ServiceRef
 from ozgbridge.errors import RoutingError
 from ozgbridge.ids import is_id, new_id
@@ -68,20 +75,31 @@ def _replay(stored: IdempotencyRecord, request_sha256: str) -> web.Response:
 async def submit(request: web.Request) -> web.StreamResponse:
     """POST /v1/applications: validate, route, store durably, answer 202."""
     app = request.app
-    settings, repository = app[SETTINGS], app[REPOSITORY]
+    settings = app[SETTINGS]
     key = authenticate(request, app[DEPLOYMENT])
     if key.role is not Role.PORTAL:
         raise Problem(403, f"role {key.role} may not submit applications")
     idempotency_key = intake.idempotency_key(request)
-    raw = await intake.read_json_body(request, settings.max_body_bytes)
-    digest = await intake.body_sha256(raw)
+    received = await intake.receive(request, settings.max_body_bytes, settings.spool_dir)
+    try:
+        async with intake.budgeted(app[INTAKE_BUDGET], received, settings.intake_budget_wait):
+            return await _accept(request, key, idempotency_key, received)
+    finally:
+        received.close()
 
+
+async def _accept(
+    request: web.Request, key: ApiKey, idempotency_key: str | None, received: intake.Received
+) -> web.StreamResponse:
+    app = request.app
+    settings, repository = app[SETTINGS], app[REPOSITORY]
+    digest = received.sha256
     if idempotency_key is not None:
         stored = await repository.find_idempotent(key.id, idempotency_key)
         if stored is not None:
             return _replay(stored, digest)
 
-    body = await intake.parse_application(raw, settings.max_attachments)
+    body = await received.parse(settings.max_attachments)
     region = body.region.to_ref()
     try:
         resolution = app[ROUTER].resolve(body.service.leika_key, region)

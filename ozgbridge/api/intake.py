@@ -1,19 +1,29 @@
 """Reading a submission: headers, size, media type, JSON syntax, then the fields.
 
-Each step refuses with the most specific problem it can, before anything is stored.
+Each step refuses with the most specific problem it can, before anything is stored. Large bodies
+are spooled while they arrive and parsed from the spool (see spool.py and extract.py); every
+body is parsed and stored under the intake memory budget (``OZGBRIDGE_INTAKE_MEMORY_BUDGET``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
 
+import structlog
 from aiohttp import web
 from pydantic import ValidationError
 
+from ozgbridge.api.extract import extract
 from ozgbridge.api.problems import TYPE_INVALID_JSON, Problem, validation_problem
 from ozgbridge.api.schemas import ApplicationIn
+from ozgbridge.api.spool import Spool
 from ozgbridge.domain import sha256_hex
+from ozgbridge.membudget import BudgetExhausted, ByteBudget
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
@@ -22,6 +32,12 @@ _IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,255}")
 THREAD_THRESHOLD = 256 * 1024
 _JSON_POSITION = re.compile(r"^(?P<why>.*) at line (?P<line>\d+) column (?P<column>\d+)$")
 _ACCEPT_POST = {"Accept-Post": "application/json"}
+# Bodies above this size (and those of unknown length) are spooled to disk as they arrive.
+SPOOL_ABOVE = 64 * 1024
+TYPE_BUSY = "urn:ozgbridge:problem:busy"
+BUSY_RETRY_AFTER = 5
+
+log = structlog.get_logger("ozgbridge.api.intake")
 
 
 def idempotency_key(request: web.Request) -> str | None:
@@ -33,7 +49,30 @@ def idempotency_key(request: web.Request) -> str | None:
     return value
 
 
-async def read_json_body(request: web.Request, limit: int) -> bytes:
+@dataclass
+class Received:
+    """A submission's body, complete: in memory if small, else in an encrypted spool file."""
+
+    size: int
+    sha256: str
+    raw: bytes | None = None
+    spool: Spool | None = field(default=None, repr=False)
+
+    async def parse(self, max_attachments: int) -> ApplicationIn:
+        """The validated application; a 400 problem for broken JSON, 422 for invalid fields."""
+        if self.spool is not None:
+            return await asyncio.to_thread(_parse_spooled, self.spool, max_attachments)
+        assert self.raw is not None
+        return await parse_application(self.raw, max_attachments)
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+
+async def receive(request: web.Request, limit: int, spool_dir: Path | None = None) -> Received:
+    """Check size and media type, then take the body: small ones into memory, large ones (and
+    those of unknown length) into a spool file as they arrive."""
     length = request.content_length
     if length is not None and length > limit:
         # Refuse on the header alone: no need to receive megabytes only to throw them away.
@@ -48,7 +87,46 @@ async def read_json_body(request: web.Request, limit: int) -> bytes:
         raise Problem(
             415, f"JSON must be sent as UTF-8, not {request.charset}", headers=_ACCEPT_POST
         )
-    return await request.read()  # a chunked body over client_max_size raises 413 here
+    if length is not None and length <= SPOOL_ABOVE:
+        raw = await request.read()
+        return Received(len(raw), await body_sha256(raw), raw=raw)
+    spool = Spool(spool_dir)
+    try:
+        while chunk := await request.content.readany():
+            if spool.size + len(chunk) > limit:
+                raise Problem(413, f"request body exceeds the limit of {limit} bytes")
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    return Received(spool.size, spool.sha256(), spool=spool)
+
+
+@asynccontextmanager
+async def budgeted(budget: ByteBudget, received: Received, wait: float) -> AsyncIterator[None]:
+    """Hold the submission's share of the intake budget while it is parsed and stored.
+
+    A body counts twice its size: its decoded content, and the copy the database driver makes
+    of it while it is written.
+    """
+    try:
+        taken = await budget.acquire(2 * received.size, wait=wait)
+    except BudgetExhausted:
+        log.warning(
+            "intake.busy", size=received.size, budget_held=budget.held, waiting=budget.waiting
+        )
+        raise Problem(
+            503,
+            "the service is busy with other large submissions; nothing was stored — send it "
+            f"again after {BUSY_RETRY_AFTER} seconds",
+            type=TYPE_BUSY,
+            title="Busy",
+            headers={"Retry-After": str(BUSY_RETRY_AFTER)},
+        ) from None
+    try:
+        yield
+    finally:
+        budget.release(taken)
 
 
 async def body_sha256(raw: bytes) -> str:
@@ -64,6 +142,19 @@ async def parse_application(raw: bytes, max_attachments: int) -> ApplicationIn:
     return _parse(raw, max_attachments)
 
 
+def _parse_spooled(spool: Spool, max_attachments: int) -> ApplicationIn:
+    extracted = extract(spool.chunks())
+    context = {"max_attachments": max_attachments, "spooled": extracted.values}
+    try:
+        return ApplicationIn.model_validate_json(extracted.skeleton, context=context)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False, include_input=False):
+            if error["type"] == "json_invalid":
+                reason = str(error.get("ctx", {}).get("error", ""))
+                raise _invalid_json(reason, extracted.original_column) from None
+        raise validation_problem(exc) from None
+
+
 def _parse(raw: bytes, max_attachments: int) -> ApplicationIn:
     try:
         return ApplicationIn.model_validate_json(raw, context={"max_attachments": max_attachments})
@@ -74,11 +165,14 @@ def _parse(raw: bytes, max_attachments: int) -> ApplicationIn:
         raise validation_problem(exc) from None
 
 
-def _invalid_json(reason: str) -> Problem:
+def _invalid_json(reason: str, column_of: Callable[[int, int], int] | None = None) -> Problem:
+    """``column_of(line, column)``: where a position in what was parsed is in the body."""
     match = _JSON_POSITION.match(reason)
-    detail = (
-        f"body is not valid JSON: line {match['line']} column {match['column']} ({match['why']})"
-        if match
-        else f"body is not valid JSON: {reason}"
-    )
+    if match:
+        line, column = int(match["line"]), int(match["column"])
+        if column_of is not None:
+            column = column_of(line, column)
+        detail = f"body is not valid JSON: line {line} column {column} ({match['why']})"
+    else:
+        detail = f"body is not valid JSON: {reason}"
     return Problem(400, detail, type=TYPE_INVALID_JSON, title="Malformed JSON")

@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from ozgbridge.membudget import ByteBudget
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.store.repository import Repository
@@ -17,3 +18,5 @@ REPOSITORY = web.AppKey("repository", Repository)
 ROUTER = web.AppKey("router", Router)
 # Called after each committed acceptance; the worker uses it to look for due work at once.
 ON_ACCEPTED = web.AppKey[Callable[[], None] | None]("on_accepted")
+# Bytes of submissions this API process may hold at once (OZGBRIDGE_INTAKE_MEMORY_BUDGET).
+INTAKE_BUDGET = web.AppKey("intake_budget", ByteBudget)

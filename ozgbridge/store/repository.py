@@ -22,6 +22,7 @@ from ozgbridge.domain import (
 from ozgbridge.store.acceptance import Acceptance, AcceptanceRows, acceptance_size
 from ozgbridge.store.batching import Failed, GroupCommit
 from ozgbridge.store.notify import notify_in
+from ozgbridge.store.payloads import payload_sizes
 from ozgbridge.store.records import (
     ApplicationView,
     ClaimedDelivery,
@@ -198,6 +199,10 @@ class Repository:
                 for d in rows
             ),
         )
+
+    async def payload_sizes(self, application_ids: Sequence[str]) -> dict[str, int]:
+        """Bytes of content (form data and attachments) of each application, by id."""
+        return await payload_sizes(self.engine, application_ids)
 
     async def load_envelope(self, claimed: ClaimedDelivery, *, tenant_name: str) -> Envelope:
         """Everything the connector needs for this attempt, contents included."""
