@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,7 +35,6 @@ _ACCEPT_POST = {"Accept-Post": "application/json"}
 # Bodies above this size (and those of unknown length) are spooled to disk as they arrive.
 SPOOL_ABOVE = 64 * 1024
 TYPE_BUSY = "urn:ozgbridge:problem:busy"
-BUSY_RETRY_AFTER = 5
 
 log = structlog.get_logger("ozgbridge.api.intake")
 
@@ -115,13 +114,15 @@ async def budgeted(budget: ByteBudget, received: Received, wait: float) -> Async
         log.warning(
             "intake.busy", size=received.size, budget_held=budget.held, waiting=budget.waiting
         )
+        # About as long as it was worth waiting here: by then the budget has turned over.
+        retry_after = max(1, round(wait / 2))
         raise Problem(
             503,
             "the service is busy with other large submissions; nothing was stored — send it "
-            f"again after {BUSY_RETRY_AFTER} seconds",
+            f"again after {retry_after} seconds",
             type=TYPE_BUSY,
             title="Busy",
-            headers={"Retry-After": str(BUSY_RETRY_AFTER)},
+            headers={"Retry-After": str(retry_after)},
         ) from None
     try:
         yield
@@ -143,7 +144,13 @@ async def parse_application(raw: bytes, max_attachments: int) -> ApplicationIn:
 
 
 def _parse_spooled(spool: Spool, max_attachments: int) -> ApplicationIn:
-    extracted = extract(spool.chunks())
+    return parse_streamed(spool.chunks(), max_attachments)
+
+
+def parse_streamed(chunks: Iterable[bytes], max_attachments: int) -> ApplicationIn:
+    """What `parse_application` answers for the body these chunks make up, without holding
+    the body (see extract.py)."""
+    extracted = extract(chunks)
     context = {"max_attachments": max_attachments, "spooled": extracted.values}
     try:
         return ApplicationIn.model_validate_json(extracted.skeleton, context=context)

@@ -68,9 +68,7 @@ def _status(pid: int) -> dict[str, int]:
     return values
 
 
-async def _upload(
-    session: aiohttp.ClientSession, url: str, body: bytes, retries: list[int]
-) -> str:
+async def _upload(session: aiohttp.ClientSession, url: str, body: bytes, retries: list[int]) -> str:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     for _ in range(600):
         async with session.post(f"{url}/v1/applications", data=body, headers=headers) as answer:
@@ -104,7 +102,9 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
     async with fresh_database(engine, workdir) as database:
         config = write_config(workdir / f"cfg-memory-{engine}", None)
         # OZGBENCH_MEMORY_ENV="OZGBRIDGE_X=1 OZGBRIDGE_Y=2": settings to try budgets with.
-        extra = dict(item.split("=", 1) for item in os.environ.get("OZGBENCH_MEMORY_ENV", "").split())
+        extra = dict(
+            item.split("=", 1) for item in os.environ.get("OZGBENCH_MEMORY_ENV", "").split()
+        )
         server = Ozgbridge(database, config, workdir, env_extra=extra)
         try:
             if engine == "postgresql":
