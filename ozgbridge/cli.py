@@ -22,7 +22,8 @@ from rich.markup import escape
 from sqlalchemy.engine import make_url
 
 from ozgbridge import __version__
-from ozgbridge import audit as audit_log
+from ozgbridge.audit_keys import AuditKeyError
+from ozgbridge.cli_audit import audit
 from ozgbridge.cli_report import report
 from ozgbridge.errors import ConfigError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
@@ -62,6 +63,8 @@ def _run(settings: Settings, *, api: bool, worker: bool, upgrade: bool) -> None:
     configure_logging(settings.log_level, settings.log_format)
     try:
         asyncio.run(run_service(settings, api=api, worker=worker, upgrade=upgrade))
+    except AuditKeyError as exc:
+        _fail(str(exc))
     except ConfigError as exc:
         _fail(f"configuration in {settings.config_dir} is not usable:\n{exc}")
     except SchemaOutdatedError as exc:
@@ -184,37 +187,6 @@ def _redacted(settings: Settings) -> str:
 
 
 @main.group()
-def audit() -> None:
-    """Audit log."""
-
-
-@audit.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain; exit 1 naming the first bad event."""
-
-    async def check() -> audit_log.VerifyResult:
-        engine = create_engine(_settings().database_url)
-        try:
-            return await audit_log.verify(engine)
-        finally:
-            await engine.dispose()
-
-    result = asyncio.run(check())
-    if result.ok:
-        out.print(
-            f"[green]✓[/green] audit chain intact: {result.checked} events, "
-            f"head {result.last_hash[:16]}…"
-        )
-        return
-    err.print(
-        f"[red]✗[/red] audit chain broken at event {result.first_bad_seq}: {result.problem} "
-        f"({result.checked} events before it verified)",
-        highlight=False,
-    )
-    raise SystemExit(1)
-
-
-@main.group()
 def keys() -> None:
     """API keys."""
 
@@ -272,6 +244,7 @@ def submit(file: Any, url: str, token: str, idempotency_key: str | None) -> None
 
 
 main.add_command(report)
+main.add_command(audit)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

@@ -19,9 +19,10 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge import audit, intake, malloc
+from ozgbridge import audit, audit_keys, intake, malloc
 from ozgbridge.api import connections
 from ozgbridge.api.app import create_app
+from ozgbridge.audit_verify import start_checkpoint_log, stop_checkpoint_log
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
 from ozgbridge.errors import ConfigError
 from ozgbridge.routing import Router
@@ -77,6 +78,11 @@ async def open_service(
     settings: Settings, *, api: bool, worker: bool, upgrade: bool = False
 ) -> Service:
     deployment = load_deployment(settings.config_dir)
+    audit.use_keys(
+        audit_keys.for_service(
+            settings.database_url, settings.audit_key, unkeyed=settings.audit_unkeyed
+        )
+    )
     engine = create_engine(settings.database_url)
     try:
         if upgrade:
@@ -149,6 +155,7 @@ async def run_service(
     worker_task: asyncio.Task[None] | None = None
     listener: asyncio.Task[None] | None = None
     intake_tasks: list[asyncio.Task[None]] = []
+    checkpoints: asyncio.Task[None] | None = None
     try:
         if service.app is not None:
             runner = connections.runner(service.app, settings)
@@ -171,6 +178,7 @@ async def run_service(
                     service.worker.wake,
                 ),
             )
+        checkpoints = start_checkpoint_log(service.engine, settings.audit_checkpoint_interval)
         logger.info(
             "service.started", api=api, worker=worker, tenants=len(service.deployment.tenants)
         )
@@ -182,6 +190,7 @@ async def run_service(
         stop_waiter.cancel()
         logger.info("service.stopping")
     finally:
+        await stop_checkpoint_log(checkpoints)
         if listener is not None:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):
