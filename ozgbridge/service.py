@@ -24,6 +24,7 @@ from ozgbridge.api import connections
 from ozgbridge.api.app import create_app
 from ozgbridge.audit_verify import start_checkpoint_log, stop_checkpoint_log
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
+from ozgbridge.egress import EgressPolicy
 from ozgbridge.errors import ConfigError
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
@@ -55,6 +56,7 @@ def build_connectors(deployment: Deployment, settings: Settings) -> dict[RouteKe
                 route_id=route.id,
                 data_dir=data_dir,
                 concurrency=settings.worker_concurrency,
+                egress=EgressPolicy.of(settings.connector_allowed_networks),
             )
             connectors[(tenant.id, route.id)] = connector_class(route.connector).from_config(
                 route.options, context=context, timeout=timeout

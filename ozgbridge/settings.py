@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from ipaddress import IPv4Network, IPv6Network, ip_network
+from ipaddress import IPv4Network, IPv6Network
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from ozgbridge.egress import parse_networks
 
 
 class Settings(BaseSettings):
@@ -104,12 +106,9 @@ class Settings(BaseSettings):
     def _networks(cls, value: Any) -> Any:
         """A comma-separated list of CIDRs (``10.20.0.0/16, 2001:db8::/32``) or a list."""
         if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+            return list(parse_networks(value))
         if isinstance(value, list):
-            try:
-                return [ip_network(item, strict=False) for item in value]
-            except ValueError as exc:
-                raise ValueError(f"not a network (CIDR): {exc}") from None
+            return list(parse_networks(",".join(str(item) for item in value)))
         return value
 
     @model_validator(mode="after")
