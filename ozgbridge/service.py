@@ -20,7 +20,7 @@ from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit, audit_keys, intake, malloc
-from ozgbridge.api import connections
+from ozgbridge.api import connections, spool
 from ozgbridge.api.app import create_app
 from ozgbridge.audit_verify import start_checkpoint_log, stop_checkpoint_log
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
@@ -90,6 +90,8 @@ async def open_service(
         if upgrade:
             await migrate.upgrade(settings.database_url)
         await migrate.ensure_current(engine)
+        if api:
+            spool.check_directory(settings.spool_dir)
         connectors = build_connectors(deployment, settings) if worker else {}
         intakes = intake.configured_intakes(deployment)
     except BaseException:

@@ -20,6 +20,8 @@ from typing import IO
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from ozgbridge.errors import ConfigError
+
 READ_SIZE = 256 * 1024
 
 
@@ -54,3 +56,16 @@ class Spool:
 
     def close(self) -> None:
         self._file.close()
+
+
+def check_directory(directory: Path | None) -> None:
+    """Refuse to start when no spool file can be made there (a read-only root file system)."""
+    try:
+        with tempfile.TemporaryFile(dir=directory) as probe:
+            probe.write(b"x")
+    except OSError as exc:
+        where = str(directory) if directory is not None else tempfile.gettempdir()
+        raise ConfigError(
+            f"OZGBRIDGE_SPOOL_DIR: cannot make a spool file in {where} ({exc.strerror}); large "
+            "submissions wait there while they arrive — point it at a writable directory"
+        ) from None

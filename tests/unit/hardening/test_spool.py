@@ -6,7 +6,10 @@ import hashlib
 import os
 from pathlib import Path
 
-from ozgbridge.api.spool import Spool
+import pytest
+
+from ozgbridge.api.spool import Spool, check_directory
+from ozgbridge.errors import ConfigError
 
 
 def test_a_spooled_body_reads_back_whole_and_is_encrypted_on_disk(tmp_path: Path) -> None:
@@ -24,3 +27,10 @@ def test_a_spooled_body_reads_back_whole_and_is_encrypted_on_disk(tmp_path: Path
     assert b"Mustermann" not in on_disk
     assert list(tmp_path.iterdir()) == []  # the file has no name
     spool.close()
+
+
+def test_a_spool_directory_that_cannot_be_used_stops_the_start(tmp_path: Path) -> None:
+    check_directory(tmp_path)
+    check_directory(None)  # the system's temporary directory
+    with pytest.raises(ConfigError, match="OZGBRIDGE_SPOOL_DIR: cannot make a spool file in"):
+        check_directory(tmp_path / "missing")
