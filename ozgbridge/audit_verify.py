@@ -13,7 +13,6 @@ fails when the chain no longer reaches a checkpoint's event with that hash.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
 from collections.abc import AsyncIterator, Sequence
@@ -304,11 +303,3 @@ async def log_checkpoints(engine: AsyncEngine, interval: float) -> None:
 
 def start_checkpoint_log(engine: AsyncEngine, interval: float) -> asyncio.Task[None]:
     return asyncio.create_task(log_checkpoints(engine, interval), name="audit-checkpoints")
-
-
-async def stop_checkpoint_log(task: asyncio.Task[None] | None) -> None:
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import click
 import yaml
-from pydantic import ValidationError
 
 from ozgbridge import audit_keys
 from ozgbridge.audit_keys import AuditKeyError
@@ -24,23 +23,8 @@ from ozgbridge.audit_verify import (
     read_checkpoints,
     verify,
 )
-from ozgbridge.settings import Settings
+from ozgbridge.cli_common import fail, settings_from_env
 from ozgbridge.store.engine import create_engine
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(2)
-
-
-def _settings() -> Settings:
-    try:
-        return Settings()
-    except ValidationError as exc:
-        problem = exc.errors()[0]
-        field = ".".join(str(p) for p in problem["loc"])
-        _fail(f"OZGBRIDGE_{field.upper()}: {problem['msg']}")
-        raise  # unreachable: _fail exits
 
 
 @click.group()
@@ -59,15 +43,14 @@ def audit() -> None:
 @click.option("--max-breaks", default=100, show_default=True, type=click.IntRange(1))
 def audit_verify(checkpoint_files: tuple[Path, ...], max_breaks: int) -> None:
     """Recompute the chain; exit 1 listing every break (up to --max-breaks)."""
-    settings = _settings()
+    settings = settings_from_env()
     checkpoints: list[Checkpoint] = []
     try:
         for path in checkpoint_files:
             checkpoints += read_checkpoints(path)
         keys = audit_keys.for_tool(settings.database_url, settings.audit_key)
     except (ValueError, AuditKeyError) as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
 
     async def check() -> VerifyResult:
         engine = create_engine(settings.database_url)
@@ -79,8 +62,7 @@ def audit_verify(checkpoint_files: tuple[Path, ...], max_breaks: int) -> None:
     try:
         result = asyncio.run(check())
     except AuditKeyError as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     unkeyed = f", {result.unkeyed} of them unkeyed (from before HMAC chaining)"
     summary = (
         f"{result.events} events{unkeyed if result.unkeyed else ''}, "
@@ -102,7 +84,7 @@ def audit_verify(checkpoint_files: tuple[Path, ...], max_breaks: int) -> None:
 @audit.command("checkpoint")
 def audit_checkpoint() -> None:
     """Print the chain's head as one JSON line (seq, hash, at) to keep somewhere else."""
-    settings = _settings()
+    settings = settings_from_env()
 
     async def take() -> Checkpoint:
         engine = create_engine(settings.database_url)
@@ -130,9 +112,9 @@ def audit_new_key(key_id: str | None, out: Path | None) -> None:
             click.echo(f"✓ {out}: audit key {key.id!r}; set OZGBRIDGE_AUDIT_KEY={out}")
             return
     except AuditKeyError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except FileExistsError:
-        _fail(f"{out} exists; an audit key file is never overwritten")
+        fail(f"{out} exists; an audit key file is never overwritten")
     entry = yaml.safe_dump([audit_keys.entry(key)], default_flow_style=None).strip()
     click.echo(entry)
     click.echo(

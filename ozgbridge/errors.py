@@ -16,7 +16,11 @@ with ``raise … from exc``, so the worker never has to know about aiohttp, smtp
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
 
 
 class OzgbridgeError(Exception):
@@ -25,27 +29,39 @@ class OzgbridgeError(Exception):
 
 @dataclass(frozen=True)
 class ConfigProblem:
-    """One thing wrong with the configuration, located precisely enough to fix it."""
+    """One thing wrong with the configuration, located precisely enough to fix it.
+
+    A ``warning`` is worth a look but does not stop the configuration from being used (a LeiKa
+    key a newer catalogue may know, a name that differs from the official one).
+    """
 
     file: str
     field: str
     message: str
     line: int | None = None
+    severity: Severity = "error"
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        if self.field:
-            return f"{where}: {self.field}: {self.message}"
-        return f"{where}: {self.message}"
+        label = "warning" if self.severity == "warning" else ""
+        parts = [part for part in (where, label, self.field, self.message) if part]
+        return ": ".join(parts)
 
 
 class ConfigError(OzgbridgeError):
-    """The configuration (settings, tenants, routes, keys) cannot be used."""
+    """The configuration (settings, tenants, routes, keys) cannot be used.
 
-    def __init__(self, problems: list[ConfigProblem] | str) -> None:
+    ``problems`` are the errors; ``warnings`` what else was found on the way, so a report of the
+    errors can show them too.
+    """
+
+    def __init__(
+        self, problems: list[ConfigProblem] | str, warnings: Sequence[ConfigProblem] = ()
+    ) -> None:
         if isinstance(problems, str):
             problems = [ConfigProblem(file="", field="", message=problems)]
         self.problems = problems
+        self.warnings = list(warnings)
         super().__init__("\n".join(str(p) for p in problems))
 
 

@@ -24,8 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
-from ozgbridge.errors import ConfigError, ConfigProblem
+from ozgbridge.errors import ConfigError, ConfigProblem, RoutingError
 from ozgbridge.secrets import SecretResolver
 
 if TYPE_CHECKING:  # the tenants module imports this one to check intake configuration
@@ -84,6 +85,18 @@ class Intake(abc.ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release clients; called once at shutdown."""
+
+
+async def count_unmet_demand(repository: Repository, error: RoutingError) -> None:
+    """Count a submission nobody is responsible for (service × region × month, no content).
+
+    Every intake calls this where routing refuses; the refusal itself must go out regardless,
+    so a failed count is logged, never raised.
+    """
+    try:
+        await repository.record_unmet_demand(error.leika_key, error.region)
+    except (SQLAlchemyError, OSError):
+        logger.exception("demand.count_failed", leika_key=error.leika_key, ars=error.region)
 
 
 @cache

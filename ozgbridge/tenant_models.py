@@ -31,7 +31,7 @@ from pydantic import (
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from ozgbridge.configfile import FieldValueError
+from ozgbridge.configfile import FieldValueError, Loc, YamlDocument
 from ozgbridge.domain import AGS, ARS, LeikaKey, ags_from_ars, ars_from_ags, is_leika_key
 from ozgbridge.errors import ConfigProblem
 
@@ -264,14 +264,18 @@ class Deployment:
 
     ``fingerprint`` is the SHA-256 of the canonical, *unresolved* content (secret references, not
     their values), so it can go into the audit log and changes only when the configuration does.
+    ``warnings`` are what the checks found worth a look; ``documents`` the parsed files, so that
+    checks after loading (`problem`) can still name file and line.
     """
 
     config_dir: Path
     tenants: Mapping[str, TenantConfig]
     keys: Sequence[ApiKey]
     fingerprint: str
-    # Allowed but risky settings (connector option warnings): reported, never fatal.
+    # What the checks found worth a look (risky connector options, unknown LeiKa keys, …):
+    # reported, never fatal.
     warnings: Sequence[ConfigProblem] = ()
+    documents: Mapping[Path, YamlDocument] = field(default_factory=dict, repr=False, compare=False)
     _children: Mapping[str, list[TenantConfig]] = field(init=False, repr=False, compare=False)
     _routes: Mapping[tuple[str, str], RouteConfig] = field(init=False, repr=False, compare=False)
     _keys_by_hash: Mapping[str, ApiKey] = field(init=False, repr=False, compare=False)
@@ -290,6 +294,13 @@ class Deployment:
         object.__setattr__(self, "_children", dict(children))
         object.__setattr__(self, "_routes", routes)
         object.__setattr__(self, "_keys_by_hash", {key.sha256: key for key in self.keys})
+
+    def problem(self, source: Path, loc: Loc, message: str) -> ConfigProblem:
+        """An error located in one of the deployment's files (by field path, at its line)."""
+        document = self.documents.get(source)
+        if document is None:
+            return ConfigProblem(str(source), "", message)
+        return document.problem(loc, message)
 
     def tenant(self, tenant_id: str) -> TenantConfig:
         """The tenant ``tenant_id``; KeyError if there is none."""

@@ -26,7 +26,6 @@ from ozgbridge.store.migrate import upgrade
 PG_ADMIN_DSN = os.environ.get("OZGBRIDGE_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 REPO_ROOT = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
 
 
 def sqlalchemy_pg_url(dsn: str, database: str) -> str:

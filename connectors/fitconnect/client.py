@@ -23,6 +23,10 @@ _TOKEN_MARGIN_SECONDS = 30.0
 _clock = time.monotonic  # replaceable in tests, which cannot wait for a token to expire
 
 
+class ResponseTooLarge(PermanentDeliveryError):
+    """An answer larger than the caller allows (read in chunks, never past the cap)."""
+
+
 def parse_retry_after(value: str | None) -> float | None:
     if value is not None and value.strip().isdigit():
         return float(value.strip())
@@ -134,8 +138,13 @@ class FitConnectClient:
         content: bytes | str | None = None,
         content_type: str | None = None,
         params: dict[str, Any] | None = None,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
-        """An authenticated request to ``api_url + path``; returns 2xx answers, raises otherwise."""
+        """An authenticated request to ``api_url + path``; returns 2xx answers, raises otherwise.
+
+        With ``max_bytes`` the answer is read in chunks and refused (`ResponseTooLarge`) as soon
+        as it grows past the cap, so a hostile or broken server cannot make this side hold more.
+        """
         url = path if path.startswith("http") else f"{self.api_url}{path}"
         token = await self._access_token()
         for attempt in (1, 2):
@@ -143,7 +152,13 @@ class FitConnectClient:
             if content_type is not None:
                 headers["Content-Type"] = content_type
             response = await self._send(
-                method, url, json=json, content=content, params=params, headers=headers
+                method,
+                url,
+                json=json,
+                content=content,
+                params=params,
+                headers=headers,
+                max_bytes=max_bytes,
             )
             if response.status_code == 401 and attempt == 1:
                 logger.info("fitconnect.token_refused", what=what)
@@ -159,10 +174,28 @@ class FitConnectClient:
         classify(response, what)
         return response
 
-    async def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self, method: str, url: str, *, max_bytes: int | None = None, **kwargs: Any
+    ) -> httpx.Response:
         """The one place where httpx exceptions become ozgbridge errors."""
         try:
-            return await self._client().request(method, url, **kwargs)
+            if max_bytes is None:
+                return await self._client().request(method, url, **kwargs)
+            async with self._client().stream(method, url, **kwargs) as streamed:
+                chunks, size = [], 0
+                async for chunk in streamed.aiter_bytes():
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise ResponseTooLarge(
+                            f"answer from FIT-Connect larger than {max_bytes} bytes"
+                        )
+                    chunks.append(chunk)
+                return httpx.Response(
+                    streamed.status_code,
+                    headers=streamed.headers,
+                    content=b"".join(chunks),
+                    request=streamed.request,
+                )
         except httpx.TimeoutException as exc:
             raise RetriableDeliveryError(
                 f"no answer from FIT-Connect within {self._timeout:g} s"

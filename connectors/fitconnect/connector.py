@@ -1,34 +1,44 @@
-"""The ``fitconnect`` connector: one envelope becomes one FIT-Connect submission (v2 API).
+"""The ``fitconnect`` connector: one envelope becomes one FIT-Connect submission (API v2).
 
-Flow per attempt: token (cached) → destination (must be ``active`` and accept the service and
-the data's schema) → its encryption key (checked) → announce the submission with its attachment
-ids → upload each attachment as JWE → submit encrypted metadata and data. The receipt's remote
-reference is ``submission:<id>/case:<id>/destination:<id>``; the status tracker reads the case's
-event log with it. A submission left half-made by a failed attempt is never submitted, and the
-Zustelldienst discards it; the retry makes a new one.
+Flow per attempt (paths and fields as FITKO's v2 clients use them: optiGov/php-fitconnect
+``src/FitConnect/Client.php``; klarbau/govtech-de ``src/lib/fit-connect/rest-tier2.ts``, verified
+against the test environment): token (cached) → ``GET /v2/destinations/{id}`` (see
+`destination.plan`: active, ``publicServices`` with the service and the data's schema,
+``metadataVersions``, ``encryptionKid``) → ``GET /v2/destinations/{id}/keys/{kid}`` (checked) →
+``POST /v2/submissions`` announcing ``destinationId``, ``announcedAttachments``,
+``publicService {name, identifier}`` and, where the destination lists one covering the
+applicant's, ``region`` → ``PUT /v2/submissions/{id}/attachments/{aid}`` (``application/jose``)
+per upload → ``PUT /v2/submissions/{id}`` with ``encryptedMetadata`` and ``encryptedData``.
+
+Large attachments: each upload is encrypted and sent on its own, so at most one upload's JWE is
+in memory besides the envelope; attachments above `limits.MAX_UPLOAD_BYTES` go as fragments
+(metadata 2.x ``fragments``). Beyond FIT-Connect's limits the delivery is dead at once, naming
+the limit.
 
 Each attempt creates a new submission: FIT-Connect has no idempotency key. The metadata's
 ``senderReference`` is ``<application id>/<delivery id>``, the same on every attempt, so the
-subscriber can drop duplicates exactly as a webhook back-end drops a repeated ``webhook-id``.
+subscriber can drop duplicates. A submission left half-made by a failed attempt is never
+submitted, and the Zustelldienst discards it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import re
-import time
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from cryptography import x509
 from joserfc.jwk import RSAKey
 
-from connectors.fitconnect import crypto, metadata
+from connectors.fitconnect import crypto, destination, metadata
 from connectors.fitconnect.client import FitConnectClient, json_of
 from connectors.fitconnect.options import FitConnectOptions
+from connectors.fitconnect.routing import Router, host_of
+from connectors.fitconnect.uploads import check_limits, encrypt_upload, layout
 from ozgbridge.connector import Connector, ConnectorContext, Receipt
 from ozgbridge.domain import Envelope
 from ozgbridge.errors import ConfigError, PermanentDeliveryError, RetriableDeliveryError
@@ -36,6 +46,7 @@ from ozgbridge.errors import ConfigError, PermanentDeliveryError, RetriableDeliv
 logger = structlog.get_logger("ozgbridge.connectors.fitconnect")
 
 REFERENCE_PREFIX = "submission:"
+_COLLECT_ABOVE_BYTES = 1024 * 1024
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 _REFERENCE = re.compile(
     rf"submission:(?P<submission>{_UUID})/case:(?P<case>{_UUID})/destination:(?P<destination>{_UUID})"
@@ -52,13 +63,6 @@ def parse_remote_reference(reference: str) -> tuple[str, str, str] | None:
     if match is None:
         return None
     return match["submission"], match["case"], match["destination"]
-
-
-@dataclass(frozen=True)
-class Destination:
-    id: str
-    schema_mime_type: str
-    key: RSAKey
 
 
 class FitConnectConnector(Connector[FitConnectOptions]):
@@ -86,23 +90,38 @@ class FitConnectConnector(Connector[FitConnectOptions]):
                 )
             except crypto.KeyRejected as exc:
                 raise ConfigError(f"route {context.route_id!r}: {exc}") from exc
-        self._routes: dict[tuple[str, str], tuple[str, float]] = {}
+        self._router: Router | None = None
+        routing_api = options.routing_api()
+        if routing_api is not None and options.routing_jwks_url is not None:
+            self._router = Router(
+                self._client,
+                routing_api=routing_api,
+                jwks_url=str(options.routing_jwks_url),
+                submission_host=host_of(options.submission_api()),
+                cache_seconds=options.routing_cache_seconds,
+            )
 
     async def _deliver(self, envelope: Envelope) -> Receipt:
         if envelope.data.schema_uri is None:
             raise PermanentDeliveryError("form data names no schema; FIT-Connect requires one")
-        destination = await self._destination(envelope)
+        check_limits(envelope.attachments)
+        plan, key = await self._destination(envelope)
+        ids, fragments, uploads = layout(envelope.attachments, plan.metadata_version)
         leika_urn = f"{metadata.LEIKA_URN_PREFIX}{envelope.service.leika_key}"
-        ids = [str(uuid.uuid4()) for _ in envelope.attachments]
-        # Hashing and RSA/AES over possibly large attachments: off the event loop.
-        encrypted_attachments, encrypted_metadata, encrypted_data = await asyncio.to_thread(
-            self._encrypt_all, envelope, destination, ids
+        # Hashing and RSA/AES over possibly large payloads: off the event loop.
+        encrypted_metadata, encrypted_data = await asyncio.to_thread(
+            self._encrypt_documents, envelope, plan, key, ids, fragments
         )
         announced: dict[str, Any] = {
-            "destinationId": destination.id,
-            "announcedAttachments": ids,
-            "serviceType": {"identifier": leika_urn, "name": envelope.service.name or leika_urn},
+            "destinationId": plan.destination_id,
+            "announcedAttachments": [u.upload_id for u in uploads],
+            "publicService": {
+                "identifier": leika_urn,
+                "name": envelope.service.name or leika_urn,
+            },
         }
+        if plan.region is not None:
+            announced["region"] = plan.region
         if self.options.callback_url is not None and self.options.callback_secret is not None:
             announced["callbackInfo"] = {
                 "url": str(self.options.callback_url),
@@ -112,14 +131,23 @@ class FitConnectConnector(Connector[FitConnectOptions]):
             "POST", "/v2/submissions", what="create submission", json=announced
         )
         submission_id, case_id = _created_ids(json_of(created, "create submission"))
-        for attachment_id, token in zip(ids, encrypted_attachments, strict=True):
+        for upload in uploads:
+            attachment = envelope.attachments[upload.attachment]
+            token = await asyncio.to_thread(encrypt_upload, attachment, upload, key)
             await self._client.request(
                 "PUT",
-                f"/v2/submissions/{submission_id}/attachments/{attachment_id}",
+                f"/v2/submissions/{submission_id}/attachments/{upload.upload_id}",
                 what="upload attachment",
                 content=token,
                 content_type="application/jose",
             )
+            del token
+            if upload.end - upload.start >= _COLLECT_ABOVE_BYTES:
+                # joserfc's JWE objects and httpx's request/response pairs hold reference cycles,
+                # which only the cyclic collector frees; left to its allocation-count trigger,
+                # every fragment's plaintext and ciphertext would stay until the whole
+                # attachment had passed. One upload's buffers at a time, as promised.
+                gc.collect()
         await self._client.request(
             "PUT",
             f"/v2/submissions/{submission_id}",
@@ -129,165 +157,102 @@ class FitConnectConnector(Connector[FitConnectOptions]):
         logger.info(
             "fitconnect.submitted",
             delivery_id=envelope.delivery_id,
-            destination_id=destination.id,
+            destination_id=plan.destination_id,
             submission_id=submission_id,
             case_id=case_id,
             attachments=len(ids),
+            uploads=len(uploads),
+            metadata_version=plan.metadata_version,
         )
         return Receipt(
-            remote_reference=remote_reference(submission_id, case_id, destination.id),
+            remote_reference=remote_reference(submission_id, case_id, plan.destination_id),
             detail=f"FIT-Connect submission {submission_id}, case {case_id}",
         )
 
-    def _encrypt_all(
-        self, envelope: Envelope, destination: Destination, ids: list[str]
-    ) -> tuple[list[str], str, str]:
+    def _encrypt_documents(
+        self,
+        envelope: Envelope,
+        plan: destination.Plan,
+        key: RSAKey,
+        ids: list[str],
+        fragments: list[tuple[str, ...]],
+    ) -> tuple[str, str]:
         entries = [
             metadata.AttachmentEntry(
                 attachment_id=attachment_id,
                 filename=a.filename,
                 mime_type=a.mime_type,
                 purpose=a.purpose,
-                content=a.content,
+                sha512=metadata.sha512_hex(a.content),
+                fragments=fragment_ids,
             )
-            for attachment_id, a in zip(ids, envelope.attachments, strict=True)
+            for attachment_id, fragment_ids, a in zip(
+                ids, fragments, envelope.attachments, strict=True
+            )
         ]
         try:
             document = metadata.build(
+                version=plan.metadata_version,
                 leika_key=envelope.service.leika_key,
                 service_name=envelope.service.name,
-                data=envelope.data.content,
-                schema_uri=envelope.data.schema_uri or "",
-                schema_mime_type=destination.schema_mime_type,
+                data_sha512=metadata.sha512_hex(envelope.data.content),
+                schema_uri_of_data=envelope.data.schema_uri or "",
+                schema_mime_type=plan.schema_mime_type,
                 attachments=entries,
                 sender_reference=f"{envelope.application_id}/{envelope.delivery_id}",
                 application_date=envelope.submitted_at.date().isoformat(),
-                version=self.options.metadata_version,
             )
         except metadata.MetadataInvalid as exc:
             raise PermanentDeliveryError(str(exc)) from exc
-        key = destination.key
-        attachments = [
-            crypto.encrypt(e.content, key, content_type=metadata.safe_mime_type(e.mime_type))
-            for e in entries
-        ]
         meta = crypto.encrypt(
             json.dumps(document, ensure_ascii=False).encode("utf-8"),
             key,
             content_type="application/json",
         )
-        data = crypto.encrypt(envelope.data.content, key, content_type=destination.schema_mime_type)
-        return attachments, meta, data
+        data = crypto.encrypt(envelope.data.content, key, content_type=plan.schema_mime_type)
+        return meta, data
 
-    async def _destination(self, envelope: Envelope) -> Destination:
+    async def _destination(self, envelope: Envelope) -> tuple[destination.Plan, RSAKey]:
         destination_id = await self._destination_id(envelope)
         response = await self._client.request(
             "GET", f"/v2/destinations/{destination_id}", what="destination"
         )
-        info = json_of(response, "destination")
-        if not isinstance(info, dict):
-            raise RetriableDeliveryError("unreadable destination from FIT-Connect")
-        if info.get("status") != "active":
-            raise PermanentDeliveryError(
-                f"FIT-Connect destination {destination_id} is {info.get('status')!r}, not active"
+        try:
+            plan = destination.plan(
+                json_of(response, "destination"),
+                destination_id=destination_id,
+                leika_key=envelope.service.leika_key,
+                ars=envelope.region.ars,
+                schema_uri=envelope.data.schema_uri or "",
+                data_mime_type=envelope.data.mime_type,
+                pinned_version=self.options.metadata_version,
             )
-        versions = info.get("metadataVersions")
-        if isinstance(versions, list) and self.options.metadata_version not in versions:
-            raise PermanentDeliveryError(
-                f"destination {destination_id} does not accept metadata "
-                f"{self.options.metadata_version}"
-            )
-        leika_urn = f"{metadata.LEIKA_URN_PREFIX}{envelope.service.leika_key}"
-        schema_mime_type = _accepted_schema(info, leika_urn, envelope)
-        kid = info.get("encryptionKid")
-        if not isinstance(kid, str) or not kid or "/" in kid:
-            raise PermanentDeliveryError(f"destination {destination_id} names no encryption key")
+        except destination.DestinationRefused as exc:
+            raise PermanentDeliveryError(str(exc)) from exc
         key_response = await self._client.request(
-            "GET", f"/v2/destinations/{destination_id}/keys/{kid}", what="encryption key"
+            "GET",
+            f"/v2/destinations/{destination_id}/keys/{plan.encryption_kid}",
+            what="encryption key",
         )
         jwk = json_of(key_response, "encryption key")
         try:
-            if not isinstance(jwk, dict) or jwk.get("kid") != kid:
+            if not isinstance(jwk, dict) or jwk.get("kid") != plan.encryption_kid:
                 raise crypto.KeyRejected("answer is not the requested key")
             key = crypto.encryption_key(jwk, trusted=self._trusted)
         except crypto.KeyRejected as exc:
             raise PermanentDeliveryError(
                 f"encryption key of destination {destination_id} refused: {exc}"
             ) from exc
-        return Destination(id=destination_id, schema_mime_type=schema_mime_type, key=key)
+        return plan, key
 
     async def _destination_id(self, envelope: Envelope) -> str:
         if self.options.destination_id is not None:
             return str(self.options.destination_id)
-        routing_api = self.options.routing_api()
-        assert routing_api is not None  # the options insist on one of the two
-        cache_key = (envelope.service.leika_key, envelope.region.ars)
-        cached = self._routes.get(cache_key)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        response = await self._client.get_public(
-            f"{routing_api}/routes",
-            what="routing",
-            params={"leikaKey": envelope.service.leika_key, "ars": envelope.region.ars},
-        )
-        document = json_of(response, "routing")
-        routes = document.get("routes") if isinstance(document, dict) else None
-        found = {
-            str(r["destinationId"])
-            for r in routes or []
-            if isinstance(r, dict) and r.get("destinationId")
-        }
-        if len(found) != 1:
-            raise PermanentDeliveryError(
-                f"the Routing API names {len(found)} destinations for service "
-                f"{envelope.service.leika_key} in {envelope.region.ars}, not exactly one"
-            )
-        destination_id = found.pop()
-        try:
-            destination_id = str(uuid.UUID(destination_id))
-        except ValueError as exc:
-            raise PermanentDeliveryError("the Routing API gave an invalid destination id") from exc
-        self._routes[cache_key] = (
-            destination_id,
-            time.monotonic() + self.options.routing_cache_seconds,
-        )
-        return destination_id
+        assert self._router is not None  # the options insist on one of the two
+        return await self._router.destination_id(envelope.service.leika_key, envelope.region.ars)
 
     async def _close(self) -> None:
         await self._client.aclose()
-
-
-def _accepted_schema(info: dict[str, Any], leika_urn: str, envelope: Envelope) -> str:
-    """The MIME type the destination declares for the data's schema under this service."""
-    services = info.get("services") if isinstance(info.get("services"), list) else []
-    service = next(
-        (s for s in services or [] if isinstance(s, dict) and s.get("identifier") == leika_urn),
-        None,
-    )
-    destination_id = info.get("destinationId", "?")
-    if service is None:
-        raise PermanentDeliveryError(
-            f"destination {destination_id} does not accept service {envelope.service.leika_key}"
-        )
-    schemas = [
-        s
-        for s in service.get("submissionSchemas") or []
-        if isinstance(s, dict) and s.get("schemaUri") == envelope.data.schema_uri
-    ]
-    if not schemas:
-        raise PermanentDeliveryError(
-            f"destination {destination_id} does not accept the data's schema for service "
-            f"{envelope.service.leika_key}"
-        )
-    # A schema may be declared for JSON and XML; prefer the one the portal's data claims to be.
-    wanted = metadata.safe_mime_type(envelope.data.mime_type)
-    chosen = next((s for s in schemas if s.get("mimeType") == wanted), schemas[0])
-    mime_type = chosen.get("mimeType")
-    if mime_type not in ("application/json", "application/xml"):
-        raise PermanentDeliveryError(
-            f"destination {destination_id} declares an unusable schema MIME type"
-        )
-    return str(mime_type)
 
 
 def _created_ids(document: Any) -> tuple[str, str]:

@@ -28,20 +28,24 @@ from joserfc.errors import JoseError
 from joserfc.jwe import JWERegistry
 from joserfc.jwk import KeySet, RSAKey
 
+from connectors.fitconnect import limits
+
 JWE_ALG = "RSA-OAEP-256"
 JWE_ENC = "A256GCM"
 SET_ALG = "PS512"
 SET_TYP = "secevent+jwt"
 MIN_RSA_BITS = 4096
 _JWE_ALGORITHMS = (JWE_ALG, JWE_ENC)
-# joserfc refuses ciphertexts over 64 KB by default (a guard against memory exhaustion); an
-# attachment may be much larger. The cap stays, at the largest payload this side accepts.
-MAX_PAYLOAD_BYTES = 128 * 1024 * 1024
+# The public exponent the JWK schema of FIT-Connect allows (``e`` enum ["AQAB"], routing-api.yaml
+# and metadata 2.1.0 ``encryptionPublicKey``).
+RSA_EXPONENT = "AQAB"
 
 
 def _decryption_registry() -> JWERegistry:
     registry = JWERegistry(algorithms=list(_JWE_ALGORITHMS))
-    registry.max_ciphertext_length = MAX_PAYLOAD_BYTES * 4 // 3 + 4  # base64url of the cap
+    # joserfc refuses ciphertexts over 64 KB by default (a guard against memory exhaustion); an
+    # upload may be much larger. The cap stays, at the largest single upload FIT-Connect allows.
+    registry.max_ciphertext_length = limits.MAX_UPLOAD_BYTES * 4 // 3 + 4  # base64url of the cap
     registry.max_encrypted_key_length = 2048  # RSA keys above 4096 bits wrap longer keys
     return registry
 
@@ -66,6 +70,8 @@ def encryption_key(
         raise KeyRejected("encryption key does not allow wrapKey")
     if not isinstance(jwk.get("kid"), str):
         raise KeyRejected("encryption key has no kid")
+    if jwk.get("e") != RSA_EXPONENT:
+        raise KeyRejected(f"encryption key exponent is not {RSA_EXPONENT} (65537)")
     # key_ops was checked above against RFC 7517's vocabulary (wrapKey); joserfc checks it
     # against its own operation names ("encrypt" for RSA-OAEP), so it is not passed on.
     private_members = ("d", "p", "q", "dp", "dq", "qi", "key_ops")
@@ -131,18 +137,37 @@ def encrypt(payload: bytes, key: RSAKey, *, content_type: str) -> str:
     return jwe.encrypt_compact(header, payload, key, algorithms=_JWE_ALGORITHMS)
 
 
-def private_key(jwk_text: str) -> RSAKey:
-    """A private RSA key from its JWK (JSON) or PEM form."""
+def private_key(jwk_text: str, *, kid: str | None = None) -> RSAKey:
+    """A private RSA key from its JWK (JSON) or PEM form, with the ``kid`` it is registered under.
+
+    The kid names the key at the destination (SETs carry it in their header, JWEs to it name it),
+    so it must be the registered one: a JWK brings its own; a PEM has none and needs ``kid``
+    from the configuration. A JWK whose kid differs from a configured one is refused.
+    """
     text = jwk_text.strip()
     try:
         if text.startswith("{"):
-            key = RSAKey.import_key(json.loads(text))
+            document = json.loads(text)
+            if not isinstance(document, dict):
+                raise ValueError("not a JWK object")
+            own = document.get("kid")
+            if kid is not None and own is not None and own != kid:
+                raise KeyRejected("the JWK's kid differs from the configured kid")
+            if kid is not None:
+                document["kid"] = kid
+            key = RSAKey.import_key(document)
         else:
-            key = RSAKey.import_key(text)
+            key = RSAKey.import_key(text, parameters={"kid": kid} if kid else None)
+    except KeyRejected:
+        raise
     except (JoseError, ValueError, TypeError) as exc:
         raise KeyRejected(f"private key cannot be read ({type(exc).__name__})") from exc
     if not isinstance(key.raw_value, RSAPrivateKey):
         raise KeyRejected("the key is not a private RSA key")
+    if not isinstance(key.kid, str) or not key.kid:
+        raise KeyRejected("the key has no kid: a PEM key needs its registered kid configured")
+    if key.as_dict(private=False).get("e") != RSA_EXPONENT:
+        raise KeyRejected(f"the key's exponent is not {RSA_EXPONENT} (65537)")
     return key
 
 
@@ -153,6 +178,8 @@ def decrypt(token: str | bytes, key: RSAKey) -> tuple[bytes, dict[str, Any]]:
     except (JoseError, ValueError, TypeError) as exc:
         raise CryptoFailure(f"JWE cannot be decrypted ({type(exc).__name__})") from exc
     header = dict(result.protected)
+    if key.kid is not None and header.get("kid") != key.kid:
+        raise CryptoFailure("JWE is encrypted to another key (kid)")
     if "zip" in header:
         raise CryptoFailure("JWE is compressed, which FIT-Connect forbids")
     if result.plaintext is None:

@@ -1,9 +1,15 @@
 """A case's event log: Security Event Tokens, verified, read as what happened to a submission.
 
+``GET /v2/cases/{caseId}/events?offset=&limit=`` answers a page ``{offset, count, totalCount,
+eventLog}`` (limit at most 500, like every FIT-Connect list; routing-api.yaml's ``limit``
+parameter and the Submission API's lists share that paging); the log is read page by page.
+
 Every token is verified before anything in it is believed: PS512, ``typ`` secevent+jwt, the
 signer's key by ``kid`` — the Zustelldienst's own key from its JWKS for events it issues, the
-destination's signature key for events a destination issues (``iss`` = destination id). A token
-that does not verify, or that speaks about another submission or case, is refused: logged and
+destination's signature key for events a destination issues (``iss`` = destination id). ``sub``
+is ``submission:<id>`` for the submission's events, or ``reply:<id>`` for replies in the same case
+(FITKO docs, "Ereignisse"): both are genuine, only the former decide the submission's status. A
+token that does not verify, or speaks about another submission or case, is refused: logged and
 audited by the caller, never turned into a status.
 """
 
@@ -20,17 +26,20 @@ from joserfc.jwk import KeySet, RSAKey
 
 from connectors.fitconnect import crypto
 from connectors.fitconnect.client import FitConnectClient, json_of
-from ozgbridge.errors import DeliveryError
+from ozgbridge.errors import DeliveryError, RetriableDeliveryError
 
 EVENT_PREFIX = "https://schema.fitko.de/fit-connect/events/"
 ACCEPT = "accept-submission"
 REJECT = "reject-submission"
+SUBMIT = "submit-submission"
+PAGE_LIMIT = 500
 SET_SCHEMA = "https://schema.fitko.de/fit-connect/set-payload/1.0.0/set-payload.schema.json"
 
 
 @dataclass(frozen=True)
 class VerifiedEvent:
     name: str  # e.g. "accept-submission"
+    subject: str  # "submission:<id>" or "reply:<id>"
     issuer: str
     jti: str
     issued_at: int
@@ -49,8 +58,28 @@ class EventLog:
     refused: list[RefusedEvent] = field(default_factory=list)
 
     def outcome(self) -> VerifiedEvent | None:
-        """The destination's verdict (accept or reject), if it has given one."""
-        return next((e for e in self.verified if e.name in (ACCEPT, REJECT)), None)
+        """The destination's verdict (accept or reject) on the submission, if given."""
+        return next(
+            (
+                e
+                for e in self.verified
+                if e.name in (ACCEPT, REJECT) and e.subject.startswith("submission:")
+            ),
+            None,
+        )
+
+    def submitted(self) -> VerifiedEvent | None:
+        """The Zustelldienst's own ``submit-submission`` event about the submission."""
+        return next(
+            (
+                e
+                for e in self.verified
+                if e.name == SUBMIT
+                and e.subject.startswith("submission:")
+                and not _is_uuid(e.issuer)
+            ),
+            None,
+        )
 
 
 class EventVerifier:
@@ -65,13 +94,9 @@ class EventVerifier:
         self, *, case_id: str, submission_id: str, destination_id: str, start: int = 0
     ) -> tuple[EventLog, int]:
         """Events from index ``start`` on, and the log's length (the next ``start``)."""
-        response = await self._client.request("GET", f"/v2/cases/{case_id}/events", what="events")
-        document = json_of(response, "events")
-        tokens = document.get("eventLog") if isinstance(document, dict) else None
-        if not isinstance(tokens, list):
-            tokens = []
+        tokens = await self._tokens(case_id, start)
         log = EventLog()
-        for index, token in enumerate(tokens[start:], start=start):
+        for index, token in enumerate(tokens, start=start):
             try:
                 log.verified.append(
                     await self.verify(
@@ -83,7 +108,27 @@ class EventVerifier:
                 )
             except crypto.CryptoFailure as exc:
                 log.refused.append(RefusedEvent(index=index, reason=str(exc)))
-        return log, len(tokens)
+        return log, start + len(tokens)
+
+    async def _tokens(self, case_id: str, start: int) -> list[Any]:
+        tokens: list[Any] = []
+        offset = start
+        while True:
+            response = await self._client.request(
+                "GET",
+                f"/v2/cases/{case_id}/events",
+                what="events",
+                params={"offset": offset, "limit": PAGE_LIMIT},
+            )
+            document = json_of(response, "events")
+            page = document.get("eventLog") if isinstance(document, dict) else None
+            total = document.get("totalCount") if isinstance(document, dict) else None
+            if not isinstance(page, list):
+                raise RetriableDeliveryError("unreadable event log page from FIT-Connect")
+            tokens += page
+            offset += len(page)
+            if not page or not isinstance(total, int) or offset >= total:
+                return tokens
 
     async def verify(
         self, token: Any, *, case_id: str, submission_id: str, destination_id: str
@@ -95,7 +140,11 @@ class EventVerifier:
         if not isinstance(kid, str) or not kid:
             raise crypto.CryptoFailure("SET names no kid")
         claims = crypto.verify_set(token, await self._key_for(token, kid, destination_id))
-        if claims.get("sub") != f"submission:{submission_id}":
+        subject = claims.get("sub")
+        is_reply = (
+            isinstance(subject, str) and subject.startswith("reply:") and _is_uuid(subject[6:])
+        )
+        if subject != f"submission:{submission_id}" and not is_reply:
             raise crypto.CryptoFailure("SET is about another submission")
         if claims.get("txn") != f"case:{case_id}":
             raise crypto.CryptoFailure("SET is about another case")
@@ -107,6 +156,7 @@ class EventVerifier:
             raise crypto.CryptoFailure("SET carries an unknown event")
         return VerifiedEvent(
             name=uri.removeprefix(EVENT_PREFIX),
+            subject=str(subject),
             issuer=str(claims.get("iss")),
             jti=str(claims.get("jti")),
             issued_at=int(claims.get("iat") or 0),
@@ -115,11 +165,12 @@ class EventVerifier:
 
     async def _key_for(self, token: str, kid: str, destination_id: str) -> KeySet | RSAKey:
         # The issuer decides where the key must come from, so it is read before verifying —
-        # and then confirmed by the signature: a forged iss cannot pick a key that signs. Only
-        # the case's own destination may speak for it, besides the Zustelldienst.
-        issuer = _unverified_issuer(token)
+        # and then confirmed by the signature: a forged iss cannot pick a key that signs. About
+        # the submission only the case's own destination may speak, besides the Zustelldienst;
+        # events about a reply may come from the replying side's destination.
+        issuer, subject = _unverified_issuer(token)
         if _is_uuid(issuer):
-            if issuer != destination_id:
+            if issuer != destination_id and not subject.startswith("reply:"):
                 raise crypto.CryptoFailure("SET is issued by another destination")
             return await self._destination_key(issuer, kid)
         return await self._service_key_set()
@@ -148,6 +199,8 @@ class EventVerifier:
             raise crypto.CryptoFailure("destination signature key cannot be read") from exc
         if key.raw_value.key_size < crypto.MIN_RSA_BITS:
             raise crypto.CryptoFailure("destination signature key is too short")
+        if jwk.get("e") != crypto.RSA_EXPONENT:
+            raise crypto.CryptoFailure("destination signature key exponent is not AQAB")
         self._destination_keys[(destination_id, kid)] = key
         return key
 
@@ -169,7 +222,7 @@ class EventVerifier:
         return self._service_keys
 
 
-def _unverified_issuer(token: str) -> str:
+def _unverified_issuer(token: str) -> tuple[str, str]:
     try:
         part = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
@@ -178,7 +231,8 @@ def _unverified_issuer(token: str) -> str:
     issuer = claims.get("iss") if isinstance(claims, dict) else None
     if not isinstance(issuer, str):
         raise crypto.CryptoFailure("SET names no issuer")
-    return issuer
+    subject = claims.get("sub")
+    return issuer, subject if isinstance(subject, str) else ""
 
 
 def _is_uuid(value: str) -> bool:

@@ -20,6 +20,7 @@ import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import structlog
 from jsonschema import Draft202012Validator
@@ -38,7 +39,7 @@ from connectors.fitconnect.intake_config import (
 from connectors.fitconnect.options import FitConnectOptions
 from connectors.fitconnect.receive import receive
 from connectors.fitconnect.tracking import RouteKey, Sender, check_open, discover
-from ozgbridge.errors import ConfigError, ConfigProblem, DeliveryError
+from ozgbridge.errors import ConfigError, ConfigProblem, DeliveryError, RetriableDeliveryError
 from ozgbridge.intake import CallbackRejected, Intake, IntakeContext
 from ozgbridge.secrets import SecretResolver
 from ozgbridge.tenants import Deployment
@@ -48,6 +49,7 @@ logger = structlog.get_logger("ozgbridge.connectors.fitconnect.intake")
 CALLBACK_MAX_AGE_SECONDS = 300
 _DEFAULT_POLL_INTERVAL = 60.0
 _CLIENT_TIMEOUT = 30.0
+_PAGE_LIMIT = 500
 
 
 def callback_signature(secret: bytes, timestamp: str, body: bytes) -> str:
@@ -109,8 +111,13 @@ class FitConnectIntake(Intake):
         return Subscription(
             destination_id=str(destination.id),
             client=client,
-            decryption_key=crypto.private_key(destination.decryption_key.get_secret_value()),
-            signing_key=crypto.private_key(destination.signing_key.get_secret_value()),
+            verifier=EventVerifier(client),
+            decryption_key=crypto.private_key(
+                destination.decryption_key.get_secret_value(), kid=destination.decryption_key_kid
+            ),
+            signing_key=crypto.private_key(
+                destination.signing_key.get_secret_value(), kid=destination.signing_key_kid
+            ),
             default_region=(
                 destination.default_region.to_ref() if destination.default_region else None
             ),
@@ -118,7 +125,6 @@ class FitConnectIntake(Intake):
                 uri: Draft202012Validator(load_data_schema(config_dir, path))
                 for uri, path in destination.data_schemas.items()
             },
-            metadata_version=self.config.metadata_version,
         )
 
     def _collect_secrets(self, senders: dict[RouteKey, FitConnectOptions]) -> list[bytes]:
@@ -197,14 +203,7 @@ class FitConnectIntake(Intake):
             await check_open(context.repository, self._senders)
 
     async def _receive_all(self, sub: Subscription, context: IntakeContext) -> None:
-        response = await sub.client.request(
-            "GET",
-            "/v2/submissions",
-            what="submissions",
-            params={"destinationId": sub.destination_id, "offset": 0, "limit": 100},
-        )
-        listing = json_of(response, "submissions")
-        for item in listing.get("submissions") or [] if isinstance(listing, dict) else []:
+        for item in await _listing(sub):
             if self._stopping:  # the rest stays listed for the next process
                 break
             try:
@@ -237,6 +236,29 @@ class FitConnectIntake(Intake):
             await sub.client.aclose()
         for sender in self._senders.values():
             await sender.client.aclose()
+
+
+async def _listing(sub: Subscription) -> list[Any]:
+    """Every submission listed for the destination, page by page (``{offset, count, totalCount,
+    submissions}``, limit at most 500)."""
+    items: list[Any] = []
+    offset = 0
+    while True:
+        response = await sub.client.request(
+            "GET",
+            "/v2/submissions",
+            what="submissions",
+            params={"destinationId": sub.destination_id, "offset": offset, "limit": _PAGE_LIMIT},
+        )
+        listing = json_of(response, "submissions")
+        page = listing.get("submissions") if isinstance(listing, dict) else None
+        total = listing.get("totalCount") if isinstance(listing, dict) else None
+        if not isinstance(page, list):
+            raise RetriableDeliveryError("unreadable submission list from FIT-Connect")
+        items += page
+        offset += len(page)
+        if not page or not isinstance(total, int) or offset >= total:
+            return items
 
 
 def _sender(options: FitConnectOptions) -> Sender:

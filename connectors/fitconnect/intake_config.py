@@ -12,6 +12,8 @@
         client_secret: ${env:FITCONNECT_SUBSCRIBER_SECRET}
         decryption_key: ${file:/run/secrets/fitconnect-decrypt.jwk}   # private JWK (or PEM)
         signing_key: ${file:/run/secrets/fitconnect-sign.jwk}         # for accept/reject
+        signing_key_kid: …                   # only for a PEM key: the kid registered for it
+        decryption_key_kid: …                # only for a PEM key: the kid registered for it
         default_region: {ars: "053700004004"}   # when a submission names none
         data_schemas: {"urn:…:1.0": schemas/gewerbe.json}              # optional
 
@@ -30,7 +32,6 @@ from jsonschema.exceptions import SchemaError
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, SecretStr, ValidationError
 
 from connectors.fitconnect import crypto
-from connectors.fitconnect.options import METADATA_VERSIONS
 from ozgbridge.configfile import YamlDocument, read_yaml
 from ozgbridge.domain import AGS, ARS, RegionRef
 from ozgbridge.errors import ConfigProblem
@@ -57,6 +58,9 @@ class DestinationConfig(_Strict):
     client_secret: SecretStr
     decryption_key: SecretStr
     signing_key: SecretStr
+    # The kid the public half is registered under; a JWK carries it, a PEM key needs it here.
+    decryption_key_kid: str | None = Field(default=None, min_length=1, max_length=64)
+    signing_key_kid: str | None = Field(default=None, min_length=1, max_length=64)
     default_region: RegionConfig | None = None
     callback_secret: SecretStr | None = None
     data_schemas: dict[str, Path] = Field(default_factory=dict)
@@ -67,7 +71,6 @@ class FitConnectConfig(_Strict):
     token_url: HttpUrl
     poll_interval: float = Field(default=60.0, gt=0)
     callback_secret: SecretStr | None = None
-    metadata_version: str = "1.0.0"
     destinations: list[DestinationConfig] = Field(default_factory=list)
 
 
@@ -100,10 +103,6 @@ def _semantic_problems(
     config: FitConnectConfig, document: YamlDocument, config_dir: Path, *, check_keys: bool
 ) -> list[ConfigProblem]:
     problems = []
-    if config.metadata_version not in METADATA_VERSIONS:
-        problems.append(
-            document.problem(("metadata_version",), f"not shipped (known: {METADATA_VERSIONS})")
-        )
     seen: set[UUID] = set()
     for number, destination in enumerate(config.destinations):
         at = ("destinations", number)
@@ -124,7 +123,10 @@ def _semantic_problems(
             continue
         for field in ("decryption_key", "signing_key"):
             try:
-                key = crypto.private_key(getattr(destination, field).get_secret_value())
+                key = crypto.private_key(
+                    getattr(destination, field).get_secret_value(),
+                    kid=getattr(destination, f"{field}_kid"),
+                )
             except crypto.KeyRejected as exc:
                 problems.append(document.problem((*at, field), str(exc)))
                 continue

@@ -1,8 +1,16 @@
-"""Submission metadata (Metadaten) per the FIT-Connect metadata schema, built and checked.
+"""Submission metadata (Metadaten) per FITKO's published schemas: choose a version, build, check.
 
-The schema ships inside this package (``schemas/``, see ``schemas/NOTICE``); product code never
-reads it from anywhere else. Hashes are SHA-512 over the *unencrypted* bytes, so the subscriber
-can prove nothing was swapped on the way (the Zustelldienst only ever sees ciphertext).
+The schemas ship inside this package (``schemas/``, see ``schemas/NOTICE``); product code never
+reads them from anywhere else. Metadata names its schema in ``$schema``
+(``https://schema.fitko.de/fit-connect/metadata/<version>/metadata.schema.json``, the pattern of the
+schemas' own ``$schema`` property); the sender writes it, the subscriber validates against exactly
+the schema it names. Hashes are SHA-512 over the *unencrypted* bytes, so the subscriber can prove
+nothing was swapped on the way (the Zustelldienst only ever sees ciphertext).
+
+Version differences that matter here (from the schema files): 1.x names the service in
+``publicServiceType`` and makes ``contentStructure.data`` optional; 2.x drops
+``publicServiceType`` (the service travels in the Submission API's ``publicService``), requires
+``$schema`` and ``data``, and allows ``fragments`` on an attachment.
 """
 
 from __future__ import annotations
@@ -10,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib.resources import files
@@ -18,12 +27,79 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 LEIKA_URN_PREFIX = "urn:de:fim:leika:leistung:"
+SCHEMA_URI_PREFIX = "https://schema.fitko.de/fit-connect/metadata/"
+SHIPPED_VERSIONS = ("1.0.0", "2.1.0")
+# Metadata of the first release carries no $schema (1.0.0 defines no such property).
+UNNAMED_VERSION = "1.0.0"
+_SCHEMA_URI = re.compile(
+    r"https://schema\.fitko\.de/fit-connect/metadata/(?P<version>\d+\.\d+\.\d+)/metadata\.schema\.json"
+)
 _MIME_TYPE = re.compile(r"^[-\w.]+/[-\w.+]+$")
 FALLBACK_MIME_TYPE = "application/octet-stream"
 
 
 class MetadataInvalid(ValueError):
     """Metadata that does not follow the schema; the message names the failing path only."""
+
+
+class UnsupportedVersion(ValueError):
+    """A metadata version (or ``$schema``) that no shipped schema describes."""
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in version.split("."))
+
+
+def schema_uri(version: str) -> str:
+    return f"{SCHEMA_URI_PREFIX}{version}/metadata.schema.json"
+
+
+def is_fragmentable(version: str) -> bool:
+    """2.x attachment entries may list ``fragments`` (schema 2.1.0, ``attachments.items``)."""
+    return version_key(version)[0] >= 2
+
+
+def choose_version(offered: Iterable[str] | None, pinned: str | None = None) -> str:
+    """The newest shipped version the destination lists (``metadataVersions``), or ``pinned``.
+
+    A destination that lists no versions is taken to accept 1.0.0 only, the one version every
+    Zustelldienst release has accepted (README, FIT-Connect section).
+    """
+    offered_set = set(offered) if offered is not None else {UNNAMED_VERSION}
+    usable = [v for v in SHIPPED_VERSIONS if v in offered_set]
+    if pinned is not None:
+        if pinned not in usable:
+            raise UnsupportedVersion(
+                f"metadata {pinned} is not accepted by the destination (it lists "
+                f"{', '.join(sorted(offered_set, key=_sort_key)) or 'none'})"
+            )
+        return pinned
+    if not usable:
+        raise UnsupportedVersion(
+            "the destination accepts no metadata version shipped here "
+            f"({', '.join(SHIPPED_VERSIONS)})"
+        )
+    return max(usable, key=version_key)
+
+
+def _sort_key(version: str) -> tuple[int, ...]:
+    try:
+        return version_key(version)
+    except ValueError:
+        return (0,)
+
+
+def version_of(document: Any) -> str:
+    """The shipped version ``document`` names in ``$schema``; `UnsupportedVersion` otherwise."""
+    if not isinstance(document, dict):
+        raise MetadataInvalid("metadata is not a JSON object")
+    named = document.get("$schema")
+    if named is None:
+        return UNNAMED_VERSION
+    match = _SCHEMA_URI.fullmatch(named) if isinstance(named, str) else None
+    if match is None or match["version"] not in SHIPPED_VERSIONS:
+        raise UnsupportedVersion("metadata names a schema that is not supported here")
+    return match["version"]
 
 
 @cache
@@ -46,6 +122,13 @@ def validate(document: Any, version: str) -> None:
         raise MetadataInvalid(f"metadata does not follow schema {version} at {where}")
 
 
+def validate_incoming(document: Any) -> str:
+    """Validate against the schema the document names; returns that version."""
+    version = version_of(document)
+    validate(document, version)
+    return version
+
+
 def sha512_hex(content: bytes) -> str:
     return hashlib.sha512(content).hexdigest()
 
@@ -62,54 +145,62 @@ class AttachmentEntry:
     filename: str
     mime_type: str
     purpose: str
-    content: bytes
+    sha512: str
+    fragments: tuple[str, ...] = ()  # upload ids of its fragments, in order
 
 
 def build(
     *,
+    version: str,
     leika_key: str,
     service_name: str | None,
-    data: bytes,
-    schema_uri: str,
+    data_sha512: str,
+    schema_uri_of_data: str,
     schema_mime_type: str,
     attachments: list[AttachmentEntry],
     sender_reference: str,
     application_date: str,
-    version: str,
 ) -> dict[str, Any]:
-    """The metadata document, validated against the schema ``version``."""
-    service: dict[str, Any] = {"identifier": f"{LEIKA_URN_PREFIX}{leika_key}"}
-    if service_name:
-        service["name"] = service_name
+    """The metadata document in schema ``version``, validated against it."""
+    entries = []
+    for a in attachments:
+        entry: dict[str, Any] = {
+            "attachmentId": a.attachment_id,
+            "hash": {"type": "sha512", "content": a.sha512},
+            "purpose": a.purpose,
+            "mimeType": safe_mime_type(a.mime_type),
+            "filename": a.filename,
+        }
+        if a.fragments:
+            if not is_fragmentable(version):
+                raise MetadataInvalid(f"metadata {version} cannot describe fragmented attachments")
+            entry["fragments"] = list(a.fragments)
+        entries.append(entry)
     document: dict[str, Any] = {
-        "publicServiceType": service,
+        "$schema": schema_uri(version),
         "contentStructure": {
             "data": {
-                "hash": {"type": "sha512", "content": sha512_hex(data)},
-                "submissionSchema": {"schemaUri": schema_uri, "mimeType": schema_mime_type},
+                "hash": {"type": "sha512", "content": data_sha512},
+                "submissionSchema": {"schemaUri": schema_uri_of_data, "mimeType": schema_mime_type},
             },
-            "attachments": [
-                {
-                    "attachmentId": a.attachment_id,
-                    "hash": {"type": "sha512", "content": sha512_hex(a.content)},
-                    "purpose": a.purpose,
-                    "mimeType": safe_mime_type(a.mime_type),
-                    "filename": a.filename,
-                }
-                for a in attachments
-            ],
+            "attachments": entries,
         },
         "additionalReferenceInfo": {
             "senderReference": sender_reference,
             "applicationDate": application_date,
         },
     }
+    if version_key(version)[0] == 1:  # 1.x names the service inside the metadata
+        service: dict[str, Any] = {"identifier": f"{LEIKA_URN_PREFIX}{leika_key}"}
+        if service_name:
+            service["name"] = service_name
+        document["publicServiceType"] = service
     validate(document, version)
     return document
 
 
-def leika_key_of(document: dict[str, Any]) -> str | None:
-    identifier = (document.get("publicServiceType") or {}).get("identifier")
+def leika_key_of(identifier: Any) -> str | None:
+    """The LeiKa key in a service URN (``urn:de:fim:leika:leistung:<key>``)."""
     if isinstance(identifier, str) and identifier.startswith(LEIKA_URN_PREFIX):
         return identifier[len(LEIKA_URN_PREFIX) :]
     return None

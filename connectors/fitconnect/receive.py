@@ -20,14 +20,15 @@ from typing import Any
 
 import structlog
 
-from connectors.fitconnect import crypto
-from connectors.fitconnect.checks import PROBLEM_PREFIX, Rejection, Subscription, check
+from connectors.fitconnect import crypto, problems
+from connectors.fitconnect.checks import Subscription, check
 from connectors.fitconnect.client import json_of
 from connectors.fitconnect.events import ACCEPT, EVENT_PREFIX, REJECT, SET_SCHEMA
+from connectors.fitconnect.problems import Rejection
 from ozgbridge import audit
 from ozgbridge.domain import utcnow
 from ozgbridge.errors import RoutingError
-from ozgbridge.intake import IntakeContext
+from ozgbridge.intake import IntakeContext, count_unmet_demand
 from ozgbridge.store.records import IdempotencyRecord, NewApplication
 from ozgbridge.store.repository import IdempotencyKeyTaken
 from ozgbridge.store.tables import fitconnect_submissions
@@ -60,16 +61,23 @@ async def receive(
     )
     submission = json_of(response, "submission")
     try:
-        checked = await check(sub, submission, submission_id)
+        checked = await check(sub, submission, submission_id, case_id)
         resolution = context.router.resolve(checked.leika_key, checked.region)
     except Rejection as rejection:
         await _reject(sub, context, submission_id, case_id, rejection)
-        log.info("fitconnect.intake_rejected", problem=rejection.problem)
+        log.info(
+            "fitconnect.intake_rejected",
+            problem=rejection.problem.name,
+            instance=rejection.instance,
+        )
         return "rejected"
     except RoutingError as exc:
-        unroutable = Rejection("unsupported-service", f"no responsible authority ({exc})")
+        await count_unmet_demand(context.repository, exc)
+        unroutable = Rejection(
+            problems.UNSUPPORTED_SERVICE, problems.SUBMISSION, f"no responsible authority ({exc})"
+        )
         await _reject(sub, context, submission_id, case_id, unroutable)
-        log.info("fitconnect.intake_rejected", problem=unroutable.problem)
+        log.info("fitconnect.intake_rejected", problem=unroutable.problem.name)
         return "rejected"
     new = NewApplication.routed(
         resolution,
@@ -169,12 +177,7 @@ async def _reject(
     case_id: str,
     rejection: Rejection,
 ) -> None:
-    problem = {
-        "type": PROBLEM_PREFIX + rejection.problem,
-        "title": rejection.title,
-        "instance": "submission",
-    }
-    token = _set(sub, submission_id, case_id, REJECT, {"problems": [problem]})
+    token = _set(sub, submission_id, case_id, REJECT, {"problems": [rejection.as_problem()]})
     await _post_event(sub, case_id, token)
     await _remember(
         sub,
@@ -225,7 +228,11 @@ async def _remember(
             "destination_id": sub.destination_id,
         }
         if rejection is not None:
-            details |= {"problem": rejection.problem, "reason": rejection.title}
+            details |= {
+                "problem": rejection.problem.name,
+                "instance": rejection.instance,
+                "reason": rejection.detail,
+            }
         await audit.append(
             conn,
             audit.AuditEvent(

@@ -27,16 +27,17 @@ from ozgbridge.api.schemas import (
     StatusEntryOut,
 )
 from ozgbridge.api.state import (
-    DEPLOYMENT,
     INTAKE_BUDGET,
     ON_ACCEPTED,
     REPOSITORY,
-    ROUTER,
     SETTINGS,
+    current_deployment,
+    current_router,
 )
 from ozgbridge.domain import ApplicationStatus, RegionRef, ServiceRef
 from ozgbridge.errors import RoutingError
 from ozgbridge.ids import is_id, new_id
+from ozgbridge.intake import count_unmet_demand
 from ozgbridge.routing import Resolution
 from ozgbridge.store.records import (
     ApplicationView,
@@ -76,7 +77,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     """POST /v1/applications: validate, route, store durably, answer 202."""
     app = request.app
     settings = app[SETTINGS]
-    key = authenticate(request, app[DEPLOYMENT])
+    key = authenticate(request, current_deployment(request))
     if key.role is not Role.PORTAL:
         raise Problem(403, f"role {key.role} may not submit applications")
     idempotency_key = intake.idempotency_key(request)
@@ -102,8 +103,9 @@ async def _accept(
     body = await received.parse(settings.max_attachments)
     region = body.region.to_ref()
     try:
-        resolution = app[ROUTER].resolve(body.service.leika_key, region)
+        resolution = current_router(request).resolve(body.service.leika_key, region)
     except RoutingError as exc:
+        await count_unmet_demand(repository, exc)
         raise Problem(
             422, str(exc), type=TYPE_UNROUTABLE, title="No responsible authority"
         ) from None
@@ -196,7 +198,7 @@ def _may_see(key: ApiKey, view: ApplicationView) -> bool:
 async def get_application(request: web.Request) -> web.StreamResponse:
     """GET /v1/applications/{id}: status and deliveries, never contents."""
     app = request.app
-    key = authenticate(request, app[DEPLOYMENT])
+    key = authenticate(request, current_deployment(request))
     if key.role is Role.COORDINATOR:
         raise Problem(403, "coordinators see aggregates only")
     application_id = request.match_info["id"]

@@ -14,9 +14,9 @@ import structlog
 from aiohttp import web
 
 from ozgbridge.api.problems import Problem
-from ozgbridge.intake import CallbackRejected, Intake
+from ozgbridge.api.state import current
+from ozgbridge.intake import CallbackRejected
 
-INTAKES = web.AppKey("intakes", list[Intake])
 # Callbacks are tiny JSON documents; anything larger is not one.
 MAX_CALLBACK_BYTES = 64 * 1024
 
@@ -24,7 +24,7 @@ log = structlog.get_logger("ozgbridge.api.fitconnect")
 
 
 async def callback(request: web.Request) -> web.StreamResponse:
-    intake = next((i for i in request.app[INTAKES] if i.kind == "fitconnect"), None)
+    intake = next((i for i in current(request).intakes if i.kind == "fitconnect"), None)
     if intake is None:
         raise Problem(404, "no FIT-Connect intake or sender is configured")
     if request.content_length is not None and request.content_length > MAX_CALLBACK_BYTES:

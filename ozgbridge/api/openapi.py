@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from ozgbridge.api.admin import ReloadOut
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
 from ozgbridge.api.schemas import (
     AcceptedOut,
@@ -23,7 +24,9 @@ from ozgbridge.api.schemas import (
     HealthOut,
     ProblemOut,
 )
-from ozgbridge.reporting.model import VIEWS, ReportDocument
+from ozgbridge.api.webhook import DeliveryDocument, DeliveryManifest
+from ozgbridge.reporting.document import ReportDocument
+from ozgbridge.reporting.model import VIEWS
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 Mode = Literal["validation", "serialization"]
@@ -35,6 +38,9 @@ _MODELS: list[tuple[type[BaseModel], Mode]] = [
     (HealthOut, "serialization"),
     (ProblemOut, "serialization"),
     (ReportDocument, "serialization"),
+    (ReloadOut, "serialization"),
+    (DeliveryDocument, "serialization"),
+    (DeliveryManifest, "serialization"),
 ]
 _PROBLEM_TEXTS = {
     400: "Malformed JSON or a malformed header",
@@ -155,6 +161,7 @@ def build_document() -> dict[str, Any]:
             "/v1/applications/{id}": {"get": status},
             "/v1/reports/ozg": {"get": report},
             "/v1/fitconnect/callbacks": {"post": _fitconnect_callback(problem)},
+            "/v1/admin/reload": {"post": _admin_reload(ref(ReloadOut), problem, request_id)},
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
@@ -182,6 +189,7 @@ def build_document() -> dict[str, Any]:
                 }
             },
         },
+        "webhooks": {"delivery": {"post": _delivery(ref(DeliveryDocument), ref(DeliveryManifest))}},
         "components": {
             "schemas": top.get("$defs", {}),
             "securitySchemes": {
@@ -225,7 +233,7 @@ def _report_operation(
         "parameters": [
             query(
                 "from",
-                "first day (YYYY-MM-DD) or month (YYYY-MM); default: last full month (UTC)",
+                "first day (YYYY-MM-DD) or month (YYYY-MM); default: this month to date (UTC)",
                 day_or_month,
             ),
             query("to", "last day, inclusive (YYYY-MM-DD), or month (YYYY-MM)", day_or_month),
@@ -304,5 +312,87 @@ def _fitconnect_callback(problem: dict[str, Any]) -> dict[str, Any]:
         "responses": {
             "202": {"description": "Authentic; the intake looks for news now"},
             **_problems(problem, 401, 404, 413),
+        },
+    }
+
+
+def _admin_reload(
+    answer: dict[str, Any], problem: dict[str, Any], request_id: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "operationId": "reloadConfiguration",
+        "summary": "Read the configuration directory again and swap it in (this process only)",
+        "description": (
+            "Role operator. Checks the configuration exactly as start-up does; with errors it is "
+            "refused (422, every problem in `errors` as file:line: field) and the running "
+            "configuration stays. Deliveries in flight finish with the configuration they "
+            "started with. Each process reloads on its own (or on SIGHUP)."
+        ),
+        "parameters": [request_id],
+        "responses": {
+            "200": {"description": "The new configuration runs", "content": _json(answer)},
+            **_problems(problem, 401, 403, 422, 500),
+        },
+    }
+
+
+def _delivery(document: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
+    def header(name: str, description: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "header",
+            "required": True,
+            "description": description,
+            "schema": {"type": "string"},
+        }
+
+    return {
+        "operationId": "delivery",
+        "summary": "What the http connector POSTs to a back-end (one application)",
+        "description": (
+            "Signed per Standard Webhooks (https://www.standardwebhooks.com): "
+            'webhook-signature is "v1,<base64 HMAC-SHA256 of {webhook-id}.{webhook-timestamp}.'
+            '{raw body}>" with the secret after its whsec_ prefix (base64-decoded); several '
+            "space-separated signatures while a secret is rotated. Answer 2xx once the "
+            "application is stored; 408, 425, 429 and 5xx are retried, other answers end the "
+            "delivery (dead)."
+        ),
+        "security": _PUBLIC,
+        "parameters": [
+            header("webhook-id", "the delivery id, equal on every attempt"),
+            header("webhook-timestamp", "Unix seconds of this attempt"),
+            header("webhook-signature", "v1,<base64 signature> (space-separated if several)"),
+            header("Idempotency-Key", "the delivery id again"),
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": document},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "envelope": manifest,
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/octet-stream",
+                            },
+                            "attachment": {
+                                "type": "array",
+                                "items": {
+                                    "type": "string",
+                                    "contentMediaType": "application/octet-stream",
+                                },
+                            },
+                        },
+                        "required": ["envelope", "data"],
+                    },
+                    "encoding": {"envelope": {"contentType": "application/json"}},
+                },
+            },
+        },
+        "responses": {
+            "2XX": {"description": "Stored by the back-end: delivered"},
+            "default": {"description": "Retried (408, 425, 429, 5xx) or dead (anything else)"},
         },
     }

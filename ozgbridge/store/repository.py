@@ -21,6 +21,7 @@ from ozgbridge.domain import (
 )
 from ozgbridge.store.acceptance import Acceptance, AcceptanceRows, acceptance_size
 from ozgbridge.store.batching import Failed, GroupCommit
+from ozgbridge.store.demand import record_refusal
 from ozgbridge.store.notify import notify_in
 from ozgbridge.store.payloads import payload_sizes
 from ozgbridge.store.records import (
@@ -87,6 +88,10 @@ class Repository:
         won the race.
         """
         await self._group.submit((new, idempotency))
+
+    async def record_unmet_demand(self, leika_key: str, ars: str) -> bool:
+        """Count a submission refused because nobody is responsible (see store/demand.py)."""
+        return await record_refusal(self.engine, leika_key, ars, utcnow())
 
     async def _flush(self, items: list[Acceptance]) -> list[Failed | None]:
         try:

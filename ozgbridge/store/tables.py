@@ -225,3 +225,15 @@ fitconnect_submissions = Table(
     Index(None, "direction", "state"),
     Index(None, "application_id"),
 )
+
+# Unmet demand: submissions refused because no authority is responsible, counted per service,
+# region and month (UTC). Counts only — never who asked or what they sent.
+unmet_demand = Table(
+    "unmet_demand",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM
+    Column("leika_key", String(14), primary_key=True),
+    Column("ars", String(12), primary_key=True),
+    Column("refusals", Integer, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+)

@@ -182,6 +182,7 @@ async def test_one_access_log_line_per_request(api: Api) -> None:
         ("GET", "/healthz", 200, None),
     ]
     assert all(isinstance(e["duration_ms"], float) for e in lines)
+    assert {e["client"] for e in lines} == {"127.0.0.1"}  # who called: the peer address
     assert submitted.headers["X-Request-Id"] == "portal-req-7"
     # Form content and file names are personal data: they never reach the log.
     logged = repr(logs)

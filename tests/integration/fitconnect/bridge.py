@@ -49,6 +49,7 @@ def write_config(
     *,
     sender_destination: str | None = None,
     intake_destination: str | None = None,
+    pem_keys: bool = False,
 ) -> Path:
     """The example deployment; Erkelenz's Gewerbe route goes to FIT-Connect if a sender
     destination is given, and ``fitconnect.yaml`` subscribes to an intake destination."""
@@ -84,6 +85,19 @@ def write_config(
         sign = rsa_key("destination-signature").as_dict(private=True)
         (secrets / "decrypt.jwk").write_text(json.dumps(decrypt), encoding="utf-8")
         (secrets / "sign.jwk").write_text(json.dumps(sign), encoding="utf-8")
+        keys_given: dict[str, str] = {
+            "decryption_key": "${file:secrets/decrypt.jwk}",
+            "signing_key": "${file:secrets/sign.jwk}",
+        }
+        if pem_keys:  # PEM files know no kid: the registered kids come from the configuration
+            for name, field in (
+                ("destination-encryption", "decryption"),
+                ("destination-signature", "signing"),
+            ):
+                pem = rsa_key(name).as_pem(private=True).decode()
+                (secrets / f"{field}.pem").write_text(pem, encoding="utf-8")
+                keys_given[f"{field}_key"] = f"${{file:secrets/{field}.pem}}"
+                keys_given[f"{field}_key_kid"] = str(rsa_key(name).kid)
         intake = {
             "submission_api_url": zd.url,
             "token_url": f"{zd.url}/token",
@@ -94,8 +108,7 @@ def write_config(
                     "id": intake_destination,
                     "client_id": SUBSCRIBER_ID,
                     "client_secret": "${env:FC_SUBSCRIBER_SECRET}",
-                    "decryption_key": "${file:secrets/decrypt.jwk}",
-                    "signing_key": "${file:secrets/sign.jwk}",
+                    **keys_given,
                     "default_region": {"ars": ERKELENZ_ARS},
                 }
             ],

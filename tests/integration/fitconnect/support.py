@@ -7,12 +7,14 @@ proves the wire format, not one library's agreement with itself.
 from __future__ import annotations
 
 import json
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from jsonschema import Draft202012Validator, FormatChecker
 from jwcrypto import jwe as jw_jwe
 from jwcrypto import jwk as jw_jwk
 
@@ -30,16 +32,24 @@ from tests.fakes.zustelldienst import (
     signature_jwk,
 )
 
+REPO_ROOT = Path(__file__).resolve().parents[3]
 CONTEXT = ConnectorContext(tenant_id="heinsberg", route_id="gewerbe", data_dir=Path("/nonexistent"))
 GEWERBE = "99050012104000"
 SCHEMA_URI = "urn:xoev-de:example:gewerbeanmeldung:1.0"
 
 
+REGION_URN = "urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:rs:"
+# Kreis Heinsberg: covers every town's ARS (053700004004 Erkelenz, 053700016016 Heinsberg).
+KREIS_HEINSBERG_REGION = f"{REGION_URN}05370"
+
+
 def service(leika_key: str = GEWERBE, schema_uri: str = SCHEMA_URI) -> dict[str, Any]:
+    """One entry of a v2 destination's ``publicServices``."""
     return {
         "identifier": f"urn:de:fim:leika:leistung:{leika_key}",
+        "name": "Gewerbeanmeldung",
         "submissionSchemas": [{"schemaUri": schema_uri, "mimeType": "application/json"}],
-        "regions": ["urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:rs:053700016016"],
+        "regions": [KREIS_HEINSBERG_REGION],
     }
 
 
@@ -75,9 +85,20 @@ def open_submission(submission: FakeSubmission) -> Opened:
     data, data_header = jwcrypto_decrypt(submission.encrypted_data)
     attachments = []
     for entry in document["contentStructure"]["attachments"]:
-        content, header = jwcrypto_decrypt(submission.attachments[entry["attachmentId"]])
-        attachments.append((entry, content, header))
+        parts = [
+            jwcrypto_decrypt(submission.attachments[upload_id])
+            for upload_id in entry.get("fragments") or [entry["attachmentId"]]
+        ]
+        attachments.append((entry, b"".join(p for p, _ in parts), parts[0][1]))
     return Opened(document, data, data_header, attachments)
+
+
+def official_validator(document: dict[str, Any]) -> Draft202012Validator:
+    """A validator for the schema the metadata names in ``$schema``, read straight from the
+    shipped file (not through the product's code)."""
+    version = document["$schema"].split("/")[-2]
+    path = REPO_ROOT / "connectors" / "fitconnect" / "schemas" / f"metadata.schema.v{version}.json"
+    return Draft202012Validator(json.loads(path.read_text("utf-8")), format_checker=FormatChecker())
 
 
 class FitConnectStandIn:
@@ -88,7 +109,7 @@ class FitConnectStandIn:
         self.destination: FakeDestination = service_api.add_destination(
             encryption_key=encryption_jwk(rsa_key("destination-encryption")),
             signature_keys=[signature_jwk(rsa_key("destination-signature"))],
-            services=[service()],
+            public_services=[service()],
         )
         self._connectors: list[Connector[Any]] = []
 
@@ -149,3 +170,57 @@ class FitConnectStandIn:
             yield
         finally:
             self.zd.failing_status = None
+
+
+def jwcrypto_encrypt(payload: bytes, cty: str, name: str = "destination-encryption") -> str:
+    """A FIT-Connect JWE made by jwcrypto, as another sender's software would make it."""
+    public = jw_jwk.JWK(**rsa_key(name).as_dict(private=False))
+    header = {"alg": "RSA-OAEP-256", "enc": "A256GCM", "kid": public["kid"], "cty": cty}
+    token = jw_jwe.JWE(payload, protected=json.dumps(header))
+    token.add_recipient(public)
+    return str(token.serialize(compact=True))
+
+
+def inject(
+    zd: Zustelldienst,
+    destination: FakeDestination,
+    *,
+    document: dict[str, Any],
+    data: bytes | None,
+    attachments: dict[str, bytes] | None = None,
+    public_service: dict[str, Any] | None = None,
+    submit_event: bool = True,
+) -> FakeSubmission:
+    """A submitted submission as another sender would leave it at the Zustelldienst, with the
+    Zustelldienst's own create- and submit-submission events."""
+    uploads = {
+        aid: jwcrypto_encrypt(content, "application/pdf")
+        for aid, content in (attachments or {}).items()
+    }
+    submission = FakeSubmission(
+        id=str(uuid.uuid4()),
+        case_id=str(uuid.uuid4()),
+        destination_id=destination.id,
+        sender=CLIENT_ID,
+        announced=list(uploads),
+        public_service=public_service
+        or {"identifier": f"urn:de:fim:leika:leistung:{GEWERBE}", "name": "Gewerbeanmeldung"},
+        region=None,
+        callback=None,
+        attachments=uploads,
+        encrypted_metadata=jwcrypto_encrypt(json.dumps(document).encode(), "application/json"),
+        encrypted_data=jwcrypto_encrypt(data, "application/json") if data is not None else None,
+    )
+    zd.submissions[submission.id] = submission
+    zd.log_event(submission, zd.sign_event(submission, "create-submission", {}, zd.key))
+    tags: dict[str, Any] = {
+        "metadata": submission.encrypted_metadata.rsplit(".", 1)[1],  # type: ignore[union-attr]
+        "attachments": {aid: token.rsplit(".", 1)[1] for aid, token in uploads.items()},
+    }
+    if submission.encrypted_data is not None:
+        tags["data"] = submission.encrypted_data.rsplit(".", 1)[1]
+    submission.tags = tags
+    if submit_event:
+        payload = {"authenticationTags": tags}
+        zd.log_event(submission, zd.sign_event(submission, "submit-submission", payload, zd.key))
+    return submission

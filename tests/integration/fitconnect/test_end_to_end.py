@@ -15,13 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from jsonschema import Draft202012Validator, FormatChecker
 from sqlalchemy import select
 
 from ozgbridge import audit
 from ozgbridge.store.engine import create_engine
 from ozgbridge.store.tables import audit_events
-from tests.conftest import SHARED_DATA
 from tests.fakes.zustelldienst import callback_signature, rsa_key
 from tests.integration.fitconnect.bridge import (
     CALLBACK_SECRET,
@@ -33,7 +31,11 @@ from tests.integration.fitconnect.bridge import (
     running,
     write_config,
 )
-from tests.integration.fitconnect.support import FitConnectStandIn, open_submission
+from tests.integration.fitconnect.support import (
+    FitConnectStandIn,
+    official_validator,
+    open_submission,
+)
 
 FORM = json.dumps({"betrieb": {"bezeichnung": "Bäckerei Mustermann"}}, ensure_ascii=False).encode()
 PDF = b"%PDF-1.7\n" + bytes(range(256)) + b"\n%%EOF\n"
@@ -96,8 +98,7 @@ async def test_portal_application_arrives_complete_at_the_destination(
     assert opened.data == FORM
     assert [c for _, c, _ in opened.attachments] == [PDF, b"%PDF form"]
     assert [e["purpose"] for e, _, _ in opened.attachments] == ["attachment", "form"]
-    schema = json.loads((SHARED_DATA / "fitconnect" / "metadata.schema.v1.0.0.json").read_text())
-    Draft202012Validator(schema, format_checker=FormatChecker()).validate(opened.metadata)
+    official_validator(opened.metadata).validate(opened.metadata)
     reference = opened.metadata["additionalReferenceInfo"]["senderReference"]
     assert reference == f"{application_id}/{delivery['id']}"
     assert submission.callback == {

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
+from connectors.fitconnect import events
 from connectors.fitconnect.client import FitConnectClient
 from connectors.fitconnect.events import EventVerifier
 from tests.contract.factories import make_envelope
-from tests.fakes.zustelldienst import CLIENT_ID, CLIENT_SECRET, rsa_key
+from tests.fakes.zustelldienst import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    encryption_jwk,
+    rsa_key,
+    signature_jwk,
+)
 from tests.integration.fitconnect.support import FitConnectStandIn
 
 
@@ -81,3 +90,64 @@ async def test_forged_misdirected_and_unknown_key_events_are_refused(
     assert len(refused) == 4
     assert "another submission" in refused[0]
     assert "another destination" in refused[3]
+
+
+async def test_reply_events_of_the_case_are_genuine_but_decide_nothing(
+    standin: FitConnectStandIn,
+) -> None:
+    await standin.connector().deliver(make_envelope())
+    [submission] = standin.zd.submitted()
+    reply = f"reply:{uuid.uuid4()}"
+    destination_key = rsa_key("destination-signature")
+    standin.zd.log_event(
+        submission,
+        standin.zd.sign_event(submission, "accept-submission", {}, destination_key, subject=reply),
+    )
+    # The replying side's own destination may sign events about its reply.
+    replier = standin.zd.add_destination(
+        encryption_key=encryption_jwk(rsa_key("replier-encryption")),
+        public_services=[],
+        signature_keys=[signature_jwk(rsa_key("replier-signature"))],
+    )
+    standin.zd.log_event(
+        submission,
+        standin.zd.sign_event(
+            submission,
+            "submit-reply",
+            {},
+            rsa_key("replier-signature"),
+            issuer=replier.id,
+            subject=reply,
+        ),
+    )
+
+    verified, refused = await read_log(standin)
+
+    assert verified == [
+        "create-submission",
+        "submit-submission",
+        "accept-submission",
+        "submit-reply",
+    ]
+    assert refused == []
+
+
+async def test_long_logs_are_read_page_by_page(
+    standin: FitConnectStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(events, "PAGE_LIMIT", 2)
+    await standin.connector().deliver(make_envelope())
+    [submission] = standin.zd.submitted()
+    for _ in range(3):
+        standin.zd.log_event(
+            submission, standin.zd.sign_event(submission, "notify-submission", {}, standin.zd.key)
+        )
+
+    verified, refused = await read_log(standin)
+
+    assert len(verified) == 5
+    assert refused == []
+    reads = [
+        r for r in standin.zd.requests if r == ("GET", f"/v2/cases/{submission.case_id}/events")
+    ]
+    assert len(reads) == 3

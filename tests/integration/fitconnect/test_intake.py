@@ -21,6 +21,7 @@ from ozgbridge import audit
 from ozgbridge.store.engine import create_engine
 from ozgbridge.store.tables import applications, audit_events, deliveries
 from tests.contract.factories import PERSONAL_DATA, make_envelope
+from tests.fakes.zd_rules import authentication_tags
 from tests.fakes.zustelldienst import FakeSubmission, Zustelldienst, rsa_key
 from tests.integration.fitconnect.bridge import ENV, running, write_config
 from tests.integration.fitconnect.support import FitConnectStandIn, service
@@ -93,19 +94,50 @@ def _tamper(submission: FakeSubmission) -> None:
         "kid": public["kid"],
         "cty": "application/pdf",
     }
-    token = jw_jwe.JWE(b"%PDF forged", protected=json.dumps(header))
+    token = jw_jwe.JWE(b"%PDF forged" * 100, protected=json.dumps(header))
     token.add_recipient(public)
     submission.attachments[attachment_id] = token.serialize(compact=True)
 
 
+def _rewrite_submit_event(zd: Zustelldienst, submission: FakeSubmission) -> None:
+    """The Zustelldienst's submit-submission event as if the sender had uploaded what the
+    submission now holds (tags consistent: only the hashes in the metadata can tell)."""
+    assert submission.encrypted_metadata is not None
+    assert submission.encrypted_data is not None
+    payload = authentication_tags(
+        submission.encrypted_metadata, submission.encrypted_data, submission.attachments
+    )
+    submission.tags = payload["authenticationTags"]
+    zd.events[submission.case_id] = [
+        zd.sign_event(submission, "create-submission", {}, zd.key),
+        zd.sign_event(submission, "submit-submission", payload, zd.key),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("consistent_log", "problem_name"),
+    [
+        # Swapped at the Zustelldienst after submitting: the event log's tag gives it away.
+        (False, "incorrect-authentication-tag"),
+        # Sent like that (log consistent): only the hash in the metadata gives it away.
+        (True, "hash-mismatch"),
+    ],
+)
 async def test_tampered_attachment_is_rejected_and_nothing_stored(
-    database_url: str, engine_for: AsyncEngine, standin: FitConnectStandIn, tmp_path: Path
+    database_url: str,
+    engine_for: AsyncEngine,
+    standin: FitConnectStandIn,
+    tmp_path: Path,
+    consistent_log: bool,
+    problem_name: str,
 ) -> None:
     zd = standin.zd
     config = write_config(tmp_path, zd, intake_destination=standin.destination.id)
     await standin.connector().deliver(make_envelope())
     [submission] = zd.submitted()
     _tamper(submission)
+    if consistent_log:
+        _rewrite_submit_event(zd, submission)
 
     async with running(config, database_url, tmp_path / "var"):
         assert await answered(zd, submission) == "reject-submission"
@@ -114,7 +146,9 @@ async def test_tampered_attachment_is_rejected_and_nothing_stored(
     [problem] = claims["events"]["https://schema.fitko.de/fit-connect/events/reject-submission"][
         "problems"
     ]
-    assert problem["type"].endswith("/hash-mismatch")
+    # Exactly the catalogue's type, and the instance naming the attachment.
+    assert problem["type"] == f"https://schema.fitko.de/fit-connect/events/problems/{problem_name}"
+    assert problem["instance"] == f"attachment:{submission.announced[0]}"
     assert await rows(engine_for, select(applications)) == []
     assert await rows(engine_for, select(deliveries)) == []
     [rejected] = await rows(
@@ -122,7 +156,7 @@ async def test_tampered_attachment_is_rejected_and_nothing_stored(
         select(audit_events).where(audit_events.c.action == "fitconnect.submission_rejected"),
     )
     details = json.loads(rejected.details)
-    assert details["problem"] == "hash-mismatch"
+    assert details["problem"] == problem_name
     assert details["submission_id"] == submission.id
     assert not any(word in rejected.details for word in PERSONAL_DATA)
     assert (await audit.verify(engine_for)).ok
@@ -172,7 +206,7 @@ async def test_routing_follows_the_deployment_like_portal_intake(
 ) -> None:
     # Kfz-Zulassung in Erkelenz is the Kreis's (responsible_for), as for a portal submission.
     kfz = "99036008007000"
-    standin.destination.services.append(service(leika_key=kfz))
+    standin.destination.public_services.append(service(leika_key=kfz))
     zd = standin.zd
     config = write_config(tmp_path, zd, intake_destination=standin.destination.id)
     envelope = make_envelope()

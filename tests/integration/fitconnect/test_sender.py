@@ -4,29 +4,27 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
-from jsonschema import Draft202012Validator, FormatChecker
 
 from connectors.fitconnect import client as client_module
+from ozgbridge.connector import Connector
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
-from tests.conftest import SHARED_DATA
 from tests.contract.factories import make_envelope
 from tests.fakes.zustelldienst import encryption_jwk, rsa_key
 from tests.integration.fitconnect.support import (
     GEWERBE,
     FitConnectStandIn,
+    official_validator,
     open_submission,
     service,
 )
-
-OFFICIAL_SCHEMA = SHARED_DATA / "fitconnect" / "metadata.schema.v1.0.0.json"
 
 
 async def test_submission_decrypts_with_another_library_and_follows_the_official_schema(
@@ -53,10 +51,12 @@ async def test_submission_decrypts_with_another_library_and_follows_the_official
         assert "cty" in header
         assert "zip" not in header
     assert opened.data_header["cty"] == "application/json"
-    schema = json.loads(OFFICIAL_SCHEMA.read_text(encoding="utf-8"))
-    Draft202012Validator(schema, format_checker=FormatChecker()).validate(opened.metadata)
     document = opened.metadata
-    assert document["publicServiceType"]["identifier"] == f"urn:de:fim:leika:leistung:{GEWERBE}"
+    # The newest version both sides know (the fake destination lists 1.0.0 and 2.1.0), named.
+    assert document["$schema"] == (
+        "https://schema.fitko.de/fit-connect/metadata/2.1.0/metadata.schema.json"
+    )
+    official_validator(document).validate(document)
     structure = document["contentStructure"]
     assert structure["data"]["hash"]["content"] == _sha512(envelope.data.content)
     assert structure["data"]["submissionSchema"]["schemaUri"] == envelope.data.schema_uri
@@ -64,7 +64,12 @@ async def test_submission_decrypts_with_another_library_and_follows_the_official
         (e["purpose"], e["mimeType"], e["hash"]["content"]) for e in structure["attachments"]
     ] == [(a.purpose, a.mime_type, _sha512(a.content)) for a in envelope.attachments]
     assert sorted(submission.announced) == sorted(submission.attachments)
-    assert submission.service_type["identifier"] == f"urn:de:fim:leika:leistung:{GEWERBE}"
+    assert submission.public_service == {
+        "identifier": f"urn:de:fim:leika:leistung:{GEWERBE}",
+        "name": "Gewerbeanmeldung",
+    }
+    # Heinsberg's ARS lies in the Kreis region the destination lists for the service.
+    assert submission.region == "urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:rs:05370"
 
 
 def _sha512(content: bytes) -> str:
@@ -125,7 +130,7 @@ async def test_service_or_schema_not_accepted_is_permanent(standin: FitConnectSt
 
     with pytest.raises(PermanentDeliveryError, match="does not accept the data's schema"):
         await connector.deliver(make_envelope(data=other_schema))
-    standin.destination.services = [service(leika_key="99036008007000")]
+    standin.destination.public_services = [service(leika_key="99036008007000")]
     with pytest.raises(PermanentDeliveryError, match="does not accept service"):
         await connector.deliver(make_envelope())
 
@@ -159,6 +164,7 @@ async def test_unreachable_service_is_retriable(standin: FitConnectStandIn) -> N
     [
         ({"alg": "RSA-OAEP"}, "alg"),
         ({"key_ops": ["encrypt"]}, "wrapKey"),
+        ({"e": "Aw"}, "exponent"),
     ],
 )
 async def test_keys_outside_the_rules_are_refused(
@@ -216,10 +222,18 @@ async def test_production_checks_the_certificate_chain(standin: FitConnectStandI
     assert len(standin.zd.submitted()) == 1
 
 
+def routed(standin: FitConnectStandIn) -> Connector[Any]:
+    return standin.connector(
+        destination_id=None,
+        routing_api_url=f"{standin.zd.url}/routing",
+        routing_jwks_url=f"{standin.zd.url}/ssp/.well-known/jwks.json",
+    )
+
+
 async def test_destination_found_by_routing_api_and_cached(standin: FitConnectStandIn) -> None:
     envelope = make_envelope()
-    standin.zd.routes[(GEWERBE, envelope.region.ars)] = standin.destination.id
-    connector = standin.connector(destination_id=None, routing_api_url=f"{standin.zd.url}/routing")
+    standin.zd.routing.routes[(GEWERBE, envelope.region.ars)] = standin.destination.id
+    connector = routed(standin)
 
     await connector.deliver(envelope)
     await connector.deliver(make_envelope())
@@ -231,3 +245,26 @@ async def test_destination_found_by_routing_api_and_cached(standin: FitConnectSt
     )
     with pytest.raises(PermanentDeliveryError, match="names 0 destinations"):
         await connector.deliver(unknown)
+
+
+@pytest.mark.parametrize(
+    ("tamper", "reason"),
+    [
+        ({"signer_name": "impostor-portal"}, "does not verify"),
+        ({"claim_overrides": {"submissionHost": "submission-api.evil.invalid"}}, "host"),
+        ({"claim_overrides": {"destinationId": "00000000-0000-4000-8000-000000000000"}}, "another"),
+        ({"claim_overrides": {"services": []}}, "does not list the service"),
+    ],
+)
+async def test_routing_answers_are_used_only_when_their_signature_vouches_for_them(
+    standin: FitConnectStandIn, tamper: dict[str, Any], reason: str
+) -> None:
+    envelope = make_envelope()
+    standin.zd.routing.routes[(GEWERBE, envelope.region.ars)] = standin.destination.id
+    for name, value in tamper.items():
+        setattr(standin.zd.routing, name, value)
+
+    with pytest.raises(PermanentDeliveryError, match=reason):
+        await routed(standin).deliver(envelope)
+
+    assert standin.zd.submissions == {}

@@ -103,3 +103,43 @@ def test_set_verifies_only_with_the_signers_key() -> None:
     with pytest.raises(crypto.CryptoFailure, match="signature"):
         crypto.verify_set(f"{head}.{payload[:-4]}AAAA.{signature}", public)
     assert signature_jwk(signer)["alg"] == "PS512"
+
+
+def test_pem_keys_take_the_configured_kid_and_sign_sets_with_it() -> None:
+    signer = rsa_key("destination-signature")
+    pem = signer.as_pem(private=True).decode()
+
+    with pytest.raises(crypto.KeyRejected, match="no kid"):
+        crypto.private_key(pem)  # a PEM knows no kid: a SET would carry "kid": null
+    key = crypto.private_key(pem, kid=signer.kid)
+    token = crypto.sign_set({"sub": "submission:1"}, key)
+
+    assert crypto.set_header(token)["kid"] == signer.kid
+    assert crypto.verify_set(token, signer)["sub"] == "submission:1"
+
+
+def test_jwk_keys_bring_their_kid_and_a_conflicting_one_is_refused() -> None:
+    signer = rsa_key("destination-signature")
+    text = json.dumps(signer.as_dict(private=True))
+
+    assert crypto.private_key(text).kid == signer.kid
+    assert crypto.private_key(text, kid=signer.kid).kid == signer.kid
+    with pytest.raises(crypto.KeyRejected, match="differs"):
+        crypto.private_key(text, kid="another-kid")
+    without = {k: v for k, v in signer.as_dict(private=True).items() if k != "kid"}
+    assert crypto.private_key(json.dumps(without), kid="registered-kid").kid == "registered-kid"
+
+
+def test_keys_with_another_exponent_are_refused(destination_jwk: dict[str, object]) -> None:
+    with pytest.raises(crypto.KeyRejected, match="exponent"):
+        crypto.encryption_key({**destination_jwk, "e": "Aw"})
+
+
+def test_a_jwe_to_another_kid_is_not_decrypted(destination_jwk: dict[str, object]) -> None:
+    public = crypto.encryption_key(destination_jwk)
+    token = crypto.encrypt(b"x" * 10, public, content_type="application/json")
+    private = rsa_key("destination-encryption").as_dict(private=True)
+    renamed = crypto.private_key(json.dumps({**private, "kid": "rotated-key"}))
+
+    with pytest.raises(crypto.CryptoFailure, match="another key"):
+        crypto.decrypt(token, renamed)

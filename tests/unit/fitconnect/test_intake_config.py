@@ -111,3 +111,20 @@ def test_unresolved_secrets_are_checked_for_syntax_only(tmp_path: Path) -> None:
     load_deployment(config, resolve_secrets=False)
     with pytest.raises(ConfigError, match="NOT_SET_ANYWHERE"):
         load_deployment(config)
+
+
+def test_a_pem_key_needs_the_kid_it_is_registered_under(tmp_path: Path) -> None:
+    config = deployment_with(tmp_path, intake_document(signing_key="${file:secrets/sign.pem}"))
+    pem = rsa_key("destination-signature").as_pem(private=True).decode()
+    (config / "secrets" / "sign.pem").write_text(pem)
+
+    with pytest.raises(ConfigError) as caught:
+        load_deployment(config)
+    [problem] = caught.value.problems
+    assert problem.field == "destinations[0].signing_key"
+    assert "kid" in problem.message
+
+    document = intake_document(signing_key="${file:secrets/sign.pem}", signing_key_kid="sig-1")
+    (config / "fitconnect.yaml").write_text(yaml.safe_dump(document))
+    [intake] = configured_intakes(load_deployment(config))
+    assert isinstance(intake, FitConnectIntake)
