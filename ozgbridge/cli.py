@@ -22,8 +22,10 @@ from ozgbridge.cli_audit import audit
 from ozgbridge.cli_common import config_option, err, fail, out, settings_from_env, show
 from ozgbridge.cli_config import config
 from ozgbridge.cli_db import db
+from ozgbridge.cli_deliveries import deliveries
 from ozgbridge.cli_keys import keys, secrets
 from ozgbridge.cli_report import report
+from ozgbridge.cli_routes import routes
 from ozgbridge.errors import ConfigError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
 from ozgbridge.service import run_service
@@ -130,7 +132,7 @@ def submit(file: Any, url: str, token: str, idempotency_key: str | None) -> None
         raise SystemExit(1)
 
 
-for command in (config, db, audit, keys, secrets, report):
+for command in (config, db, audit, keys, secrets, report, deliveries, routes):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

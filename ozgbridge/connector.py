@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 import structlog
 from pydantic import BaseModel, ConfigDict
 
-from ozgbridge.domain import Envelope
+from ozgbridge.domain import Envelope, FormData, RegionRef, ServiceRef, utcnow
 from ozgbridge.egress import ANYWHERE, EgressPolicy
 from ozgbridge.errors import (
     ConfigError,
@@ -31,6 +31,8 @@ from ozgbridge.errors import (
     PermanentDeliveryError,
     RetriableDeliveryError,
 )
+from ozgbridge.ids import new_id
+from ozgbridge.status_rules import StatusReport
 
 __all__ = [
     "Connector",
@@ -42,6 +44,7 @@ __all__ = [
     "RetriableDeliveryError",
     "available_kinds",
     "connector_class",
+    "ping_envelope",
 ]
 
 ENTRY_POINT_GROUP = "ozgbridge.connectors"
@@ -55,13 +58,19 @@ class ConnectorOptions(BaseModel):
 
 
 class Receipt(BaseModel):
-    """Proof that the back-end has the application."""
+    """Proof that the back-end has the application.
+
+    ``status_report``: the back-end's answer also said how the authority takes the application
+    (e.g. ``{"status": "confirmed"}``); it is recorded as its first status report, with the
+    delivery, in one transaction.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     remote_reference: str | None = None
     status_code: int | None = None
     detail: str | None = None
+    status_report: StatusReport | None = None
 
 
 @dataclass(frozen=True)
@@ -166,6 +175,18 @@ class Connector(abc.ABC, Generic[OptionsT]):
         """Where this connector delivers, for error messages: never credentials or secrets."""
         return "the back-end"
 
+    async def check(self) -> Receipt:
+        """Test the route end to end without an application: used by ``routes test``.
+
+        By default a synthetic envelope (`ping_envelope`: no application, no personal data,
+        ``"type": "ping"`` in its manifest) goes through `deliver` — the real transport, signing,
+        timeout and error translation — so a municipality sees whether its endpoint answers and
+        its signature check accepts us. Override this where a ping must not look like a delivery
+        (a file drop the back-end imports, a mailbox) with a check that delivers nothing.
+        Returns a receipt or raises a `DeliveryError`, like `deliver`.
+        """
+        return await self.deliver(ping_envelope(self.context))
+
     @abc.abstractmethod
     async def _deliver(self, envelope: Envelope) -> Receipt:
         """Transport only: hand the envelope over, or raise a `DeliveryError` subclass."""
@@ -176,6 +197,29 @@ class Connector(abc.ABC, Generic[OptionsT]):
 
     async def _close(self) -> None:
         """Hook for subclasses that hold resources."""
+
+
+PING_SERVICE = "99000000000000"  # well-formed, and no LeiKa service has this key
+PING_REGION = "000000000000"  # well-formed, and no region has this key
+
+
+def ping_envelope(context: ConnectorContext) -> Envelope:
+    """A synthetic envelope for a route test: ids fresh, content ``{"type": "ping"}``."""
+    ping_id = new_id()
+    return Envelope(
+        application_id=ping_id,
+        delivery_id=ping_id,
+        attempt=1,
+        tenant_id=context.tenant_id,
+        tenant_name=context.tenant_id,
+        route_id=context.route_id,
+        service=ServiceRef(leika_key=PING_SERVICE, name="ozgbridge ping"),
+        region=RegionRef.of(ars=PING_REGION),
+        reference=None,
+        submitted_at=utcnow(),
+        data=FormData(mime_type="application/json", content=b'{"type":"ping"}'),
+        ping=True,
+    )
 
 
 class _InstalledKinds(Mapping[str, type[Connector[Any]]]):

@@ -6,6 +6,7 @@
     ├── ConfigError                 fix the configuration; nothing runs until then
     ├── RoutingError                nobody (or several) is responsible; answer 422
     ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or --upgrade)
+    ├── ActionRefused               an operator action does not fit the current state; 409
     └── DeliveryError               raised by connectors only
         ├── RetriableDeliveryError  try later (timeouts, connection errors, 5xx, 408, 425, 429)
         └── PermanentDeliveryError  trying again cannot help (other 4xx, 3xx, rejected content)
@@ -76,6 +77,14 @@ class RoutingError(OzgbridgeError):
 
 class SchemaOutdatedError(OzgbridgeError):
     """The database schema is not the one this code needs."""
+
+
+class ActionRefused(OzgbridgeError):
+    """An operator action (replay, cancel, …) that the subject's current state does not allow."""
+
+    def __init__(self, message: str, *, state: str | None = None) -> None:
+        self.state = state
+        super().__init__(message)
 
 
 class DeliveryError(OzgbridgeError):

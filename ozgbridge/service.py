@@ -28,12 +28,18 @@ from ozgbridge import audit, audit_keys, intake, malloc, runtime
 from ozgbridge.api import connections, spool
 from ozgbridge.api.app import create_app
 from ozgbridge.audit_verify import start_checkpoint_log
+from ozgbridge.delivery_news import DeliveryNews
+from ozgbridge.events.dispatcher import EventDispatcher
+from ozgbridge.events.sender import PortalSender
 from ozgbridge.live import LiveConfig, watch
+from ozgbridge.metrics_http import worker_metrics_app
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
 from ozgbridge.store import migrate
 from ozgbridge.store.engine import create_engine
 from ozgbridge.store.notify import listen
+from ozgbridge.store.outbox import EventOutbox
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
@@ -51,8 +57,18 @@ class Service:
     worker: Worker | None
     app: web.Application | None
     worker_id: str
+    # Sends portal events; runs wherever the worker runs.
+    dispatcher: EventDispatcher | None = None
+    sender: PortalSender | None = None
     _intake_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def wake(self) -> None:
+        """New deliveries or portal events may be due (a hint for this process's loops)."""
+        if self.worker is not None:
+            self.worker.wake()
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
 
     @property
     def deployment(self) -> Deployment:
@@ -134,27 +150,39 @@ async def open_service(
         await audit.record(engine, event)
 
     live = LiveConfig(initial, loader=load, auditor=record)
-    the_worker = (
-        Worker(
+    service = Service(settings, live, engine, repository, None, None, worker_id)
+    if worker:
+        sender = PortalSender(lambda: live.deployment.keys, settings)
+        try:
+            sender.check()
+        except BaseException:
+            await sender.aclose()
+            await live.aclose()
+            await engine.dispose()
+            raise
+        dispatcher = EventDispatcher(
+            settings=settings, outbox=EventOutbox(engine), sender=sender, worker_id=worker_id
+        )
+        desk = StatusDesk(engine, notify=repository.notify, on_news=service.wake)
+        news = DeliveryNews(desk, lambda: live.router, on_news=dispatcher.wake)
+        service.sender, service.dispatcher = sender, dispatcher
+        service.worker = Worker(
             settings=settings,
             live=live,
             repository=repository,
-            queue=DeliveryQueue(engine),
+            # Breaker settings and limits of the configuration in force (reloads included).
+            queue=DeliveryQueue(
+                engine, policies=lambda: live.runtime.route_policies, after_outcomes=news
+            ),
             worker_id=worker_id,
         )
-        if worker
-        else None
-    )
-    app = (
-        create_app(
+    if api:
+        service.app = create_app(
             settings=settings,
             repository=repository,
             live=live,
-            on_accepted=the_worker.wake if the_worker else None,
+            on_accepted=service.wake if worker else None,
         )
-        if api
-        else None
-    )
     await audit.record(
         engine,
         audit.AuditEvent(
@@ -170,7 +198,6 @@ async def open_service(
         ),
     )
     _log_warnings(deployment)
-    service = Service(settings, live, engine, repository, the_worker, app, worker_id)
 
     async def swapped(old: Runtime, new: Runtime) -> None:
         _log_warnings(new.deployment)
@@ -186,6 +213,57 @@ async def _cancel(task: asyncio.Task[None] | None) -> None:
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+async def _cleanup(*runners: web.AppRunner | None) -> None:
+    for runner in runners:
+        if runner is not None:
+            await runner.cleanup()
+
+
+async def _start_metrics_listener(settings: Settings) -> web.AppRunner | None:
+    """The worker's /metrics listener at OZGBRIDGE_METRICS_PORT, if set."""
+    if settings.metrics_port is None:
+        return None
+    runner = web.AppRunner(worker_metrics_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
+    logger.info(
+        "service.metrics_listening",
+        url=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+    )
+    return runner
+
+
+async def _stop_loops(
+    service: Service,
+    worker_task: asyncio.Task[None] | None,
+    dispatcher_task: asyncio.Task[None] | None,
+) -> None:
+    """Stop claiming; let deliveries and events in flight finish (or hand them back)."""
+    for loop in (service.worker, service.dispatcher):
+        if loop is not None:
+            loop.stop()
+    for task in (worker_task, dispatcher_task):
+        if task is not None:
+            await task
+    if service.sender is not None:
+        await service.sender.aclose()
+
+
+async def _serve_api(service: Service, settings: Settings) -> web.AppRunner | None:
+    """The API on its port, under the connection limits (api/connections.py)."""
+    if service.app is None:
+        return None
+    runner = connections.runner(service.app, settings)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
+    return runner
 
 
 async def run_service(
@@ -204,21 +282,24 @@ async def run_service(
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, service.reload_in_background, "signal:SIGHUP")
     runner: web.AppRunner | None = None
+    metrics_runner: web.AppRunner | None = None
     worker_task: asyncio.Task[None] | None = None
+    dispatcher_task: asyncio.Task[None] | None = None
     listener: asyncio.Task[None] | None = None
     watcher: asyncio.Task[None] | None = None
     checkpoints = start_checkpoint_log(service.engine, settings.audit_checkpoint_interval)
     try:
-        if service.app is not None:
-            runner = connections.runner(service.app, settings)
-            await runner.setup()
-            await web.TCPSite(runner, settings.host, settings.port).start()
-            logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
+        runner = await _serve_api(service, settings)
         if service.worker is not None:
+            metrics_runner = await _start_metrics_listener(settings)
             worker_task = asyncio.create_task(service.worker.run(), name="worker")
+            if service.dispatcher is not None:
+                dispatcher_task = asyncio.create_task(
+                    service.dispatcher.run(), name="portal-events"
+                )
             if settings.pg_notify and service.engine.dialect.name == "postgresql":
                 listener = asyncio.create_task(
-                    listen(settings.database_url, service.worker.wake), name="pg-listen"
+                    listen(settings.database_url, service.wake), name="pg-listen"
                 )
             service.start_intakes(service.live.runtime)
         if settings.config_watch_seconds > 0:
@@ -232,7 +313,7 @@ async def run_service(
         if started is not None:
             await started(service)
         stop_waiter = asyncio.create_task(stop.wait())
-        waited = [stop_waiter] + ([worker_task] if worker_task else [])
+        waited = [stop_waiter] + [t for t in (worker_task, dispatcher_task) if t is not None]
         await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
         stop_waiter.cancel()
         logger.info("service.stopping")
@@ -245,11 +326,8 @@ async def run_service(
                 await pending
         await _cancel(listener)
         await service.stop_intakes(service.live.runtime)
-        if runner is not None:
-            await runner.cleanup()
-        if service.worker is not None and worker_task is not None:
-            service.worker.stop()
-            await worker_task
+        await _cleanup(runner, metrics_runner)  # no more requests, no more scrapes
+        await _stop_loops(service, worker_task, dispatcher_task)
         await service.live.aclose()
         await service.engine.dispose()
         for sig in (signal.SIGTERM, signal.SIGINT):

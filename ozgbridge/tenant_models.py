@@ -21,10 +21,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    HttpUrl,
     NonNegativeFloat,
     PlainValidator,
     PositiveFloat,
     PrivateAttr,
+    SecretStr,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -128,6 +130,25 @@ class Maturity(_Model):
         return self
 
 
+class BreakerConfig(_Model):
+    """The route's circuit breaker: after ``failures`` consecutive retriable failures the route
+    opens for ``cooldown`` seconds (doubling after each failed probe, up to ``max_cooldown``)."""
+
+    failures: int = Field(default=5, ge=1, le=1000)
+    cooldown: PositiveFloat = 30.0
+    max_cooldown: PositiveFloat = 600.0
+
+    @model_validator(mode="after")
+    def _max_not_below_cooldown(self) -> BreakerConfig:
+        if self.max_cooldown < self.cooldown:
+            raise FieldValueError(
+                f"max_cooldown ({self.max_cooldown:g}) must not be below cooldown "
+                f"({self.cooldown:g})",
+                "max_cooldown",
+            )
+        return self
+
+
 class RouteConfig(_Model):
     """Which services of a tenant go to which connector, with which options.
 
@@ -142,6 +163,10 @@ class RouteConfig(_Model):
     maturity: Maturity | None = None
     retry_schedule: list[NonNegativeFloat] | None = Field(default=None, min_length=1)
     timeout: PositiveFloat | None = None
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    # Across all workers: attempts in flight at once, and attempts started per second.
+    max_in_flight: int | None = Field(default=None, ge=1, le=10_000)
+    rate_limit: PositiveFloat | None = None
 
     _keys: frozenset[str] = PrivateAttr(default=frozenset())
 
@@ -224,22 +249,71 @@ class TenantConfig(_Model):
 
 
 class Role(StrEnum):
-    """What an API key may do: submit (portal), see its own tenant, see reports, operate."""
+    """What an API key may do: submit (portal), see its own tenant, see reports, operate, or
+    only read the Prometheus metrics (metrics)."""
 
     PORTAL = "portal"
     TENANT = "tenant"
     COORDINATOR = "coordinator"
     OPERATOR = "operator"
+    METRICS = "metrics"
+
+
+class PortalEvents(_Model):
+    """Where a portal key's events go: POSTed as JSON, signed per Standard Webhooks.
+
+    The options mean what the ``http`` connector's options of the same name mean (and are
+    checked by it when the configuration loads); ``signing_secret`` must be a reference.
+    """
+
+    # Validation errors must not quote a secret back into logs and CLI output.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    url: HttpUrl
+    signing_secret: SecretStr | list[SecretStr]
+    verify_tls: bool = True
+    ca_file: Path | None = None
+    # As for a route: the wait before each attempt (default: the Standard Webhooks ladder) and
+    # the seconds an attempt may take (default: OZGBRIDGE_DELIVERY_TIMEOUT).
+    retry_schedule: list[NonNegativeFloat] | None = Field(default=None, min_length=1)
+    timeout: PositiveFloat | None = None
+
+    def connector_options(self) -> dict[str, Any]:
+        """These settings as ``http`` connector options (secrets revealed: handle with care)."""
+        secrets = (
+            self.signing_secret if isinstance(self.signing_secret, list) else [self.signing_secret]
+        )
+        options: dict[str, Any] = {
+            "url": str(self.url),
+            "signing_secret": [s.get_secret_value() for s in secrets],
+            "verify_tls": self.verify_tls,
+        }
+        if self.ca_file is not None:
+            options["ca_file"] = self.ca_file
+        return options
 
 
 class ApiKey(_Model):
-    """An API key, stored only as the SHA-256 of its token. ``demo`` keys are logged when used."""
+    """An API key, stored only as the SHA-256 of its token. ``demo`` keys are logged when used.
+
+    A portal key may carry ``events``: ozgbridge then sends it events about the applications it
+    submits (see ozgbridge.events).
+    """
 
     id: Slug
     role: Role
     tenant: Slug | None = None
     sha256: Sha256Hex
     demo: bool = False
+    events: PortalEvents | None = None
+
+    @model_validator(mode="after")
+    def _events_only_for_portals(self) -> ApiKey:
+        if self.events is not None and self.role is not Role.PORTAL:
+            raise FieldValueError(
+                f"only portal keys receive events (this one is {self.role})", "events"
+            )
+        return self
 
     @model_validator(mode="after")
     def _tenant_matches_role(self) -> ApiKey:

@@ -12,6 +12,7 @@ an operator fixing a configuration before a release should not have to run the c
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -36,6 +37,7 @@ from ozgbridge.tenant_models import (
     ApiKey,
     Deployment,
     Maturity,
+    PortalEvents,
     Responsibility,
     Role,
     RouteConfig,
@@ -53,6 +55,7 @@ __all__ = [
     "DeliveryLimits",
     "Deployment",
     "Maturity",
+    "PortalEvents",
     "Responsibility",
     "Role",
     "RouteConfig",
@@ -394,12 +397,54 @@ class _Loader:
                     document.problem((name,), "unknown field (misspelt, or not supported here)")
                 )
         keys = []
-        for index, item in enumerate(raw["keys"]):
+        for index, raw_item in enumerate(raw["keys"]):
+            item, skip = self._resolve_key_events(document, index, raw_item)
             try:
-                keys.append((index, ApiKey.model_validate(item)))
+                key = ApiKey.model_validate(item)
             except ValidationError as exc:
-                self.problems += document.validation_problems(exc, prefix=("keys", index))
+                self.problems += document.validation_problems(
+                    exc, prefix=("keys", index), skip=functools.partial(_near, skipped=skip)
+                )
+                continue
+            if key.events is not None and self.check_connectors:
+                self._check_events(document, index, item["events"], skip)
+            keys.append((index, key))
         return keys, raw
+
+    def _resolve_key_events(
+        self, document: YamlDocument, index: int, item: Any
+    ) -> tuple[Any, set[Loc]]:
+        """The key with the secret references in its ``events`` resolved (see secrets.py)."""
+        skip: set[Loc] = set()
+        events = item.get("events") if isinstance(item, dict) else None
+        if not isinstance(events, dict):
+            return item, skip
+        here: Loc = ("keys", index, "events")
+        result = resolve_options(events, self.resolver)
+        for loc, message in result.problems:
+            self.problems.append(document.problem((*here, *loc), message))
+            skip.add((*here, *loc))
+        if not self.resolver.resolve:
+            skip.update((*here, *loc) for loc in result.references)
+        return {**item, "events": result.options}, skip
+
+    def _check_events(
+        self, document: YamlDocument, index: int, events: dict[str, Any], skip: set[Loc]
+    ) -> None:
+        """Portal events go out through the ``http`` connector: its options' rules apply."""
+        try:
+            options_model = connector.connector_class("http").Options
+        except Exception:  # reported with the routes; nothing more to say here
+            return
+        transport = {k: v for k, v in events.items() if k not in ("retry_schedule", "timeout")}
+        try:
+            options_model.model_validate(transport)
+        except ValidationError as exc:
+            self.problems += document.validation_problems(
+                exc,
+                prefix=("keys", index, "events"),
+                skip=functools.partial(_near, skipped=skip),
+            )
 
     def _located(self, finding: tenant_rules.Finding) -> ConfigProblem:
         document = self.documents[finding.source]
@@ -408,6 +453,11 @@ class _Loader:
         if loc == ("ars",) and not document.has(loc):
             loc = ("ags",)
         return document.problem(loc, finding.message, finding.severity)
+
+
+def _near(loc: Loc, skipped: set[Loc]) -> bool:
+    """An error at or above an unjudgeable value may be caused by that value."""
+    return any(loc == s[: len(loc)] or s == loc[: len(s)] for s in skipped)
 
 
 def _fingerprint(raw_tenants: list[Any], raw_keys: Any) -> str:

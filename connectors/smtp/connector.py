@@ -99,12 +99,33 @@ class SmtpConnector(Connector[SmtpOptions]):
         message.outer_headers(mail, envelope, self.options, message_id_value=message_id, now=now)
         return message.to_bytes(mail)
 
-    async def _send(self, raw: bytes) -> dict[str, aiosmtplib.SMTPResponse]:
-        """One SMTP session; the one place where aiosmtplib's errors are translated."""
+    async def check(self) -> Receipt:
+        """A route test must not put a ping into the authority's mailbox: the session goes as
+        far as a delivery's — TLS, login, the sender and every recipient accepted — and is then
+        reset and ended without DATA, so no mail is sent."""
+        options = self.options
+        client = await self._client()
+        try:
+            async with asyncio.timeout(self.timeout):
+                await client.connect()
+                try:
+                    await client.mail(options.sender)
+                    for recipient in options.recipients:
+                        await client.rcpt(recipient)
+                    await client.rset()
+                finally:
+                    await _quit(client)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise replies.translate(
+                exc, target=self.describe_target(), timeout=self.timeout
+            ) from exc
+        return Receipt(status_code=250, detail=f"{len(options.recipients)} recipients accepted")
+
+    async def _client(self) -> aiosmtplib.SMTP:
         options = self.options
         # With allowed networks, connect here, to a checked address (egress.py).
         sock = await self._allowed_socket() if self.context.egress.restricted else None
-        client = aiosmtplib.SMTP(
+        return aiosmtplib.SMTP(
             hostname=options.host,
             port=None if sock is not None else options.server_port(),
             sock=sock,
@@ -117,6 +138,11 @@ class SmtpConnector(Connector[SmtpOptions]):
             start_tls=options.security == "starttls",
             tls_context=await self._tls_context() if options.security != "none" else None,
         )
+
+    async def _send(self, raw: bytes) -> dict[str, aiosmtplib.SMTPResponse]:
+        """One SMTP session; the one place where aiosmtplib's errors are translated."""
+        options = self.options
+        client = await self._client()
         try:
             await client.connect()
             try:

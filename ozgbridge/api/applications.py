@@ -23,6 +23,7 @@ from ozgbridge.api.schemas import (
     ApplicationOut,
     DataOut,
     DeliveryOut,
+    ForwardedFromOut,
     Links,
     StatusEntryOut,
 )
@@ -172,6 +173,7 @@ def _new_application(
             )
             for a in body.attachments
         ),
+        portal_events=key.events is not None,
     )
 
 
@@ -201,19 +203,25 @@ async def get_application(request: web.Request) -> web.StreamResponse:
     key = authenticate(request, current_deployment(request))
     if key.role is Role.COORDINATOR:
         raise Problem(403, "coordinators see aggregates only")
+    if key.role is Role.METRICS:
+        raise Problem(403, "metrics keys read /metrics only")
     application_id = request.match_info["id"]
     view = await app[REPOSITORY].get_application(application_id) if is_id(application_id) else None
     # The same answer for "missing" and "not yours": a key must not learn which ids exist.
     if view is None or not _may_see(key, view):
         raise Problem(404, "no such application visible to this API key")
-    entries = await status.history(app[REPOSITORY].engine, view.id)
+    engine = app[REPOSITORY].engine
+    entries = await status.history(engine, view.id)
+    moves = await status.forwarded_from(engine, view.id)
     return web.Response(
-        text=_application_out(view, entries).model_dump_json(by_alias=True),
+        text=_application_out(view, entries, moves).model_dump_json(by_alias=True),
         content_type="application/json",
     )
 
 
-def _application_out(view: ApplicationView, entries: list[status.StatusEntry]) -> ApplicationOut:
+def _application_out(
+    view: ApplicationView, entries: list[status.StatusEntry], moves: list[status.Forwarding]
+) -> ApplicationOut:
     return ApplicationOut(
         id=view.id,
         status=view.status,
@@ -241,9 +249,18 @@ def _application_out(view: ApplicationView, entries: list[status.StatusEntry]) -
             )
             for d in view.deliveries
         ],
-        processing_status=entries[-1].status if entries else None,
+        processing_status=view.processing_status,
         status_history=[
-            StatusEntryOut(at=e.at, source=e.source, status=e.status, detail=e.detail)
+            StatusEntryOut(
+                id=e.id,
+                at=e.at,
+                source=e.source,
+                status=e.status,
+                note=e.note,
+                file_reference=e.file_reference,
+                detail=e.detail,
+            )
             for e in entries
         ],
+        forwarded_from=[ForwardedFromOut(tenant=m.from_tenant, at=m.at, by=m.by) for m in moves],
     )

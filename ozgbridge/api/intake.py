@@ -22,6 +22,7 @@ from ozgbridge.api.extract import extract
 from ozgbridge.api.problems import TYPE_INVALID_JSON, Problem, validation_problem
 from ozgbridge.api.schemas import ApplicationIn
 from ozgbridge.api.spool import Spool
+from ozgbridge.api.strictjson import refuse_duplicate_keys
 from ozgbridge.domain import sha256_hex
 from ozgbridge.membudget import BudgetExhausted, ByteBudget
 
@@ -69,9 +70,33 @@ class Received:
             self.spool.close()
 
 
+async def read_json_body(request: web.Request, limit: int) -> bytes:
+    """A small JSON body (other endpoints than submissions), in memory, after the same checks."""
+    _check_json_request(request, limit)
+    return await request.read()  # a chunked body over client_max_size raises 413 here
+
+
 async def receive(request: web.Request, limit: int, spool_dir: Path | None = None) -> Received:
     """Check size and media type, then take the body: small ones into memory, large ones (and
     those of unknown length) into a spool file as they arrive."""
+    length = _check_json_request(request, limit)
+    if length is not None and length <= SPOOL_ABOVE:
+        raw = await request.read()
+        return Received(len(raw), await body_sha256(raw), raw=raw)
+    spool = Spool(spool_dir)
+    try:
+        while chunk := await request.content.readany():
+            if spool.size + len(chunk) > limit:
+                raise Problem(413, f"request body exceeds the limit of {limit} bytes")
+            spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    return Received(spool.size, spool.sha256(), spool=spool)
+
+
+def _check_json_request(request: web.Request, limit: int) -> int | None:
+    """The announced length, after refusing what size and media type already rule out."""
     length = request.content_length
     if length is not None and length > limit:
         # Refuse on the header alone: no need to receive megabytes only to throw them away.
@@ -86,19 +111,7 @@ async def receive(request: web.Request, limit: int, spool_dir: Path | None = Non
         raise Problem(
             415, f"JSON must be sent as UTF-8, not {request.charset}", headers=_ACCEPT_POST
         )
-    if length is not None and length <= SPOOL_ABOVE:
-        raw = await request.read()
-        return Received(len(raw), await body_sha256(raw), raw=raw)
-    spool = Spool(spool_dir)
-    try:
-        while chunk := await request.content.readany():
-            if spool.size + len(chunk) > limit:
-                raise Problem(413, f"request body exceeds the limit of {limit} bytes")
-            spool.write(chunk)
-    except BaseException:
-        spool.close()
-        raise
-    return Received(spool.size, spool.sha256(), spool=spool)
+    return length
 
 
 @asynccontextmanager
@@ -151,6 +164,7 @@ def parse_streamed(chunks: Iterable[bytes], max_attachments: int) -> Application
     """What `parse_application` answers for the body these chunks make up, without holding
     the body (see extract.py)."""
     extracted = extract(chunks)
+    refuse_duplicate_keys(extracted.skeleton, extracted.original_column)
     context = {"max_attachments": max_attachments, "spooled": extracted.values}
     try:
         return ApplicationIn.model_validate_json(extracted.skeleton, context=context)
@@ -163,6 +177,7 @@ def parse_streamed(chunks: Iterable[bytes], max_attachments: int) -> Application
 
 
 def _parse(raw: bytes, max_attachments: int) -> ApplicationIn:
+    refuse_duplicate_keys(raw)
     try:
         return ApplicationIn.model_validate_json(raw, context={"max_attachments": max_attachments})
     except ValidationError as exc:

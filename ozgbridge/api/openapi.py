@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from ozgbridge.api import openapi_ops, openapi_status
 from ozgbridge.api.admin import ReloadOut
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
 from ozgbridge.api.schemas import (
@@ -38,16 +39,19 @@ _MODELS: list[tuple[type[BaseModel], Mode]] = [
     (HealthOut, "serialization"),
     (ProblemOut, "serialization"),
     (ReportDocument, "serialization"),
+    *openapi_ops.MODELS,
+    *openapi_status.MODELS,
     (ReloadOut, "serialization"),
     (DeliveryDocument, "serialization"),
     (DeliveryManifest, "serialization"),
 ]
 _PROBLEM_TEXTS = {
-    400: "Malformed JSON or a malformed header",
+    400: "Malformed JSON, a key given twice, or a malformed header",
     401: "No API key, or an unknown one",
     403: "The API key's role may not do this",
     404: "No such resource visible to this API key",
-    409: "Idempotency-Key reused with a different body",
+    409: "Conflict: Idempotency-Key reused with another body, or a status the application's "
+    "state does not allow (closed case, forwarding back to an earlier authority)",
     413: "Body larger than the configured limit",
     415: "Body is not application/json",
     422: "A field is invalid, or no authority is responsible",
@@ -85,6 +89,10 @@ def build_document() -> dict[str, Any]:
         return dict(refs[(model, mode)])
 
     problem = ref(ProblemOut)
+
+    def problems(*statuses: int) -> dict[str, Any]:
+        return _problems(problem, *statuses)
+
     request_id = {
         "name": "X-Request-Id",
         "in": "header",
@@ -157,10 +165,15 @@ def build_document() -> dict[str, Any]:
             "description": "Routes OZG online applications to the responsible authority.",
         },
         "paths": {
-            "/v1/applications": {"post": submit},
+            "/v1/applications": {
+                "post": submit,
+                "get": openapi_status.list_applications(ref, problems, request_id),
+            },
             "/v1/applications/{id}": {"get": status},
+            **openapi_status.paths(ref, problems, request_id),
             "/v1/reports/ozg": {"get": report},
             "/v1/fitconnect/callbacks": {"post": _fitconnect_callback(problem)},
+            **openapi_ops.paths(ref, problem, request_id),
             "/v1/admin/reload": {"post": _admin_reload(ref(ReloadOut), problem, request_id)},
             "/healthz": {
                 "get": {
@@ -189,7 +202,10 @@ def build_document() -> dict[str, Any]:
                 }
             },
         },
-        "webhooks": {"delivery": {"post": _delivery(ref(DeliveryDocument), ref(DeliveryManifest))}},
+        "webhooks": {
+            "delivery": {"post": _delivery(ref(DeliveryDocument), ref(DeliveryManifest))},
+            **openapi_status.webhooks(ref),
+        },
         "components": {
             "schemas": top.get("$defs", {}),
             "securitySchemes": {

@@ -37,6 +37,8 @@ from ozgbridge.domain import (
     RegionRef,
     ServiceRef,
 )
+from ozgbridge.regions import default_directory
+from ozgbridge.regions.consistency import RegionError, ars_for_ags, check_ars
 
 MAX_FILENAME_BYTES = 255
 # Bidirectional overrides can make "rechnung\u202efdp.exe" display as "rechnungexe.pdf".
@@ -144,18 +146,48 @@ class ServiceIn(CamelModel):
 
 
 class RegionIn(CamelModel):
-    """Where the application belongs: exactly one of ARS (preferred) or AGS."""
+    """Where the application belongs: exactly one of ARS (preferred) or AGS.
+
+    Either must name a region that exists — all twelve digits of an ARS, Gemeindeverband part
+    included (`ozgbridge.regions.consistency`, against the shipped municipality directory).
+    """
 
     ars: ARS | None = None
     ags: AGS | None = None
+
+    _ars_of_ags: str | None = PrivateAttr(default=None)
+
+    @field_validator("ars")
+    @classmethod
+    def _ars_exists(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_ars(value, default_directory())
+            except RegionError as exc:
+                raise PydanticCustomError("region", str(exc)) from None
+        return value
+
+    @field_validator("ags")
+    @classmethod
+    def _ags_exists(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ars_for_ags(value, default_directory())
+            except RegionError as exc:
+                raise PydanticCustomError("region", str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> RegionIn:
         if (self.ars is None) == (self.ags is None):
             raise PydanticCustomError("region", "give exactly one of ars and ags")
+        if self.ags is not None:
+            self._ars_of_ags = ars_for_ags(self.ags, default_directory())
         return self
 
     def to_ref(self) -> RegionRef:
+        if self.ags is not None and self._ars_of_ags is not None:
+            return RegionRef(ars=self._ars_of_ags, ags=self.ags)
         return RegionRef.of(ars=self.ars, ags=self.ags)
 
 
@@ -276,12 +308,29 @@ class DataOut(CamelModel):
 
 
 class StatusEntryOut(CamelModel):
-    """One entry of the status history: what a back-end or FIT-Connect reported, non-personal."""
+    """One entry of the status history: what a key, a back-end or FIT-Connect reported."""
 
+    id: str | None = None
     at: datetime
-    source: str = Field(description="who reported it, e.g. fitconnect:<destination id>")
-    status: str = Field(description="e.g. accepted, rejected")
+    source: str = Field(
+        description="who reported it: key:<api key id>, backend:<tenant>/<route>, "
+        "fitconnect:<destination id>"
+    )
+    status: str = Field(description="a processing status code, e.g. confirmed, completed")
+    note: str | None = Field(
+        default=None,
+        description="text for the applicant; personal data, never logged or audited",
+    )
+    file_reference: str | None = Field(default=None, description="the authority's Aktenzeichen")
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class ForwardedFromOut(CamelModel):
+    """A tenant the application was with before it was forwarded (not_responsible)."""
+
+    tenant: str
+    at: datetime
+    by: str = Field(description="who reported not_responsible (as statusHistory[].source)")
 
 
 class ApplicationOut(CamelModel):
@@ -301,11 +350,16 @@ class ApplicationOut(CamelModel):
     processing_status: str | None = Field(
         default=None,
         description=(
-            "the receiving authority's latest decision (e.g. accepted, rejected), reported back "
-            "after delivery; `status` is ozgbridge's own delivery lifecycle"
+            "the authority's latest processing status (confirmed, in_progress, "
+            "information_required, completed, rejected, withdrawn, not_responsible), reported "
+            "back after delivery; `status` is ozgbridge's own delivery lifecycle"
         ),
     )
     status_history: list[StatusEntryOut] = Field(default_factory=list)
+    forwarded_from: list[ForwardedFromOut] = Field(
+        default_factory=list,
+        description="earlier tenants, oldest first; `tenant` is the current one",
+    )
 
 
 class HealthOut(CamelModel):

@@ -15,9 +15,13 @@ from aiohttp import web
 
 from ozgbridge.live import LiveConfig
 from ozgbridge.membudget import ByteBudget
+from ozgbridge.metrics_db import DatabaseGauges
+from ozgbridge.operations import Operations
 from ozgbridge.routing import Router
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
+from ozgbridge.store.outbox_views import EventLog
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
 
@@ -26,6 +30,8 @@ REPOSITORY = web.AppKey("repository", Repository)
 LIVE = web.AppKey("live", LiveConfig)
 # Called after each committed acceptance; the worker uses it to look for due work at once.
 ON_ACCEPTED = web.AppKey[Callable[[], None] | None]("on_accepted")
+OPERATIONS = web.AppKey("operations", Operations)
+DATABASE_GAUGES = web.AppKey("database_gauges", DatabaseGauges)
 # Bytes of submissions this API process may hold at once (OZGBRIDGE_INTAKE_MEMORY_BUDGET).
 INTAKE_BUDGET = web.AppKey("intake_budget", ByteBudget)
 
@@ -48,3 +54,7 @@ def current_deployment(request: web.Request) -> Deployment:
 
 def current_router(request: web.Request) -> Router:
     return current(request).router
+
+
+STATUS_DESK = web.AppKey("status_desk", StatusDesk)
+EVENT_LOG = web.AppKey("event_log", EventLog)

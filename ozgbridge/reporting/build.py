@@ -10,6 +10,7 @@ the volumes, route facts and unmet demand of that period only.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
@@ -23,6 +24,7 @@ from ozgbridge.reporting.coverage import Cell, coverage
 from ozgbridge.reporting.inputs import Inputs, PeriodFacts, demand_in_scope
 from ozgbridge.reporting.model import Comparison, Headline, Report, TenantInfo
 from ozgbridge.reporting.period import Period, previous
+from ozgbridge.reporting.processing import processing_rows
 from ozgbridge.reporting.tenant_tree import RegionIndex, groups, placed
 from ozgbridge.store.demand import demand_between
 from ozgbridge.tenants import Deployment, TenantConfig
@@ -96,6 +98,10 @@ async def build_report(
             )
             for p in places
         ),
+    )
+    report = dataclasses.replace(
+        report,
+        processing=tuple(await processing_rows(engine, deployment, period, filtered, catalogue)),
     )
     if not compare:
         return report

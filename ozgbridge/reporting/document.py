@@ -25,6 +25,7 @@ from ozgbridge.reporting.model import (
     UsageRow,
 )
 from ozgbridge.reporting.period import Period
+from ozgbridge.reporting.processing import ProcessingRow
 
 
 class PeriodOut(BaseModel):
@@ -55,6 +56,11 @@ class ReportDocument(BaseModel):
     unmet_demand: list[DemandRow]
     usage: list[UsageRow]
     trend: list[TrendRow]
+    processing: list[ProcessingRow] = Field(
+        default_factory=list,
+        description="per tenant × service: completed (and median seconds from receipt), "
+        "rejected, withdrawn, forwarded as not responsible, unroutable",
+    )
 
 
 def _period_out(period: Period) -> PeriodOut:
@@ -81,4 +87,5 @@ def to_document(report: Report) -> ReportDocument:
         unmet_demand=list(report.unmet_demand),
         usage=list(report.usage),
         trend=list(report.trend),
+        processing=list(report.processing),
     )

@@ -24,6 +24,7 @@ SHEETS: Final = {
     "unmet-demand": "Nachfrage ohne Angebot",
     "usage": "Nutzung (Kostenverteilung)",
     "trend": "Verlauf je Monat",
+    "processing": "Bearbeitung",
 }
 
 COLUMNS: Final = {
@@ -74,6 +75,13 @@ COLUMNS: Final = {
     "volume_bytes": "Volumen (Bytes)",
     "delivered_volume_bytes": "zugestelltes Volumen (Bytes)",
     "month": "Monat",
+    # processing (status reported back by the authorities)
+    "completed": "beschieden",
+    "completion_median_s": "Median bis Bescheid (s)",
+    "rejected": "abgelehnt",
+    "withdrawn": "zurückgezogen",
+    "forwarded": "weitergeleitet (unzuständig)",
+    "unroutable": "ohne Zuständigkeit",
 }
 
 # The coverage view's federal columns keep their own names as headers.

@@ -57,8 +57,11 @@ def _seconds(dialect: str) -> ColumnElement[float]:
 
 
 def _delivered_join() -> ColumnElement[bool]:
+    # The delivery to the tenant the application is with: one to a tenant it was forwarded away
+    # from (not responsible) is not its delivery any more, and must not count twice.
     return and_(
         deliveries.c.application_id == applications.c.id,
+        deliveries.c.tenant_id == applications.c.tenant_id,
         deliveries.c.state == DeliveryState.DELIVERED.value,
     )
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from ozgbridge.reporting.period import Period
+from ozgbridge.reporting.processing import ProcessingRow
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,7 @@ class Report:
     trend: tuple[TrendRow, ...]
     totals: Totals
     previous: Comparison | None
+    processing: tuple[ProcessingRow, ...] = ()  # see ozgbridge.reporting.processing
 
     def months(self) -> list[str]:
         return self.period.months()
@@ -262,6 +264,7 @@ VIEWS: dict[str, type[Any]] = {
     "unmet-demand": DemandRow,
     "usage": UsageRow,
     "trend": TrendRow,
+    "processing": ProcessingRow,
 }
 DEFAULT_VIEW = "tenant-services"
 

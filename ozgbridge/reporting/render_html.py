@@ -29,6 +29,7 @@ from ozgbridge.reporting.fmt import (
 )
 from ozgbridge.reporting.matrix import coverage_chart
 from ozgbridge.reporting.model import Report
+from ozgbridge.reporting.processing import processing_section
 
 # One stylesheet for the report page and the dashboard, inlined: pages must not fetch anything.
 CSS = resources.files("ozgbridge.reporting").joinpath("data", "report.css").read_text("utf-8")
@@ -214,7 +215,8 @@ def _section(section_id: str, title: str, body: str) -> str:
 
 
 def report_sections(report: Report, *, model: str | None = None, model_links: str = "") -> str:
-    """The report's body: key figures with Δ, unmet demand, coverage, availability, usage."""
+    """The report's body: key figures with Δ, unmet demand, coverage, availability, usage,
+    processing by the authorities."""
     return "".join(
         [
             _section("kpis", "Kennzahlen", kpis(report)),
@@ -228,6 +230,7 @@ def report_sections(report: Report, *, model: str | None = None, model_links: st
             _section("volume", "Nutzung", volume_chart(report)),
             _section("health", "Zustellung", health_chart(report) + tenant_services_table(report)),
             _section("usage", "Kostenverteilung", usage_table(report)),
+            processing_section(report.processing),
         ]
     )
 

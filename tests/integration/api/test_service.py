@@ -125,7 +125,7 @@ async def test_unknown_route_and_wrong_method_are_problems(api: Api) -> None:
     assert missing.content_type == "application/problem+json"
     assert wrong.status == 405
     assert wrong.content_type == "application/problem+json"
-    assert wrong.headers["Allow"] == "POST"
+    assert wrong.headers["Allow"] == "GET, HEAD, POST"
 
 
 class _BrokenRepository(Repository):

@@ -87,7 +87,8 @@ async def test_csv_holds_one_view(reporting_api_sqlite: Running, view: str) -> N
     assert f"_{view}.csv" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(await response.text())))
     assert rows[0] == columns(view)
-    assert len(rows) > 1
+    # this data set holds no status reports; test_processing_figures.py fills that view
+    assert len(rows) > 1 if view != "processing" else rows == [columns(view)]
 
 
 async def test_csv_coverage_has_the_federal_dashboard_columns(
@@ -143,6 +144,7 @@ async def test_xlsx_is_german_with_names_beside_ids_and_the_federal_sheet(
         "Nachfrage ohne Angebot",
         "Nutzung (Kostenverteilung)",
         "Verlauf je Monat",
+        "Bearbeitung",
     ]
     for sheet in workbook:
         assert sheet.freeze_panes == "A2", sheet.title

@@ -1,7 +1,7 @@
 """audit_events.key_id: the audit key an event's hash is an HMAC under (NULL: plain SHA-256)
 
 Revision ID: 0010_hardening
-Revises: 0005_unmet_demand
+Revises: 0003_operations
 Create Date: 2026-12-06 20:00:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010_hardening"
-down_revision: str | None = "0005_unmet_demand"
+down_revision: str | None = "0003_operations"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
