@@ -17,10 +17,12 @@ import click
 import httpx
 
 from ozgbridge import __version__
+from ozgbridge.audit_keys import AuditKeyError
+from ozgbridge.cli_audit import audit
 from ozgbridge.cli_common import config_option, err, fail, out, settings_from_env, show
 from ozgbridge.cli_config import config
 from ozgbridge.cli_data import data_keys, purge_command
-from ozgbridge.cli_db import audit, db
+from ozgbridge.cli_db import db
 from ozgbridge.cli_deliveries import deliveries
 from ozgbridge.cli_key_lifetime import keys_list, keys_rotate
 from ozgbridge.cli_keys import keys, secrets
@@ -53,6 +55,8 @@ def _run(
                 settings, api=api, worker=worker, upgrade=upgrade, create_embedded_keys=create_keys
             )
         )
+    except AuditKeyError as exc:
+        fail(str(exc))
     except ConfigError as exc:
         for problem in [*exc.problems, *exc.warnings]:
             show(problem)

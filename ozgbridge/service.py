@@ -25,8 +25,10 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge import audit, intake, runtime
+from ozgbridge import audit, audit_keys, intake, malloc, runtime
+from ozgbridge.api import connections, spool
 from ozgbridge.api.app import create_app
+from ozgbridge.audit_verify import start_checkpoint_log
 from ozgbridge.dataprotection.purge import PurgeTask
 from ozgbridge.dataprotection.startup import load_sealer
 from ozgbridge.delivery_news import DeliveryNews
@@ -144,13 +146,21 @@ async def open_service(
 ) -> Service:
     """``create_embedded_keys``: on the embedded default, make ``var/data-keys.yaml`` if missing
     (``ozgbridge serve``); see `ozgbridge.dataprotection.startup`."""
+    malloc.fix_mmap_threshold()
     deployment = runtime.load(settings)
+    audit.use_keys(
+        audit_keys.for_service(
+            settings.database_url, settings.audit_key, unkeyed=settings.audit_unkeyed
+        )
+    )
     sealer = load_sealer(settings, create_embedded=create_embedded_keys)
     engine = create_engine(settings.database_url)
     try:
         if upgrade:
             await migrate.upgrade(settings.database_url)
         await migrate.ensure_current(engine)
+        if api:
+            spool.check_directory(settings.spool_dir)
         initial = await runtime.build(deployment, settings, worker=worker)
     except BaseException:
         await engine.dispose()
@@ -278,6 +288,21 @@ async def _stop_loops(
         await service.sender.aclose()
 
 
+async def _serve_api(service: Service, settings: Settings) -> web.AppRunner | None:
+    """The API on its port, under the connection limits (api/connections.py)."""
+    if service.app is None:
+        return None
+    runner = connections.runner(service.app, settings)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
+    return runner
+
+
 async def run_service(
     settings: Settings,
     *,
@@ -306,12 +331,9 @@ async def run_service(
     dispatcher_task: asyncio.Task[None] | None = None
     listener: asyncio.Task[None] | None = None
     watcher: asyncio.Task[None] | None = None
+    checkpoints = start_checkpoint_log(service.engine, settings.audit_checkpoint_interval)
     try:
-        if service.app is not None:
-            runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
-            await runner.setup()
-            await web.TCPSite(runner, settings.host, settings.port).start()
-            logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
+        runner = await _serve_api(service, settings)
         if service.worker is not None:
             metrics_runner = await _start_metrics_listener(settings)
             worker_task = asyncio.create_task(service.worker.run(), name="worker")
@@ -340,6 +362,7 @@ async def run_service(
         stop_waiter.cancel()
         logger.info("service.stopping")
     finally:
+        await _cancel(checkpoints)
         loop.remove_signal_handler(signal.SIGHUP)
         await _cancel(watcher)
         for pending in list(service._background):  # a reload still running: let it end

@@ -19,6 +19,7 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ozgbridge import audit, audit_keys
 from ozgbridge.dataprotection import keys as data_keys
 from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.store.engine import create_engine
@@ -60,6 +61,23 @@ def _data_keys_configured(data_key_file: Path, monkeypatch: pytest.MonkeyPatch) 
     """Every process a test starts seals content, as deployed; a test that means to run
     without keys says so (``Settings(data_keys=None)``)."""
     monkeypatch.setenv("OZGBRIDGE_DATA_KEYS", str(data_key_file))
+
+
+def audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An audit key file (one fresh key), as a deployment's OZGBRIDGE_AUDIT_KEY would name it."""
+    path = tmp_path_factory.mktemp("audit") / "audit-key.yaml"
+    audit_keys.create_file(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _audit_key_configured(audit_key_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every process a test starts chains the audit log with a key, as deployed; each test
+    starts with the process's keys unset (looked up in the environment on first use)."""
+    monkeypatch.setenv("OZGBRIDGE_AUDIT_KEY", str(audit_key_file))
+    audit.reset_keys()
+    yield
+    audit.reset_keys()
 
 
 @pytest.fixture(scope="session")

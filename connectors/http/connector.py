@@ -25,7 +25,7 @@ from connectors.http.encoding import encode_body
 from connectors.http.options import HttpOptions
 from connectors.http.proxy import proxy_for
 from connectors.http.transport import Session, Wire
-from ozgbridge.connector import Connector, ConnectorContext, Receipt
+from ozgbridge.connector import Connector, ConnectorContext, ConnectorOptions, Receipt
 from ozgbridge.domain import Envelope
 from ozgbridge.errors import (
     ConfigError,
@@ -76,11 +76,19 @@ class HttpConnector(Connector[HttpOptions]):
         except ValueError as exc:
             raise ConfigError(f"route {context.route_id!r}: {exc}") from None
         # Everything that can be wrong with the wire is found while the configuration loads.
-        self._wire = Wire(url=url, tls=self._tls_verification(), proxy=proxy)
+        refused = context.egress.literal_problem(url.host or "")
+        if refused is not None:
+            raise ConfigError(f"route {context.route_id!r}: url: {refused}")
+        self._wire = Wire(url=url, tls=self._tls_verification(), proxy=proxy, egress=context.egress)
         self._keys = options.signing_keys()
         self._static_headers = {k: v.get_secret_value() for k, v in options.headers.items()}
         self._session: Session | None = None
         self._session_lock = asyncio.Lock()
+
+    @classmethod
+    def destinations(cls, options: ConnectorOptions) -> list[tuple[tuple[str | int, ...], str]]:
+        assert isinstance(options, HttpOptions)
+        return [(("url",), options.url.host or "")]
 
     def describe_target(self) -> str:
         return self._wire.target

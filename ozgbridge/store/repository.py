@@ -27,6 +27,7 @@ from ozgbridge.store.batching import Failed, GroupCommit
 from ozgbridge.store.demand import record_refusal
 from ozgbridge.store.envelopes import as_delivery_error, read_envelopes
 from ozgbridge.store.notify import notify_in
+from ozgbridge.store.payloads import payload_sizes
 from ozgbridge.store.purge import purged_at_for_update
 from ozgbridge.store.records import (
     ApplicationView,
@@ -261,6 +262,10 @@ class Repository:
             )
             return None
         return excerpt.decode("utf-8", errors="replace")
+
+    async def payload_sizes(self, application_ids: Sequence[str]) -> dict[str, int]:
+        """Bytes of content (form data and attachments) of each application, by id."""
+        return await payload_sizes(self.engine, application_ids)
 
     async def load_envelope(self, claimed: ClaimedDelivery, *, tenant_name: str) -> Envelope:
         """Everything the connector needs for this attempt, contents opened.

@@ -240,6 +240,8 @@ audit_events = Table(
     Column("details", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The audit key the hash is an HMAC under; NULL: plain SHA-256 (events from before keys).
+    Column("key_id", String(32)),
     Index(None, "application_id"),
 )
 

@@ -154,7 +154,7 @@ async def wait_ready(url: str, process: Process, timeout: float = 30) -> None:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
+def deployment(tmp_path: Path, audit_key_file: Path) -> Iterator[Deployment]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OZGBRIDGE_")}
     env.update(
         {
@@ -162,6 +162,8 @@ def deployment(tmp_path: Path) -> Iterator[Deployment]:
             "OZGBRIDGE_DATA_DIR": str(tmp_path / "var"),
             "OZGBRIDGE_LOG_FORMAT": "json",
             "OZGBRIDGE_DATA_KEYS": str(tmp_path / "data-keys.yaml"),
+            # The test process's key too: what a test writes itself verifies in the CLI.
+            "OZGBRIDGE_AUDIT_KEY": str(audit_key_file),
             "ACCEPTANCE_SECRET": SIGNING_SECRET,
         }
     )
