@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 import structlog
 from aiohttp import web
 
-from ozgbridge.api import applications, fitconnect, health, openapi
+from ozgbridge.api import applications, callbacks, health, openapi
 from ozgbridge.api.auth import authenticated_key
 from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
 from ozgbridge.api.reports import setup_report_routes
@@ -95,13 +95,13 @@ def create_app(
     app[REPOSITORY] = repository
     app[ROUTER] = router
     app[ON_ACCEPTED] = on_accepted
-    app[fitconnect.INTAKES] = list(intakes)
+    app[callbacks.INTAKES] = list(intakes)
     app.router.add_post("/v1/applications", applications.submit)
     app.router.add_get("/v1/applications/{id}", applications.get_application)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/v1/openapi.json", openapi.serve)
-    app.router.add_post("/v1/fitconnect/callbacks", fitconnect.callback)
+    app.router.add_post("/v1/fitconnect/callbacks", callbacks.callback)
     setup_report_routes(app)
     # Imported here: the dashboard builds on the API's auth and report modules, so importing it
     # at module level would make ozgbridge.api and ozgbridge.ui import each other.

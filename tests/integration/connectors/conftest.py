@@ -4,7 +4,7 @@ import pytest
 
 # The contract and the stand-ins assert outside test modules; give them pytest's assert messages.
 pytest.register_assert_rewrite(
-    "tests.contract.connector_contract",
+    "ozgbridge.testing.contract",
     "tests.integration.connectors.http_backend",
     "tests.integration.connectors.smtp_backend",
     "tests.integration.connectors.sftp_backend",

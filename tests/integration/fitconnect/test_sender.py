@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 from connectors.fitconnect import client as client_module
 from ozgbridge.connector import Connector
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
-from tests.contract.factories import make_envelope
+from ozgbridge.testing.factories import make_envelope
 from tests.fakes.zustelldienst import encryption_jwk, rsa_key
 from tests.integration.fitconnect.support import (
     GEWERBE,
