@@ -50,7 +50,7 @@ class SftpConnector(Connector[SftpOptions]):
     def describe_target(self) -> str:
         return f"the SFTP server {self.options.host}:{self.options.port}"
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         name = layout.folder_name(envelope)
         files = layout.folder_files(envelope)
         step = _Step()
@@ -225,7 +225,7 @@ class SftpConnector(Connector[SftpOptions]):
             self._session = None
         connection.abort()
 
-    async def _close(self) -> None:
+    async def aclose(self) -> None:
         async with self._session_lock:
             if self._session is not None:
                 connection, client = self._session

@@ -1,72 +1,36 @@
-"""Test doubles shipped with the product, for ozgbridge's own tests and for plugin authors.
+"""Test support shipped with ozgbridge, for its own tests and for connector packages.
 
-`ScriptedConnector` keeps what it receives in memory and plays back a script of outcomes. It is
-deliberately *not* registered as an entry point: a deployment can never route to it by accident.
+- `ConnectorContract`: the suite every connector must pass. A connector package subclasses it in
+  a test module and provides a ``backend`` fixture (a `BackendStandIn`), see docs/connectors.md.
+- `make_envelope` / `make_attachment`: envelopes full of awkward bytes and recognisable personal
+  data (`PERSONAL_DATA`), so a test can prove that none of it reaches a log or an error.
+- `ScriptedConnector`: plays back a script of outcomes, for tests of the worker and the API.
+
+Needs pytest and pytest-asyncio (``pip install 'ozgbridge[testing]'``); the suite's tests are
+coroutines, so run them with ``asyncio_mode = "auto"``.
 """
 
-from __future__ import annotations
+import pytest
 
-import asyncio
-from collections.abc import Iterable
-from dataclasses import dataclass
-from pathlib import Path
+# The contract asserts outside the plug-in's own test modules: give it pytest's assert messages.
+pytest.register_assert_rewrite("ozgbridge.testing.contract")
 
-from ozgbridge.connector import Connector, ConnectorContext, ConnectorOptions, Receipt
-from ozgbridge.domain import Envelope
-from ozgbridge.errors import DeliveryError
+from ozgbridge.testing.contract import BackendStandIn, ConnectorContract, Received  # noqa: E402
+from ozgbridge.testing.factories import (  # noqa: E402
+    PERSONAL_DATA,
+    make_attachment,
+    make_envelope,
+)
+from ozgbridge.testing.scripted import Hang, ScriptedConnector, Step  # noqa: E402
 
-
-@dataclass(frozen=True)
-class Hang:
-    """Script step: wait this long (past the timeout, usually) before answering."""
-
-    seconds: float
-
-
-Step = DeliveryError | Hang | None  # None = success
-
-
-class ScriptedConnector(Connector[ConnectorOptions]):
-    """Plays ``script`` one step per attempt, then succeeds; records every envelope it saw."""
-
-    kind = "scripted"
-    Options = ConnectorOptions
-
-    def __init__(
-        self,
-        script: Iterable[Step] = (),
-        *,
-        timeout: float = 5.0,
-        tenant_id: str = "test",
-        route_id: str = "test",
-    ) -> None:
-        super().__init__(
-            ConnectorOptions(),
-            context=ConnectorContext(tenant_id=tenant_id, route_id=route_id, data_dir=Path(".")),
-            timeout=timeout,
-        )
-        self.script = list(script)
-        self.received: list[Envelope] = []
-        self.delivered: list[Envelope] = []
-        self.changed = asyncio.Condition()
-
-    async def _deliver(self, envelope: Envelope) -> Receipt:
-        step = self.script.pop(0) if self.script else None
-        async with self.changed:
-            self.received.append(envelope)
-            self.changed.notify_all()
-        if isinstance(step, Hang):
-            await asyncio.sleep(step.seconds)
-        elif isinstance(step, DeliveryError):
-            raise step
-        async with self.changed:
-            self.delivered.append(envelope)
-            self.changed.notify_all()
-        return Receipt(remote_reference=f"mem-{envelope.delivery_id}", status_code=200)
-
-    async def wait_for(self, *, received: int = 0, delivered: int = 0, within: float = 10) -> None:
-        """Until at least this many attempts arrived / deliveries succeeded."""
-        async with asyncio.timeout(within), self.changed:
-            await self.changed.wait_for(
-                lambda: len(self.received) >= received and len(self.delivered) >= delivered
-            )
+__all__ = [
+    "PERSONAL_DATA",
+    "BackendStandIn",
+    "ConnectorContract",
+    "Hang",
+    "Received",
+    "ScriptedConnector",
+    "Step",
+    "make_attachment",
+    "make_envelope",
+]

@@ -4,6 +4,8 @@ A connector's test module subclasses `ConnectorContract` and overrides the ``bac
 yield a `BackendStandIn`: something that builds connectors pointed at a real (local) back-end and
 reads back what that back-end received, normalised to `Received`::
 
+    from ozgbridge.testing import ConnectorContract
+
     class TestFileDropContract(ConnectorContract):
         @pytest.fixture
         async def backend(self, tmp_path): yield FileDropStandIn(tmp_path)
@@ -11,6 +13,10 @@ reads back what that back-end received, normalised to `Received`::
 The stand-in also offers two switches: ``stalled()`` (the back-end stops answering) and
 ``failing()`` (the back-end fails the way that kind of back-end naturally fails: HTTP 500, a file
 where the drop directory should be, …).
+
+The connector must be installed (its entry point in ``ozgbridge.connectors``): the first test
+checks that its kind finds its class. The tests are coroutines: run them with pytest-asyncio in
+``asyncio_mode = "auto"``.
 """
 
 from __future__ import annotations
@@ -70,6 +76,13 @@ class ConnectorContract:
         assert connector_class(connector.kind) is type(connector)
         with pytest.raises(ValueError, match="typo_option"):
             type(connector).Options.model_validate({"typo_option": 1})
+
+    async def test_options_are_described_by_a_json_schema(self, backend: BackendStandIn) -> None:
+        # `ozgbridge connectors list` shows every installed kind's options from this schema.
+        schema = type(backend.connector()).Options.model_json_schema()
+
+        assert schema.get("type") == "object"
+        assert isinstance(schema.get("properties", {}), dict)
 
     async def test_delivers_form_data_and_every_attachment_byte_equal(
         self, backend: BackendStandIn
