@@ -23,6 +23,7 @@ from sqlalchemy.engine import make_url
 
 from ozgbridge import __version__
 from ozgbridge import audit as audit_log
+from ozgbridge.cli_connectors import connectors
 from ozgbridge.cli_report import report
 from ozgbridge.errors import ConfigError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
@@ -272,6 +273,7 @@ def submit(file: Any, url: str, token: str, idempotency_key: str | None) -> None
 
 
 main.add_command(report)
+main.add_command(connectors)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())
