@@ -7,8 +7,11 @@ entry-point group ``ozgbridge.intakes``, like connectors, so the core never impo
 directory; `check_configs` reports its problems together with the tenants' (``config validate``),
 and worker processes run every configured intake as a task next to the delivery worker.
 
-An intake may also accept authenticated callbacks (``POST /v1/<kind>/callbacks``): it checks
-them itself and raises `CallbackRejected` for anything it cannot authenticate.
+An intake may also accept authenticated callbacks (``POST /v1/intakes/<kind>/callbacks``): it
+declares how they are authenticated (`CallbackSpec`, for the OpenAPI document), checks each one
+itself and raises `CallbackRejected` for anything it cannot authenticate. The core knows no
+intake by name: routes, documentation and older paths (`CallbackSpec.aliases`) all come from the
+installed intake classes.
 """
 
 from __future__ import annotations
@@ -43,6 +46,22 @@ class CallbackRejected(Exception):
 
 
 @dataclass(frozen=True)
+class CallbackSpec:
+    """How an intake's callbacks are authenticated: shown in the OpenAPI document.
+
+    ``auth_header`` carries the credential (an HMAC, a token); ``headers`` are every header a
+    callback must carry, with a description each. ``aliases`` are further paths that reach this
+    intake's callbacks, such as one configured at a sender before ``/v1/intakes/<kind>/callbacks``
+    existed; each must be ``/v1/<name>/callbacks``.
+    """
+
+    summary: str
+    auth_header: str
+    headers: Mapping[str, str]
+    aliases: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class IntakeContext:
     """What a running intake may use: the same parts the portal API uses."""
 
@@ -57,6 +76,8 @@ class Intake(abc.ABC):
     """One configured intake. Subclasses implement `load`, `check` and `run`."""
 
     kind: ClassVar[str]
+    # None: this intake takes no callbacks (its path answers 404).
+    callbacks: ClassVar[CallbackSpec | None] = None
 
     @classmethod
     @abc.abstractmethod

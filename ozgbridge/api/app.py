@@ -26,7 +26,7 @@ from ozgbridge.api.state import (
     SETTINGS,
 )
 from ozgbridge.ids import new_id
-from ozgbridge.intake import Intake
+from ozgbridge.intake import Intake, intake_classes
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.store.repository import Repository
@@ -101,7 +101,7 @@ def create_app(
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/v1/openapi.json", openapi.serve)
-    app.router.add_post("/v1/fitconnect/callbacks", callbacks.callback)
+    callbacks.setup_callback_routes(app, intake_classes())
     setup_report_routes(app)
     # Imported here: the dashboard builds on the API's auth and report modules, so importing it
     # at module level would make ozgbridge.api and ozgbridge.ui import each other.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from importlib import metadata
 from typing import Any, Literal
 
@@ -23,6 +24,7 @@ from ozgbridge.api.schemas import (
     HealthOut,
     ProblemOut,
 )
+from ozgbridge.intake import CallbackSpec, intake_classes
 from ozgbridge.reporting.model import VIEWS, ReportDocument
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -140,7 +142,7 @@ def build_document() -> dict[str, Any]:
             "/v1/applications": {"post": submit},
             "/v1/applications/{id}": {"get": status},
             "/v1/reports/ozg": {"get": report},
-            "/v1/fitconnect/callbacks": {"post": _fitconnect_callback(problem)},
+            **_callback_paths(problem),
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
@@ -176,12 +178,7 @@ def build_document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "description": "an API key token from keys.yaml (stored there as SHA-256)",
                 },
-                "fitconnectCallback": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "callback-authentication",
-                    "description": "FIT-Connect callback HMAC (see the operation)",
-                },
+                **_callback_schemes(),
             },
         },
         "security": [{"bearerAuth": []}],
@@ -265,30 +262,91 @@ async def serve(request: web.Request) -> web.StreamResponse:
     return web.Response(body=_document_bytes(), content_type="application/json")
 
 
-def _fitconnect_callback(problem: dict[str, Any]) -> dict[str, Any]:
+def _callback_intakes() -> dict[str, CallbackSpec]:
+    """Installed intakes that take callbacks, by kind (the core names none of them)."""
     return {
-        "operationId": "fitconnectCallback",
-        "summary": "FIT-Connect callback: news for a destination or a case; wakes the poller",
-        "security": [{"fitconnectCallback": []}],  # its HMAC, not a bearer token
-        "parameters": [
-            {
-                "name": name,
-                "in": "header",
-                "required": True,
-                "description": description,
-                "schema": {"type": "string"},
-            }
-            for name, description in (
-                (
-                    "callback-authentication",
-                    'hex HMAC-SHA512 of "{callback-timestamp}.{raw body}" with the callback secret',
-                ),
-                ("callback-timestamp", "Unix seconds; at most five minutes old"),
-            )
-        ],
-        "requestBody": {"required": True, "content": _json({"type": "object"})},
-        "responses": {
-            "202": {"description": "Authentic; the intake looks for news now"},
-            **_problems(problem, 401, 404, 413),
-        },
+        kind: cls.callbacks
+        for kind, cls in sorted(intake_classes().items())
+        if cls.callbacks is not None
     }
+
+
+def _scheme_name(kind: str) -> str:
+    return re.sub(r"[^A-Za-z0-9]", "", kind) + "Callback"
+
+
+def _callback_schemes() -> dict[str, Any]:
+    return {
+        _scheme_name(kind): {
+            "type": "apiKey",
+            "in": "header",
+            "name": spec.auth_header,
+            "description": f"{spec.summary} (authenticated by the {kind} intake)",
+        }
+        for kind, spec in _callback_intakes().items()
+    }
+
+
+def _callback_paths(problem: dict[str, Any]) -> dict[str, Any]:
+    """``/v1/intakes/{kind}/callbacks`` and each intake's aliases (deprecated); nothing when no
+    installed intake takes callbacks (the path then answers 404 to everything)."""
+    specs = _callback_intakes()
+    if not specs:
+        return {}
+    responses = {
+        "202": {"description": "Authentic; the intake looks for news now"},
+        **_problems(problem, 401, 404, 413),
+    }
+    kinds = "; ".join(
+        f"`{kind}`: {spec.summary}, headers "
+        + ", ".join(f"`{name}` ({text})" for name, text in spec.headers.items())
+        for kind, spec in specs.items()
+    )
+    paths: dict[str, Any] = {
+        "/v1/intakes/{kind}/callbacks": {
+            "post": {
+                "operationId": "intakeCallback",
+                "summary": "Callback to an intake plug-in: wakes it to look for news",
+                "description": (
+                    "Not a bearer-token call: the intake authenticates the callback itself. "
+                    "Installed intakes taking callbacks — " + kinds
+                ),
+                "security": [{_scheme_name(kind): []} for kind in specs],
+                "parameters": [
+                    {
+                        "name": "kind",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": list(specs)},
+                    }
+                ],
+                "requestBody": {"required": True, "content": _json({"type": "object"})},
+                "responses": responses,
+            }
+        }
+    }
+    for kind, spec in specs.items():
+        for number, alias in enumerate(spec.aliases):
+            paths[alias] = {
+                "post": {
+                    "operationId": _scheme_name(kind) + (str(number + 1) if number else ""),
+                    "summary": spec.summary,
+                    "description": f"Alias of `/v1/intakes/{kind}/callbacks`, kept for senders "
+                    "configured with this path; use the generic path for new set-ups.",
+                    "deprecated": True,
+                    "security": [{_scheme_name(kind): []}],
+                    "parameters": [
+                        {
+                            "name": name,
+                            "in": "header",
+                            "required": True,
+                            "description": description,
+                            "schema": {"type": "string"},
+                        }
+                        for name, description in spec.headers.items()
+                    ],
+                    "requestBody": {"required": True, "content": _json({"type": "object"})},
+                    "responses": responses,
+                }
+            }
+    return paths
