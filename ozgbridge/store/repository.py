@@ -22,6 +22,7 @@ from ozgbridge.domain import (
 from ozgbridge.store.acceptance import Acceptance, AcceptanceRows, acceptance_size
 from ozgbridge.store.batching import Failed, GroupCommit
 from ozgbridge.store.notify import notify_in
+from ozgbridge.store.plugin_state import PluginState
 from ozgbridge.store.records import (
     ApplicationView,
     ClaimedDelivery,
@@ -52,6 +53,10 @@ class Repository:
         self._group: GroupCommit[Acceptance, None] = GroupCommit(
             self._flush, size_of=acceptance_size
         )
+
+    def plugin_state(self, plugin: str) -> PluginState:
+        """The records plug-in ``plugin`` (a connector or intake kind) keeps in this store."""
+        return PluginState(self.engine, plugin)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:
