@@ -4,14 +4,29 @@
 
     OzgbridgeError
     ├── ConfigError                 fix the configuration; nothing runs until then
+    ├── InvalidValue                one value is wrong (also a ValueError, so pydantic validators
+    │   │                           may raise it and get it reported at the field)
+    │   ├── FieldValueError         … at a part below the field (configfile; list item, key)
+    │   ├── SecretReferenceError    a ${env:…}/${file:…} reference cannot be resolved (secrets)
+    │   └── UnknownTenantError      a report asks for a tenant that does not exist; 422
+    │                               (reporting.build)
     ├── RoutingError                nobody (or several) is responsible; answer 422
     ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or --upgrade)
+    ├── IdempotencyKeyTaken         a concurrent request stored its answer first; replay that one
+    ├── AccessDenied                the API key may not see or do this; 403
+    │   └── ScopeError              … a report for tenants outside the key's scope (api.reports)
+    ├── CallbackRejected            a callback to an intake is not authentic; 401, reason logged
+    ├── IntakeRejected              an intake refuses one incoming submission and tells its
+    │                               sender why (plug-ins subclass it); nothing is stored
+    ├── Problem                     an HTTP problem+json answer a handler chose (api.problems)
     └── DeliveryError               raised by connectors only
         ├── RetriableDeliveryError  try later (timeouts, connection errors, 5xx, 408, 425, 429)
         └── PermanentDeliveryError  trying again cannot help (other 4xx, 3xx, rejected content)
 
 Connectors translate their library's exceptions into `DeliveryError` subclasses in one place,
 with ``raise … from exc``, so the worker never has to know about aiohttp, smtplib or asyncssh.
+Plug-ins root their own errors here too (usually under `InvalidValue` or `IntakeRejected`).
+Errors defined elsewhere (the names in brackets) live next to the code that raises them.
 """
 
 from __future__ import annotations
@@ -49,6 +64,13 @@ class ConfigError(OzgbridgeError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class InvalidValue(OzgbridgeError, ValueError):
+    """One value (a field, a reference, a request parameter) is not acceptable.
+
+    Also a `ValueError`: raised inside a pydantic validator it becomes that field's error.
+    """
+
+
 class RoutingError(OzgbridgeError):
     """No tenant is responsible for a (service, region), or the answer is ambiguous."""
 
@@ -60,6 +82,22 @@ class RoutingError(OzgbridgeError):
 
 class SchemaOutdatedError(OzgbridgeError):
     """The database schema is not the one this code needs."""
+
+
+class IdempotencyKeyTaken(OzgbridgeError):
+    """Another request stored an answer for this Idempotency-Key first (a concurrent retry)."""
+
+
+class AccessDenied(OzgbridgeError):
+    """The API key's role or tenant does not allow this; answered 403."""
+
+
+class CallbackRejected(OzgbridgeError):
+    """A callback that could not be authenticated; answered 401, the reason only logged."""
+
+
+class IntakeRejected(OzgbridgeError):
+    """An intake cannot take one incoming submission; it answers its sender, stores nothing."""
 
 
 class DeliveryError(OzgbridgeError):

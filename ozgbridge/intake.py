@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import structlog
 
-from ozgbridge.errors import ConfigError, ConfigProblem
+from ozgbridge.errors import CallbackRejected, ConfigError, ConfigProblem
 from ozgbridge.secrets import SecretResolver
 
 if TYPE_CHECKING:  # the tenants module imports this one to check intake configuration
@@ -37,12 +37,21 @@ if TYPE_CHECKING:  # the tenants module imports this one to check intake configu
     from ozgbridge.store.repository import Repository
     from ozgbridge.tenants import Deployment
 
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "CallbackRejected",
+    "CallbackSpec",
+    "Intake",
+    "IntakeContext",
+    "check_configs",
+    "configured_intakes",
+    "intake_classes",
+    "start",
+    "stop",
+]
+
 ENTRY_POINT_GROUP = "ozgbridge.intakes"
 logger = structlog.get_logger("ozgbridge.intake")
-
-
-class CallbackRejected(Exception):
-    """A callback that could not be authenticated; answered 401, the reason only logged."""
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ozgbridge.errors import InvalidValue
 from ozgbridge.reporting import queries
 from ozgbridge.reporting.catalogue import Catalogue, default_catalogue
 from ozgbridge.reporting.coverage import Cell, coverage
@@ -34,7 +35,7 @@ from ozgbridge.reporting.period import Period
 from ozgbridge.tenants import Deployment, RouteConfig, TenantConfig
 
 
-class UnknownTenantError(ValueError):
+class UnknownTenantError(InvalidValue):
     """A tenant asked for is not in the deployment."""
 
 

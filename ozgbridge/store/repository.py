@@ -19,6 +19,7 @@ from ozgbridge.domain import (
     ServiceRef,
     utcnow,
 )
+from ozgbridge.errors import IdempotencyKeyTaken
 from ozgbridge.store.acceptance import Acceptance, AcceptanceRows, acceptance_size
 from ozgbridge.store.batching import Failed, GroupCommit
 from ozgbridge.store.notify import notify_in
@@ -38,9 +39,7 @@ from ozgbridge.store.tables import (
     idempotency_keys,
 )
 
-
-class IdempotencyKeyTaken(Exception):
-    """Another request stored an answer for this Idempotency-Key first (a concurrent retry)."""
+__all__ = ["IdempotencyKeyTaken", "Repository"]
 
 
 class Repository:
