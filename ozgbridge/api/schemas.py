@@ -273,7 +273,7 @@ class StatusEntryOut(CamelModel):
     """One entry of the status history: what a back-end or FIT-Connect reported, non-personal."""
 
     at: datetime
-    source: str = Field(description="who reported it, e.g. fitconnect:<destination id>")
+    source: str = Field(description="who reported it: a back-end, or `<plug-in kind>:<its id>`")
     status: str = Field(description="e.g. accepted, rejected")
     detail: dict[str, Any] = Field(default_factory=dict)
 
