@@ -1,11 +1,15 @@
 """Intakes: other ways in than the portal API (e.g. a FIT-Connect subscriber), as plug-ins.
 
 An intake receives applications from somewhere else, stores each one with
-`Repository.accept` and routes it exactly like the portal API does. Intakes are found through the
-entry-point group ``ozgbridge.intakes``, like connectors, so the core never imports
-``connectors/``. Each intake class reads its own configuration file from the deployment
-directory; `check_configs` reports its problems together with the tenants' (``config validate``),
-and worker processes run every configured intake as a task next to the delivery worker.
+`Repository.accept` and routes it exactly like the portal API does. State of its own (what it
+answered, what it still follows up) it keeps through `Repository.plugin_state` — records, audit
+events and status reports in one transaction — never with SQL of its own.
+
+Intakes are found through the entry-point group ``ozgbridge.intakes``, like connectors, so the
+core never imports ``connectors/``. Each intake class reads its own configuration file from the
+deployment directory; `check_configs` reports its problems together with the tenants' (``config
+validate``), and worker processes run every configured intake as a task next to the delivery
+worker.
 
 An intake may also accept authenticated callbacks (``POST /v1/intakes/<kind>/callbacks``): it
 declares how they are authenticated (`CallbackSpec`, for the OpenAPI document), checks each one
@@ -28,8 +32,15 @@ from typing import TYPE_CHECKING, ClassVar
 
 import structlog
 
-from ozgbridge.errors import CallbackRejected, ConfigError, ConfigProblem
+from ozgbridge.audit import AuditEvent
+from ozgbridge.errors import CallbackRejected, ConfigError, ConfigProblem, IntakeRejected
 from ozgbridge.secrets import SecretResolver
+from ozgbridge.store.plugin_state import (
+    DeliveredByPlugin,
+    PluginRecord,
+    PluginState,
+    PluginTransaction,
+)
 
 if TYPE_CHECKING:  # the tenants module imports this one to check intake configuration
     from ozgbridge.routing import Router
@@ -39,10 +50,16 @@ if TYPE_CHECKING:  # the tenants module imports this one to check intake configu
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "AuditEvent",
     "CallbackRejected",
     "CallbackSpec",
+    "DeliveredByPlugin",
     "Intake",
     "IntakeContext",
+    "IntakeRejected",
+    "PluginRecord",
+    "PluginState",
+    "PluginTransaction",
     "check_configs",
     "configured_intakes",
     "intake_classes",
