@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from importlib import metadata
 from typing import Any, Literal
 
@@ -16,6 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from ozgbridge.api.openapi_callbacks import callback_paths, callback_schemes
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
 from ozgbridge.api.schemas import (
     AcceptedOut,
@@ -24,7 +24,6 @@ from ozgbridge.api.schemas import (
     HealthOut,
     ProblemOut,
 )
-from ozgbridge.intake import CallbackSpec, intake_classes
 from ozgbridge.reporting.model import VIEWS, ReportDocument
 
 REF_TEMPLATE = "#/components/schemas/{model}"
@@ -142,7 +141,7 @@ def build_document() -> dict[str, Any]:
             "/v1/applications": {"post": submit},
             "/v1/applications/{id}": {"get": status},
             "/v1/reports/ozg": {"get": report},
-            **_callback_paths(problem),
+            **callback_paths(_problems(problem, 401, 404, 413)),
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
@@ -178,7 +177,7 @@ def build_document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "description": "an API key token from keys.yaml (stored there as SHA-256)",
                 },
-                **_callback_schemes(),
+                **callback_schemes(),
             },
         },
         "security": [{"bearerAuth": []}],
@@ -260,93 +259,3 @@ def _document_bytes() -> bytes:
 
 async def serve(request: web.Request) -> web.StreamResponse:
     return web.Response(body=_document_bytes(), content_type="application/json")
-
-
-def _callback_intakes() -> dict[str, CallbackSpec]:
-    """Installed intakes that take callbacks, by kind (the core names none of them)."""
-    return {
-        kind: cls.callbacks
-        for kind, cls in sorted(intake_classes().items())
-        if cls.callbacks is not None
-    }
-
-
-def _scheme_name(kind: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]", "", kind) + "Callback"
-
-
-def _callback_schemes() -> dict[str, Any]:
-    return {
-        _scheme_name(kind): {
-            "type": "apiKey",
-            "in": "header",
-            "name": spec.auth_header,
-            "description": f"{spec.summary} (authenticated by the {kind} intake)",
-        }
-        for kind, spec in _callback_intakes().items()
-    }
-
-
-def _callback_paths(problem: dict[str, Any]) -> dict[str, Any]:
-    """``/v1/intakes/{kind}/callbacks`` and each intake's aliases (deprecated); nothing when no
-    installed intake takes callbacks (the path then answers 404 to everything)."""
-    specs = _callback_intakes()
-    if not specs:
-        return {}
-    responses = {
-        "202": {"description": "Authentic; the intake looks for news now"},
-        **_problems(problem, 401, 404, 413),
-    }
-    kinds = "; ".join(
-        f"`{kind}`: {spec.summary}, headers "
-        + ", ".join(f"`{name}` ({text})" for name, text in spec.headers.items())
-        for kind, spec in specs.items()
-    )
-    paths: dict[str, Any] = {
-        "/v1/intakes/{kind}/callbacks": {
-            "post": {
-                "operationId": "intakeCallback",
-                "summary": "Callback to an intake plug-in: wakes it to look for news",
-                "description": (
-                    "Not a bearer-token call: the intake authenticates the callback itself. "
-                    "Installed intakes taking callbacks — " + kinds
-                ),
-                "security": [{_scheme_name(kind): []} for kind in specs],
-                "parameters": [
-                    {
-                        "name": "kind",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "enum": list(specs)},
-                    }
-                ],
-                "requestBody": {"required": True, "content": _json({"type": "object"})},
-                "responses": responses,
-            }
-        }
-    }
-    for kind, spec in specs.items():
-        for number, alias in enumerate(spec.aliases):
-            paths[alias] = {
-                "post": {
-                    "operationId": _scheme_name(kind) + (str(number + 1) if number else ""),
-                    "summary": spec.summary,
-                    "description": f"Alias of `/v1/intakes/{kind}/callbacks`, kept for senders "
-                    "configured with this path; use the generic path for new set-ups.",
-                    "deprecated": True,
-                    "security": [{_scheme_name(kind): []}],
-                    "parameters": [
-                        {
-                            "name": name,
-                            "in": "header",
-                            "required": True,
-                            "description": description,
-                            "schema": {"type": "string"},
-                        }
-                        for name, description in spec.headers.items()
-                    ],
-                    "requestBody": {"required": True, "content": _json({"type": "object"})},
-                    "responses": responses,
-                }
-            }
-    return paths
