@@ -27,6 +27,7 @@ from ozgbridge.store.repository import Repository
 logger = structlog.get_logger("ozgbridge.connectors.fitconnect.status")
 
 OPEN = "submitted"
+UNTRACKABLE = "untrackable"  # a delivery whose remote reference names no submission
 RouteKey = tuple[str, str]
 
 
@@ -47,10 +48,20 @@ async def discover(repository: Repository) -> int:
     for delivered in await state.untracked_deliveries():
         parsed = parse_remote_reference(delivered.remote_reference or "")
         if parsed is None:
+            # Noted once, so it is not listed again (and cannot crowd out the others).
+            await state.put(
+                f"delivery:{delivered.delivery_id}",
+                state=UNTRACKABLE,
+                application_id=delivered.application_id,
+                delivery_id=delivered.delivery_id,
+                only_if_new=True,
+            )
+            logger.warning("fitconnect.untrackable_delivery", delivery_id=delivered.delivery_id)
             continue
         submission_id, case_id, destination_id = parsed
-        added += await state.put(
-            sent_key(submission_id),
+        key = sent_key(submission_id)
+        if await state.put(
+            key,
             state=OPEN,
             data={
                 "submission_id": submission_id,
@@ -61,7 +72,19 @@ async def discover(repository: Repository) -> int:
             application_id=delivered.application_id,
             delivery_id=delivered.delivery_id,
             only_if_new=True,
-        )
+        ):
+            added += 1
+            continue
+        known = await state.get(key)
+        if known is not None and known.delivery_id is None:
+            # Tracked from before records named their delivery: name it now, change nothing else.
+            await state.put(
+                key,
+                state=known.state,
+                data=known.data,
+                application_id=known.application_id,
+                delivery_id=delivered.delivery_id,
+            )
     return added
 
 
