@@ -1,4 +1,5 @@
-"""`ozgbridge report`: the OZG status report as JSON, CSV, XLSX or a self-contained HTML page.
+"""`ozgbridge report`: the OZG status report as JSON, CSV, XLSX, a self-contained HTML page, or
+a PDF summary per Kreis (printed by headless Chromium).
 
 The database comes from ``OZGBRIDGE_DATABASE_URL``, the tenants and routes from ``--config``; the
 command only reads. Output goes to ``--out`` (default: standard output).
@@ -18,10 +19,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from ozgbridge.errors import ConfigError
 from ozgbridge.logs import configure_logging
 from ozgbridge.reporting import Period, Report, build_report, parse_period
-from ozgbridge.reporting.build import UnknownTenantError
+from ozgbridge.reporting.build import UnknownTenantError, kreis_reports
 from ozgbridge.reporting.model import DEFAULT_VIEW, VIEWS
 from ozgbridge.reporting.render_flat import render_csv, render_json
 from ozgbridge.reporting.render_html import render_html
+from ozgbridge.reporting.render_pdf import PdfError, render_pdf
+from ozgbridge.reporting.render_summary import render_summary
 from ozgbridge.reporting.render_xlsx import render_xlsx
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
@@ -34,7 +37,9 @@ def _fail(message: str) -> None:
     raise SystemExit(2)
 
 
-async def _build(settings: Settings, period: Period, tenants: Sequence[str]) -> Report:
+async def _build(
+    settings: Settings, period: Period, tenants: Sequence[str], *, per_kreis: bool
+) -> Report | list[tuple[str, Report]]:
     # Connector options and secrets are the worker's business; a report needs tenants and routes.
     deployment = load_deployment(settings.config_dir, resolve_secrets=False, check_connectors=False)
     engine = create_engine(settings.database_url)
@@ -45,12 +50,17 @@ async def _build(settings: Settings, period: Period, tenants: Sequence[str]) -> 
                 f"database schema is {current or 'empty'}, this version needs "
                 f"{migrate.head_revision()}: run `ozgbridge db upgrade` (or serve --upgrade)"
             )
+        if per_kreis:
+            return await kreis_reports(engine, deployment, period, list(tenants) or None)
         return await build_report(engine, deployment, period, list(tenants) or None)
     finally:
         await engine.dispose()
 
 
-def _render(report: Report, fmt: str, view: str) -> bytes:
+def _render(built: Report | list[tuple[str, Report]], fmt: str, view: str) -> bytes:
+    if isinstance(built, list):
+        return render_pdf(render_summary(built))
+    report = built
     if fmt == "xlsx":
         return render_xlsx(report)
     if fmt == "csv":
@@ -67,13 +77,15 @@ def _render(report: Report, fmt: str, view: str) -> bytes:
     type=click.Path(file_okay=False, path_type=Path),
     help="configuration directory (tenants/, keys.yaml); default $OZGBRIDGE_CONFIG_DIR or ./config",
 )
-@click.option("--from", "first", help="first day YYYY-MM-DD or month YYYY-MM (default: last month)")
+@click.option(
+    "--from", "first", help="first day YYYY-MM-DD or month YYYY-MM (default: this month to date)"
+)
 @click.option("--to", "last", help="last day, inclusive, YYYY-MM-DD or month YYYY-MM")
 @click.option("--tenant", "tenants", multiple=True, help="tenant id (repeatable); default: all")
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["json", "csv", "xlsx", "html"]),
+    type=click.Choice(["json", "csv", "xlsx", "html", "pdf"]),
     default="json",
     show_default=True,
 )
@@ -100,7 +112,9 @@ def report(
     view: str,
     out: Path,
 ) -> None:
-    """The OZG status report: coverage, maturity, usage, delivery health (tenant × service)."""
+    """The OZG status report: coverage, maturity, availability, unmet demand, usage.
+
+    pdf is a printable summary, one to three pages per Kreis, and needs Chromium."""
     try:
         settings = Settings(config_dir=config_dir) if config_dir else Settings()
         # Logs go to stderr: standard output may be the report itself.
@@ -109,24 +123,31 @@ def report(
     except (ValidationError, ValueError) as exc:
         _fail(str(exc))
         return
-    if fmt == "xlsx" and str(out) == "-" and sys.stdout.isatty():
-        _fail("XLSX is binary: give --out FILE.xlsx")
+    if fmt in ("xlsx", "pdf") and str(out) == "-" and sys.stdout.isatty():
+        _fail(f"{fmt.upper()} is binary: give --out FILE.{fmt}")
     try:
-        built = asyncio.run(_build(settings, period, tenants))
+        built = asyncio.run(_build(settings, period, tenants, per_kreis=fmt == "pdf"))
     except (ConfigError, UnknownTenantError) as exc:
         _fail(str(exc))
         return
     except (SQLAlchemyError, OSError) as exc:
         _fail(f"cannot read the database: {type(exc).__name__}: {exc}")
         return
-    body = _render(built, fmt, view)
+    try:
+        body = _render(built, fmt, view)
+    except PdfError as exc:
+        _fail(str(exc))
+        return
     if str(out) == "-":
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
     else:
         out.write_bytes(body)
+        reports = [r for _, r in built] if isinstance(built, list) else [built]
+        received = sum(r.totals.received for r in reports)
+        tenants_in = sum(len(r.tenants) for r in reports)
         click.echo(
-            f"report {period.first} – {period.last}: {built.totals.received} applications, "
-            f"{len(built.tenants)} tenants → {out}",
+            f"report {period.first} – {period.last}: {received} applications, "
+            f"{tenants_in} tenants → {out}",
             err=True,
         )

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ozgbridge.errors import ConfigProblem, InvalidValue
+from ozgbridge.errors import ConfigProblem, InvalidValue, Severity
 
 Loc = tuple[str | int, ...]
 
@@ -65,9 +65,13 @@ class YamlDocument:
     def has(self, loc: Loc) -> bool:
         return loc in self.lines
 
-    def problem(self, loc: Loc, message: str) -> ConfigProblem:
+    def problem(self, loc: Loc, message: str, severity: Severity = "error") -> ConfigProblem:
         return ConfigProblem(
-            file=self.file, field=format_loc(loc), message=message, line=self.line(loc)
+            file=self.file,
+            field=format_loc(loc),
+            message=message,
+            line=self.line(loc),
+            severity=severity,
         )
 
     def validation_problems(

@@ -37,6 +37,7 @@ from ozgbridge.errors import (
     RetriableDeliveryError,
 )
 from ozgbridge.http_status import classify_http_status, is_retriable_status, parse_retry_after
+from ozgbridge.status_rules import StatusReport
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -74,13 +75,19 @@ class ConnectorOptions(BaseModel):
 
 
 class Receipt(BaseModel):
-    """Proof that the back-end has the application."""
+    """Proof that the back-end has the application.
+
+    ``status_report``: the back-end's answer also said how the authority takes the application
+    (e.g. ``{"status": "confirmed"}``); it is recorded as its first status report, with the
+    delivery, in one transaction.
+    """
 
     model_config = ConfigDict(frozen=True)
 
     remote_reference: str | None = None
     status_code: int | None = None
     detail: str | None = None
+    status_report: StatusReport | None = None
 
 
 @dataclass(frozen=True)

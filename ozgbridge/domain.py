@@ -99,15 +99,22 @@ class ApplicationStatus(StrEnum):
     DELIVERING = "delivering"
     DELIVERED = "delivered"
     DEAD = "dead"
+    # The authority it was with is not responsible, and routing names nobody else: operators
+    # take it from here (see ozgbridge.forwarding).
+    UNROUTABLE = "unroutable"
 
 
 class DeliveryState(StrEnum):
-    """Where one delivery stands in the queue. ``leased`` = a worker holds it right now."""
+    """Where one delivery stands in the queue. ``leased`` = a worker holds it right now.
+
+    ``cancelled``: it must not be delivered any more (its application was forwarded elsewhere).
+    """
 
     PENDING = "pending"
     LEASED = "leased"
     DELIVERED = "delivered"
     DEAD = "dead"
+    CANCELLED = "cancelled"
 
 
 class AttemptOutcome(StrEnum):

@@ -8,10 +8,16 @@
     │   │                           may raise it and get it reported at the field)
     │   ├── FieldValueError         … at a part below the field (configfile; list item, key)
     │   ├── SecretReferenceError    a ${env:…}/${file:…} reference cannot be resolved (secrets)
-    │   └── UnknownTenantError      a report asks for a tenant that does not exist; 422
-    │                               (reporting.build)
+    │   ├── UnknownTenantError      a report asks for a tenant that does not exist; 422
+    │   │                           (reporting.build)
+    │   ├── GV100ADError            a line of the municipality directory file is no record
+    │   │                           (regions.gv100ad)
+    │   └── InvalidStatusAnswer     a back-end's status document does not validate
+    │                               (status_document)
     ├── RoutingError                nobody (or several) is responsible; answer 422
     ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or --upgrade)
+    ├── ReloadUnavailable           this process cannot read its configuration again (live)
+    ├── PdfError                    the report could not be printed as PDF (reporting.render_pdf)
     ├── IdempotencyKeyTaken         a concurrent request stored its answer first; replay that one
     ├── AccessDenied                the API key may not see or do this; 403
     │   └── ScopeError              … a report for tenants outside the key's scope (api.reports)
@@ -26,12 +32,16 @@
 Connectors translate their library's exceptions into `DeliveryError` subclasses in one place,
 with ``raise … from exc``, so the worker never has to know about aiohttp, smtplib or asyncssh.
 Plug-ins root their own errors here too (usually under `InvalidValue` or `IntakeRejected`).
-Errors defined elsewhere (the names in brackets) live next to the code that raises them.
+Errors defined elsewhere (their module in parentheses) live next to the code that raises them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
+
+Severity = Literal["error", "warning"]
 
 
 class OzgbridgeError(Exception):
@@ -40,27 +50,39 @@ class OzgbridgeError(Exception):
 
 @dataclass(frozen=True)
 class ConfigProblem:
-    """One thing wrong with the configuration, located precisely enough to fix it."""
+    """One thing wrong with the configuration, located precisely enough to fix it.
+
+    A ``warning`` is worth a look but does not stop the configuration from being used (a LeiKa
+    key a newer catalogue may know, a name that differs from the official one).
+    """
 
     file: str
     field: str
     message: str
     line: int | None = None
+    severity: Severity = "error"
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        if self.field:
-            return f"{where}: {self.field}: {self.message}"
-        return f"{where}: {self.message}"
+        label = "warning" if self.severity == "warning" else ""
+        parts = [part for part in (where, label, self.field, self.message) if part]
+        return ": ".join(parts)
 
 
 class ConfigError(OzgbridgeError):
-    """The configuration (settings, tenants, routes, keys) cannot be used."""
+    """The configuration (settings, tenants, routes, keys) cannot be used.
 
-    def __init__(self, problems: list[ConfigProblem] | str) -> None:
+    ``problems`` are the errors; ``warnings`` what else was found on the way, so a report of the
+    errors can show them too.
+    """
+
+    def __init__(
+        self, problems: list[ConfigProblem] | str, warnings: Sequence[ConfigProblem] = ()
+    ) -> None:
         if isinstance(problems, str):
             problems = [ConfigProblem(file="", field="", message=problems)]
         self.problems = problems
+        self.warnings = list(warnings)
         super().__init__("\n".join(str(p) for p in problems))
 
 

@@ -31,9 +31,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 
 from ozgbridge.audit import AuditEvent
-from ozgbridge.errors import CallbackRejected, ConfigError, ConfigProblem, IntakeRejected
+from ozgbridge.errors import (
+    CallbackRejected,
+    ConfigError,
+    ConfigProblem,
+    IntakeRejected,
+    RoutingError,
+)
 from ozgbridge.secrets import SecretResolver
 from ozgbridge.store.plugin_state import (
     DeliveredByPlugin,
@@ -131,6 +138,18 @@ class Intake(abc.ABC):
 
     async def aclose(self) -> None:  # noqa: B027 - optional hook
         """Release clients; called once at shutdown."""
+
+
+async def count_unmet_demand(repository: Repository, error: RoutingError) -> None:
+    """Count a submission nobody is responsible for (service × region × month, no content).
+
+    Every intake calls this where routing refuses; the refusal itself must go out regardless,
+    so a failed count is logged, never raised.
+    """
+    try:
+        await repository.record_unmet_demand(error.leika_key, error.region)
+    except (SQLAlchemyError, OSError):
+        logger.exception("demand.count_failed", leika_key=error.leika_key, ars=error.region)
 
 
 @cache

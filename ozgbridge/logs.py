@@ -1,23 +1,40 @@
-"""structlog configuration: JSON lines (or a console renderer for humans), stable event names.
+"""structlog configuration: JSON lines or a console renderer for humans, stable event names.
 
 Events are named ``area.what`` (``delivery.attempt``, ``http.request``) and carry ids, keys,
-states, sizes and hashes only — never names, addresses or form content.
+states, sizes and hashes only — never names, addresses or form content. The README's event names
+are checked against the code by a test.
+
+Format ``auto`` (the default) writes for whoever reads: the console renderer when standard error
+is a terminal, JSON lines otherwise (a container runtime, systemd's journal, a file).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
+FORMATS = ("auto", "json", "console")
 
-def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
+
+def resolve_format(fmt: str, stream: TextIO) -> str:
+    """``auto`` → ``console`` on a terminal, ``json`` elsewhere; other values as given."""
+    if fmt != "auto":
+        return fmt
+    isatty = getattr(stream, "isatty", None)
+    return "console" if isatty is not None and isatty() else "json"
+
+
+def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | None = None) -> None:
+    out = stream if stream is not None else sys.stderr
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
+    resolved = resolve_format(fmt, out)
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer()
-        if fmt == "json"
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        if resolved == "json"
+        else structlog.dev.ConsoleRenderer(colors=getattr(out, "isatty", lambda: False)())
     )
     structlog.configure(
         processors=[
@@ -28,10 +45,8 @@ def configure_logging(level: str = "INFO", fmt: str = "json") -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
     # Libraries log through stdlib logging; keep their noise out unless it is a warning.
-    logging.basicConfig(
-        level=max(numeric, logging.WARNING), stream=sys.stderr, format="%(message)s"
-    )
+    logging.basicConfig(level=max(numeric, logging.WARNING), stream=out, format="%(message)s")

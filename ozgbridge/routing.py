@@ -10,6 +10,11 @@ Rules, first match wins:
 
 Within one tenant a route listing the LeiKa key wins over its catch-all route (``"*"``).
 
+Forwarding (an authority reports it is not responsible) resolves again with ``exclude``: the
+tenants the application has already been with are passed over at every step — a delegation to
+one of them no longer applies, an excluded region tenant hands on to its ancestors — so the
+answer is the next responsible tenant, never one that already said no.
+
 A region is looked up by its ARS first and by its AGS if no tenant (or delegation) names that ARS:
 tenants are often configured by AGS (the NRW rule derives the ARS), while portals send an ARS,
 or the other way round.
@@ -18,7 +23,7 @@ or the other way round.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -137,8 +142,13 @@ class Router:
         route = self._exact[tenant_id].get(leika_key)
         return route if route is not None else self._catch_all.get(tenant_id)
 
-    def resolve(self, leika_key: str, region: RegionRef) -> Resolution:
-        """The responsible tenant and route for ``leika_key`` in ``region``, or `RoutingError`."""
+    def resolve(
+        self, leika_key: str, region: RegionRef, *, exclude: Collection[str] = ()
+    ) -> Resolution:
+        """The responsible tenant and route for ``leika_key`` in ``region``, or `RoutingError`.
+
+        Tenants in ``exclude`` are passed over (see the module's note on forwarding).
+        """
         ars = region.ars
         ags = ars[:5] + ars[9:]  # ags_from_ars without re-validating a validated RegionRef
         where = f"{ags} / {ars}"
@@ -154,7 +164,7 @@ class Router:
                 where,
                 f"it is delegated to several tenants ({', '.join(delegated.tenant_ids)})",
             )
-        if delegated is not None:
+        if delegated is not None and delegated.tenant.id not in exclude:
             return delegated
 
         tenant = self._by_ars.get(ars)
@@ -170,16 +180,19 @@ class Router:
                 raise self._error(leika_key, where, "this region is not served by this deployment")
             tenant = match
 
-        route = self._route(tenant.id, leika_key)
+        route = self._route(tenant.id, leika_key) if tenant.id not in exclude else None
         if route is not None:
             return Resolution(tenant, route, "own")
         for ancestor in self._ancestors[tenant.id]:
+            if ancestor.id in exclude:
+                continue
             route = self._route(ancestor.id, leika_key)
             if route is not None:
                 return Resolution(ancestor, route, "parent")
-        raise self._error(
-            leika_key, where, f"neither tenant {tenant.id!r} nor its parents route this service"
-        )
+        why = f"neither tenant {tenant.id!r} nor its parents route this service"
+        if exclude:
+            why += f" (passing over {', '.join(sorted(exclude))}, who had it already)"
+        raise self._error(leika_key, where, why)
 
     @staticmethod
     def _error(leika_key: str, where: str, why: str) -> RoutingError:

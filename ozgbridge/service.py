@@ -1,9 +1,14 @@
 """One ozgbridge process: the API, the worker, or both (the embedded default), wired together.
 
 Start-up order matters: configuration first (bad config never touches the database), then the
-schema check, then connectors (their options were validated with the config). Shutdown is the
-reverse: stop taking HTTP requests, let the worker finish or hand back in-flight deliveries,
-close connectors, release the database.
+schema check, then connectors (`ozgbridge.runtime.build`: the same check ``config validate``
+runs). Shutdown is the reverse: stop taking HTTP requests, let the worker finish or hand back
+in-flight deliveries, close connectors, release the database.
+
+SIGHUP (like ``POST /v1/admin/reload``) reloads the configuration directory in this process
+(`ozgbridge.live`); worker processes restart their intakes with the new configuration. With
+``OZGBRIDGE_CONFIG_WATCH_SECONDS`` the process also reloads when the files change (Kubernetes
+ConfigMap volumes).
 """
 
 from __future__ import annotations
@@ -19,99 +24,151 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge import audit, intake
+from ozgbridge import audit, intake, runtime
 from ozgbridge.api.app import create_app
-from ozgbridge.connector import Connector, ConnectorContext, connector_class
-from ozgbridge.errors import ConfigError
-from ozgbridge.routing import Router
+from ozgbridge.delivery_news import DeliveryNews
+from ozgbridge.events.dispatcher import EventDispatcher
+from ozgbridge.events.sender import PortalSender
+from ozgbridge.live import LiveConfig, watch
+from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
 from ozgbridge.store import migrate
 from ozgbridge.store.engine import create_engine
 from ozgbridge.store.notify import listen
+from ozgbridge.store.outbox import EventOutbox
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.repository import Repository
-from ozgbridge.tenants import Deployment, load_deployment
-from ozgbridge.worker import RouteKey, Worker, default_worker_id
+from ozgbridge.tenants import Deployment
+from ozgbridge.worker import Worker, default_worker_id
 
 logger = structlog.get_logger("ozgbridge.service")
-
-
-def build_connectors(deployment: Deployment, settings: Settings) -> dict[RouteKey, Connector[Any]]:
-    """One connector instance per route, options already validated by `load_deployment`."""
-    connectors: dict[RouteKey, Connector[Any]] = {}
-    data_dir = settings.data_dir.resolve()
-    for tenant in deployment.tenants.values():
-        for route in tenant.routes:
-            timeout = route.timeout or settings.delivery_timeout
-            if timeout >= settings.lease_seconds:
-                raise ConfigError(
-                    f"{tenant.id}/{route.id}: timeout {timeout:g} s must be shorter than "
-                    f"OZGBRIDGE_LEASE_SECONDS ({settings.lease_seconds:g} s)"
-                )
-            context = ConnectorContext(
-                tenant_id=tenant.id,
-                route_id=route.id,
-                data_dir=data_dir,
-                concurrency=settings.worker_concurrency,
-            )
-            connectors[(tenant.id, route.id)] = connector_class(route.connector).from_config(
-                route.options, context=context, timeout=timeout
-            )
-    return connectors
 
 
 @dataclass
 class Service:
     settings: Settings
-    deployment: Deployment
+    live: LiveConfig
     engine: AsyncEngine
     repository: Repository
     worker: Worker | None
     app: web.Application | None
-    connectors: dict[RouteKey, Connector[Any]]
-    intakes: list[intake.Intake] = field(default_factory=list)
+    worker_id: str
+    # Sends portal events; runs wherever the worker runs.
+    dispatcher: EventDispatcher | None = None
+    sender: PortalSender | None = None
+    _intake_tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _background: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def wake(self) -> None:
+        """New deliveries or portal events may be due (a hint for this process's loops)."""
+        if self.worker is not None:
+            self.worker.wake()
+        if self.dispatcher is not None:
+            self.dispatcher.wake()
+
+    @property
+    def deployment(self) -> Deployment:
+        """The configuration running now (it changes on reload)."""
+        return self.live.deployment
+
+    @property
+    def intakes(self) -> list[intake.Intake]:
+        return self.live.runtime.intakes
+
+    def start_intakes(self, current: Runtime) -> None:
+        if self.worker is None:
+            return
+        context = intake.IntakeContext(
+            self.settings,
+            current.deployment,
+            self.repository,
+            current.router,
+            self.worker.wake,
+        )
+        self._intake_tasks = intake.start(current.intakes, context)
+
+    async def stop_intakes(self, previous: Runtime) -> None:
+        if self.worker is None:  # never started here; only their clients to release
+            for configured in previous.intakes:
+                await configured.aclose()
+            return
+        tasks, self._intake_tasks = self._intake_tasks, []
+        await intake.stop(previous.intakes, tasks, grace=self.settings.shutdown_grace)
+
+    def reload_in_background(self, actor: str) -> None:
+        task = asyncio.create_task(self.live.reload(actor=actor), name="config-reload")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def _log_warnings(deployment: Deployment) -> None:
+    for warning in deployment.warnings:
+        logger.warning(
+            "config.warning",
+            file=warning.file,
+            line=warning.line,
+            field=warning.field,
+            problem=warning.message,
+        )
 
 
 async def open_service(
     settings: Settings, *, api: bool, worker: bool, upgrade: bool = False
 ) -> Service:
-    deployment = load_deployment(settings.config_dir)
+    deployment = runtime.load(settings)
     engine = create_engine(settings.database_url)
     try:
         if upgrade:
             await migrate.upgrade(settings.database_url)
         await migrate.ensure_current(engine)
-        connectors = build_connectors(deployment, settings) if worker else {}
-        intakes = intake.configured_intakes(deployment)
+        initial = await runtime.build(deployment, settings, worker=worker)
     except BaseException:
         await engine.dispose()
         raise
     repository = Repository(engine, notify=settings.pg_notify)
     worker_id = default_worker_id()
-    the_worker = (
-        Worker(
+    roles = ",".join(r for r, on in (("api", api), ("worker", worker)) if on)
+
+    async def load() -> Runtime:
+        loaded = await asyncio.to_thread(runtime.load, settings)  # reads files: off the loop
+        return await runtime.build(loaded, settings, worker=worker)
+
+    async def record(actor: str, action: str, details: dict[str, Any]) -> None:
+        event = audit.AuditEvent(actor, action, details={**details, "process": worker_id})
+        await audit.record(engine, event)
+
+    live = LiveConfig(initial, loader=load, auditor=record)
+    service = Service(settings, live, engine, repository, None, None, worker_id)
+    if worker:
+        sender = PortalSender(lambda: live.deployment.keys, settings)
+        try:
+            sender.check()
+        except BaseException:
+            await sender.aclose()
+            await live.aclose()
+            await engine.dispose()
+            raise
+        dispatcher = EventDispatcher(
+            settings=settings, outbox=EventOutbox(engine), sender=sender, worker_id=worker_id
+        )
+        desk = StatusDesk(engine, notify=repository.notify, on_news=service.wake)
+        news = DeliveryNews(desk, lambda: live.router, on_news=dispatcher.wake)
+        service.sender, service.dispatcher = sender, dispatcher
+        service.worker = Worker(
             settings=settings,
-            deployment=deployment,
+            live=live,
             repository=repository,
-            queue=DeliveryQueue(engine),
-            connectors=connectors,
+            queue=DeliveryQueue(engine, after_outcomes=news),
             worker_id=worker_id,
         )
-        if worker
-        else None
-    )
-    app = (
-        create_app(
+    if api:
+        service.app = create_app(
             settings=settings,
-            deployment=deployment,
             repository=repository,
-            router=Router(deployment),
-            on_accepted=the_worker.wake if the_worker else None,
-            intakes=intakes,
+            live=live,
+            on_accepted=service.wake if worker else None,
         )
-        if api
-        else None
-    )
     await audit.record(
         engine,
         audit.AuditEvent(
@@ -122,11 +179,42 @@ async def open_service(
                 "tenants": len(deployment.tenants),
                 "routes": sum(len(t.routes) for t in deployment.tenants.values()),
                 "keys": len(deployment.keys),
-                "roles": ",".join(r for r, on in (("api", api), ("worker", worker)) if on),
+                "roles": roles,
             },
         ),
     )
-    return Service(settings, deployment, engine, repository, the_worker, app, connectors, intakes)
+    _log_warnings(deployment)
+
+    async def swapped(old: Runtime, new: Runtime) -> None:
+        _log_warnings(new.deployment)
+        await service.stop_intakes(old)
+        service.start_intakes(new)
+
+    live.on_swap(swapped)
+    return service
+
+
+async def _cancel(task: asyncio.Task[None] | None) -> None:
+    if task is not None:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def _stop_loops(
+    service: Service,
+    worker_task: asyncio.Task[None] | None,
+    dispatcher_task: asyncio.Task[None] | None,
+) -> None:
+    """Stop claiming; let deliveries and events in flight finish (or hand them back)."""
+    for loop in (service.worker, service.dispatcher):
+        if loop is not None:
+            loop.stop()
+    for task in (worker_task, dispatcher_task):
+        if task is not None:
+            await task
+    if service.sender is not None:
+        await service.sender.aclose()
 
 
 async def run_service(
@@ -137,16 +225,18 @@ async def run_service(
     upgrade: bool = False,
     started: Callable[[Service], Awaitable[None]] | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT, then shut down cleanly."""
+    """Run until SIGTERM/SIGINT, then shut down cleanly; SIGHUP reloads the configuration."""
     service = await open_service(settings, api=api, worker=worker, upgrade=upgrade)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, service.reload_in_background, "signal:SIGHUP")
     runner: web.AppRunner | None = None
     worker_task: asyncio.Task[None] | None = None
+    dispatcher_task: asyncio.Task[None] | None = None
     listener: asyncio.Task[None] | None = None
-    intake_tasks: list[asyncio.Task[None]] = []
+    watcher: asyncio.Task[None] | None = None
     try:
         if service.app is not None:
             runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
@@ -155,19 +245,19 @@ async def run_service(
             logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
         if service.worker is not None:
             worker_task = asyncio.create_task(service.worker.run(), name="worker")
+            if service.dispatcher is not None:
+                dispatcher_task = asyncio.create_task(
+                    service.dispatcher.run(), name="portal-events"
+                )
             if settings.pg_notify and service.engine.dialect.name == "postgresql":
                 listener = asyncio.create_task(
-                    listen(settings.database_url, service.worker.wake), name="pg-listen"
+                    listen(settings.database_url, service.wake), name="pg-listen"
                 )
-            intake_tasks = intake.start(
-                service.intakes,
-                intake.IntakeContext(
-                    settings,
-                    service.deployment,
-                    service.repository,
-                    Router(service.deployment),
-                    service.worker.wake,
-                ),
+            service.start_intakes(service.live.runtime)
+        if settings.config_watch_seconds > 0:
+            watcher = asyncio.create_task(
+                watch(service.live, settings.config_dir, settings.config_watch_seconds),
+                name="config-watch",
             )
         logger.info(
             "service.started", api=api, worker=worker, tenants=len(service.deployment.tenants)
@@ -175,23 +265,22 @@ async def run_service(
         if started is not None:
             await started(service)
         stop_waiter = asyncio.create_task(stop.wait())
-        watch = [stop_waiter] + ([worker_task] if worker_task else [])
-        await asyncio.wait(watch, return_when=asyncio.FIRST_COMPLETED)
+        waited = [stop_waiter] + [t for t in (worker_task, dispatcher_task) if t is not None]
+        await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
         stop_waiter.cancel()
         logger.info("service.stopping")
     finally:
-        if listener is not None:
-            listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
-        await intake.stop(service.intakes, intake_tasks, grace=settings.shutdown_grace)
+        loop.remove_signal_handler(signal.SIGHUP)
+        await _cancel(watcher)
+        for pending in list(service._background):  # a reload still running: let it end
+            with contextlib.suppress(Exception):
+                await pending
+        await _cancel(listener)
+        await service.stop_intakes(service.live.runtime)
         if runner is not None:
             await runner.cleanup()
-        if service.worker is not None and worker_task is not None:
-            service.worker.stop()
-            await worker_task
-        for connector in service.connectors.values():
-            await connector.aclose()
+        await _stop_loops(service, worker_task, dispatcher_task)
+        await service.live.aclose()
         await service.engine.dispose()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)

@@ -49,8 +49,19 @@ class Settings(BaseSettings):
         default=False, description="mark the dashboard cookie Secure (set when served over https)"
     )
 
+    config_watch_seconds: float = Field(
+        default=0,
+        ge=0,
+        description="look for changed configuration files this often and reload (0: only on "
+        "SIGHUP or POST /v1/admin/reload); for Kubernetes ConfigMap volumes",
+    )
+
     log_level: str = "INFO"
-    log_format: str = Field(default="json", pattern="^(json|console)$")
+    log_format: str = Field(
+        default="auto",
+        pattern="^(auto|json|console)$",
+        description="auto: console on a terminal, JSON lines otherwise",
+    )
 
     @model_validator(mode="after")
     def _lease_outlives_delivery(self) -> Settings:

@@ -21,17 +21,19 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    HttpUrl,
     NonNegativeFloat,
     PlainValidator,
     PositiveFloat,
     PrivateAttr,
+    SecretStr,
     WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 
-from ozgbridge.configfile import FieldValueError
+from ozgbridge.configfile import FieldValueError, Loc, YamlDocument
 from ozgbridge.domain import AGS, ARS, LeikaKey, ags_from_ars, ars_from_ags, is_leika_key
 from ozgbridge.errors import ConfigProblem
 
@@ -232,14 +234,61 @@ class Role(StrEnum):
     OPERATOR = "operator"
 
 
+class PortalEvents(_Model):
+    """Where a portal key's events go: POSTed as JSON, signed per Standard Webhooks.
+
+    The options mean what the ``http`` connector's options of the same name mean (and are
+    checked by it when the configuration loads); ``signing_secret`` must be a reference.
+    """
+
+    # Validation errors must not quote a secret back into logs and CLI output.
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    url: HttpUrl
+    signing_secret: SecretStr | list[SecretStr]
+    verify_tls: bool = True
+    ca_file: Path | None = None
+    # As for a route: the wait before each attempt (default: the Standard Webhooks ladder) and
+    # the seconds an attempt may take (default: OZGBRIDGE_DELIVERY_TIMEOUT).
+    retry_schedule: list[NonNegativeFloat] | None = Field(default=None, min_length=1)
+    timeout: PositiveFloat | None = None
+
+    def connector_options(self) -> dict[str, Any]:
+        """These settings as ``http`` connector options (secrets revealed: handle with care)."""
+        secrets = (
+            self.signing_secret if isinstance(self.signing_secret, list) else [self.signing_secret]
+        )
+        options: dict[str, Any] = {
+            "url": str(self.url),
+            "signing_secret": [s.get_secret_value() for s in secrets],
+            "verify_tls": self.verify_tls,
+        }
+        if self.ca_file is not None:
+            options["ca_file"] = self.ca_file
+        return options
+
+
 class ApiKey(_Model):
-    """An API key, stored only as the SHA-256 of its token. ``demo`` keys are logged when used."""
+    """An API key, stored only as the SHA-256 of its token. ``demo`` keys are logged when used.
+
+    A portal key may carry ``events``: ozgbridge then sends it events about the applications it
+    submits (see ozgbridge.events).
+    """
 
     id: Slug
     role: Role
     tenant: Slug | None = None
     sha256: Sha256Hex
     demo: bool = False
+    events: PortalEvents | None = None
+
+    @model_validator(mode="after")
+    def _events_only_for_portals(self) -> ApiKey:
+        if self.events is not None and self.role is not Role.PORTAL:
+            raise FieldValueError(
+                f"only portal keys receive events (this one is {self.role})", "events"
+            )
+        return self
 
     @model_validator(mode="after")
     def _tenant_matches_role(self) -> ApiKey:
@@ -264,14 +313,18 @@ class Deployment:
 
     ``fingerprint`` is the SHA-256 of the canonical, *unresolved* content (secret references, not
     their values), so it can go into the audit log and changes only when the configuration does.
+    ``warnings`` are what the checks found worth a look; ``documents`` the parsed files, so that
+    checks after loading (`problem`) can still name file and line.
     """
 
     config_dir: Path
     tenants: Mapping[str, TenantConfig]
     keys: Sequence[ApiKey]
     fingerprint: str
-    # Allowed but risky settings (connector option warnings): reported, never fatal.
+    # What the checks found worth a look (risky connector options, unknown LeiKa keys, …):
+    # reported, never fatal.
     warnings: Sequence[ConfigProblem] = ()
+    documents: Mapping[Path, YamlDocument] = field(default_factory=dict, repr=False, compare=False)
     _children: Mapping[str, list[TenantConfig]] = field(init=False, repr=False, compare=False)
     _routes: Mapping[tuple[str, str], RouteConfig] = field(init=False, repr=False, compare=False)
     _keys_by_hash: Mapping[str, ApiKey] = field(init=False, repr=False, compare=False)
@@ -290,6 +343,13 @@ class Deployment:
         object.__setattr__(self, "_children", dict(children))
         object.__setattr__(self, "_routes", routes)
         object.__setattr__(self, "_keys_by_hash", {key.sha256: key for key in self.keys})
+
+    def problem(self, source: Path, loc: Loc, message: str) -> ConfigProblem:
+        """An error located in one of the deployment's files (by field path, at its line)."""
+        document = self.documents.get(source)
+        if document is None:
+            return ConfigProblem(str(source), "", message)
+        return document.problem(loc, message)
 
     def tenant(self, tenant_id: str) -> TenantConfig:
         """The tenant ``tenant_id``; KeyError if there is none."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ozgbridge.configfile import Loc
 from ozgbridge.domain import ags_from_ars
+from ozgbridge.errors import Severity
 from ozgbridge.tenant_models import CHILDREN, ApiKey, Role, TenantConfig
 
 
@@ -24,6 +25,7 @@ class Finding:
     source: Path
     loc: Loc
     message: str
+    severity: Severity = "error"
 
 
 def _did_you_mean(name: str, known: Iterable[str]) -> str:
@@ -34,19 +36,20 @@ def _did_you_mean(name: str, known: Iterable[str]) -> str:
 def check_unique_ids(
     declared: Sequence[tuple[Path, str]], shown: Mapping[Path, str]
 ) -> list[Finding]:
-    first: dict[str, Path] = {}
+    """Tenant ids are unique; a clash is reported on every file involved, each naming the others,
+    since the file that was just edited is as likely to be the first as the second."""
+    files: dict[str, list[Path]] = defaultdict(list)
+    for source, tenant_id in declared:
+        files[tenant_id].append(source)
     findings = []
     for source, tenant_id in declared:
-        if tenant_id in first:
+        others = [shown[other] for other in files[tenant_id] if other != source]
+        if others:
             findings.append(
                 Finding(
-                    source,
-                    ("id",),
-                    f"tenant id {tenant_id!r} is already used by {shown[first[tenant_id]]}",
+                    source, ("id",), f"tenant id {tenant_id!r} is also used by {', '.join(others)}"
                 )
             )
-        else:
-            first[tenant_id] = source
     return findings
 
 
@@ -152,18 +155,21 @@ def _loop_from(start: str, by_id: Mapping[str, TenantConfig]) -> list[str]:
 
 
 def check_regions(tenants: Sequence[TenantConfig], shown: Mapping[Path, str]) -> list[Finding]:
-    """No two tenants serve the same region: routing by region would be ambiguous."""
-    first: dict[str, TenantConfig] = {}
+    """No two tenants serve the same region: routing by region would be ambiguous. Reported on
+    every tenant involved (the edited file may sort first or last)."""
+    serving: dict[str, list[TenantConfig]] = defaultdict(list)
+    for tenant in tenants:
+        serving[tenant.ars].append(tenant)
     findings = []
     for tenant in tenants:
-        other = first.setdefault(tenant.ars, tenant)
-        if other is not tenant:
+        others = [other for other in serving[tenant.ars] if other is not tenant]
+        if others:
+            named = ", ".join(f"{other.id!r} ({shown[other.source]})" for other in others)
             findings.append(
                 Finding(
                     tenant.source,
                     ("ars",),
-                    f"region {tenant.ags} / {tenant.ars} is already served by tenant "
-                    f"{other.id!r} ({shown[other.source]})",
+                    f"region {tenant.ags} / {tenant.ars} is also served by tenant {named}",
                 )
             )
     return findings
@@ -186,8 +192,20 @@ class _Claim:
         return self.ars is None or other.ars is None or self.ars == other.ars
 
 
-def check_delegations(tenants: Sequence[TenantConfig], shown: Mapping[Path, str]) -> list[Finding]:
-    """Delegations name real children, are deliverable, and never give one case to two tenants."""
+def check_delegations(
+    tenants: Sequence[TenantConfig],
+    shown: Mapping[Path, str],
+    declared_parents: Iterable[str] = (),
+    *,
+    incomplete: bool = False,
+) -> list[Finding]:
+    """Delegations name real children, are deliverable, and never give one case to two tenants.
+
+    ``declared_parents`` are the parents named in every tenant file, valid or not, and
+    ``incomplete`` says that some tenant file could not be read: a child may be hiding there, so
+    "no tenant has this parent" is not reported then.
+    """
+    named_as_parent = set(declared_parents)
     children: dict[str, list[TenantConfig]] = defaultdict(list)
     for tenant in tenants:
         if tenant.parent is not None:
@@ -211,7 +229,7 @@ def check_delegations(tenants: Sequence[TenantConfig], shown: Mapping[Path, str]
             regions: list[tuple[str | None, str, Loc]]
             if responsibility.regions == CHILDREN:
                 kids = children.get(tenant.id, [])
-                if not kids:
+                if not kids and not incomplete and tenant.id not in named_as_parent:
                     findings.append(
                         Finding(
                             tenant.source,
@@ -219,7 +237,12 @@ def check_delegations(tenants: Sequence[TenantConfig], shown: Mapping[Path, str]
                             f"'children', but no tenant has parent {tenant.id!r}",
                         )
                     )
-                regions = [(kid.ars, kid.ags, (*here, "regions")) for kid in kids]
+                # Two children with one region are reported as such (check_regions); claiming
+                # their region once keeps that from showing up as a double delegation too.
+                regions = [
+                    (ars, ags_from_ars(ars), (*here, "regions"))
+                    for ars in dict.fromkeys(kid.ars for kid in kids)
+                ]
             else:
                 regions = [
                     (region, ags_from_ars(region), (*here, "regions", position))

@@ -11,26 +11,33 @@ an operator fixing a configuration before a release should not have to run the c
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
 import os
+import re
 from pathlib import Path, PurePosixPath
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from pydantic import ValidationError
 
-from ozgbridge import connector, intake, tenant_rules
+from ozgbridge import connector, intake, tenant_facts, tenant_rules
 from ozgbridge.configfile import Loc, YamlDocument, read_yaml
 from ozgbridge.errors import ConfigError, ConfigProblem
+from ozgbridge.event_transport import event_transport_class
+from ozgbridge.regions import Directory, default_directory
 from ozgbridge.secrets import SecretResolver, resolve_options
+from ozgbridge.tenant_facts import DeliveryLimits
 from ozgbridge.tenant_models import (
     CATCH_ALL,
     CHILDREN,
     ApiKey,
     Deployment,
     Maturity,
+    PortalEvents,
     Responsibility,
     Role,
     RouteConfig,
@@ -38,12 +45,17 @@ from ozgbridge.tenant_models import (
     token_sha256,
 )
 
+if TYPE_CHECKING:
+    from ozgbridge.reporting.catalogue import Catalogue
+
 __all__ = [
     "CATCH_ALL",
     "CHILDREN",
     "ApiKey",
+    "DeliveryLimits",
     "Deployment",
     "Maturity",
+    "PortalEvents",
     "Responsibility",
     "Role",
     "RouteConfig",
@@ -56,10 +68,19 @@ log = structlog.get_logger("ozgbridge.tenants")
 
 TENANTS_DIR = "tenants"
 KEYS_FILE = "keys.yaml"
+CATALOGUE_LABEL = "KDN OZG-Datenbank NRW 2019"
+# A file that cannot be parsed still probably says which tenant it is; this finds that id.
+_ID_LINE = re.compile(r"^id:\s*[\"']?([a-z0-9][a-z0-9-]*)", re.MULTILINE)
 
 
 def load_deployment(
-    config_dir: Path, *, resolve_secrets: bool = True, check_connectors: bool = True
+    config_dir: Path,
+    *,
+    resolve_secrets: bool = True,
+    check_connectors: bool = True,
+    limits: DeliveryLimits | None = None,
+    directory: Directory | None = None,
+    catalogue: Catalogue | None = None,
 ) -> Deployment:
     """Load and check a deployment directory; `ConfigError` lists every problem found.
 
@@ -68,25 +89,53 @@ def load_deployment(
     above) an option holding a reference are not reported, since they may stem from the
     unresolved value. Such a deployment must not be used to deliver anything.
     ``check_connectors=False`` skips looking up connector kinds and validating their options.
+    ``limits`` (the process's delivery timeout and lease) checks every route's timeout against
+    them. Regions are checked against ``directory`` and service keys against ``catalogue``
+    (default: the ones shipped with ozgbridge). Warnings end up in ``Deployment.warnings``.
     """
+    # Imported here: ozgbridge.reporting builds on routing, which builds on this module.
+    from ozgbridge.reporting.catalogue import default_catalogue  # noqa: PLC0415
+
     config_dir = Path(config_dir)
     resolver = SecretResolver(base_dir=config_dir, environ=os.environ, resolve=resolve_secrets)
-    return _Loader(config_dir, resolver, check_connectors=check_connectors).load()
+    return _Loader(
+        config_dir,
+        resolver,
+        check_connectors=check_connectors,
+        limits=limits,
+        directory=directory or default_directory(),
+        catalogue=catalogue or default_catalogue(),
+    ).load()
 
 
 class _Loader:
-    def __init__(self, config_dir: Path, resolver: SecretResolver, *, check_connectors: bool):
+    def __init__(
+        self,
+        config_dir: Path,
+        resolver: SecretResolver,
+        *,
+        check_connectors: bool,
+        limits: DeliveryLimits | None,
+        directory: Directory,
+        catalogue: Catalogue,
+    ):
         self.config_dir = config_dir
         self.resolver = resolver
         self.check_connectors = check_connectors
+        self.limits = limits
+        self.directory = directory
+        self.catalogue = catalogue
         self.label = PurePosixPath(config_dir.resolve().name)
         self.problems: list[ConfigProblem] = []
-        self.warnings: list[ConfigProblem] = []
         self.documents: dict[Path, YamlDocument] = {}
         self.shown: dict[Path, str] = {}
         self.registry_broken = False
         # Gathered from the raw files, so that a broken file still has its parent checked.
         self.declared_parents: list[tuple[Path, str]] = []
+        # Ids that tenant files which could not be read may hold: names other files use for
+        # them are not reported as unknown (that would only repeat the file's own problem).
+        self.unreadable_ids: set[str] = set()
+        self.unreadable = False
 
     def show(self, path: Path) -> str:
         shown = self.shown.get(path)
@@ -105,42 +154,59 @@ class _Loader:
             tenant = self._load_tenant(path, declared, raw_tenants)
             if tenant is not None:
                 tenants.append(tenant)
-        declared_ids = [tenant_id for _, tenant_id in declared]
+        known_ids = [tenant_id for _, tenant_id in declared] + sorted(self.unreadable_ids)
         keys_path = self.config_dir / KEYS_FILE
         keys, raw_keys = self._load_keys(keys_path)
 
-        findings = tenant_rules.check_unique_ids(declared, self.shown)
-        for tenant in tenants:
-            findings += tenant_rules.check_routes(tenant)
-        findings += tenant_rules.check_parents_exist(self.declared_parents, declared_ids)
-        findings += tenant_rules.check_cycles(tenants)
-        findings += tenant_rules.check_regions(tenants, self.shown)
-        findings += tenant_rules.check_delegations(tenants, self.shown)
-        findings += tenant_rules.check_keys(keys, declared_ids, keys_path)
+        findings = self._findings(tenants, declared, known_ids)
+        findings += tenant_rules.check_keys(keys, known_ids, keys_path)
         self.problems += [self._located(finding) for finding in findings]
         if self.check_connectors:  # intake plug-ins, like connectors, come from entry points
             self.problems += intake.check_configs(self.config_dir, self.resolver)
 
-        if self.problems:
-            raise ConfigError(sorted(self.problems, key=lambda p: (p.file, p.line or 0)))
+        ordered = sorted(self.problems, key=lambda p: (p.file, p.line or 0))
+        errors = [p for p in ordered if p.severity == "error"]
+        warnings = [p for p in ordered if p.severity == "warning"]
+        if errors:
+            raise ConfigError(errors, warnings)
         for _, key in keys:
             if key.demo:
                 log.warning("config.demo_key", key_id=key.id, role=str(key.role))
-        for warning in self.warnings:
-            log.warning(
-                "config.warning",
-                file=warning.file,
-                line=warning.line,
-                field=warning.field,
-                message=warning.message,
-            )
         return Deployment(
             config_dir=self.config_dir,
             tenants=MappingProxyType({t.id: t for t in sorted(tenants, key=lambda t: t.id)}),
             keys=tuple(key for _, key in keys),
             fingerprint=_fingerprint(raw_tenants, raw_keys),
-            warnings=tuple(sorted(self.warnings, key=lambda w: (w.file, w.line or 0))),
+            warnings=tuple(warnings),
+            documents=MappingProxyType(dict(self.documents)),
         )
+
+    def _findings(
+        self,
+        tenants: list[TenantConfig],
+        declared: list[tuple[Path, str]],
+        known_ids: list[str],
+    ) -> list[tenant_rules.Finding]:
+        """Every rule relating several values; new rules go here."""
+        findings = tenant_rules.check_unique_ids(declared, self.shown)
+        for tenant in tenants:
+            findings += tenant_rules.check_routes(tenant)
+        findings += tenant_rules.check_parents_exist(self.declared_parents, known_ids)
+        findings += tenant_rules.check_cycles(tenants)
+        findings += tenant_rules.check_regions(tenants, self.shown)
+        findings += tenant_rules.check_delegations(
+            tenants,
+            self.shown,
+            (parent for _, parent in self.declared_parents),
+            incomplete=self.unreadable,
+        )
+        findings += tenant_facts.check_regions(tenants, self.directory)
+        findings += tenant_facts.check_delegated_regions(tenants, self.directory)
+        findings += tenant_facts.check_parent_regions(tenants, self.directory)
+        findings += tenant_facts.check_services_known(tenants, self.catalogue, CATALOGUE_LABEL)
+        if self.limits is not None:
+            findings += tenant_facts.check_timeouts(tenants, self.limits)
+        return findings
 
     def _tenant_files(self) -> list[Path]:
         directory = self.config_dir / TENANTS_DIR
@@ -179,12 +245,14 @@ class _Loader:
     ) -> TenantConfig | None:
         document = self._read(path)
         if document is None:
+            self._unreadable(path)
             return None
         raw = document.data
         if not isinstance(raw, dict):
             self.problems.append(
                 document.problem((), "must be a mapping of fields (id:, name:, ags:, routes:, …)")
             )
+            self._unreadable(path)
             return None
         raw_tenants.append(raw)
         if isinstance(raw.get("id"), str):
@@ -211,6 +279,12 @@ class _Loader:
             self.problems += document.validation_problems(exc, skip=unwritten_region)
             return None
         return tenant.model_copy(update={"source": path})
+
+    def _unreadable(self, path: Path) -> None:
+        self.unreadable = True
+        self.unreadable_ids.add(path.stem)
+        with contextlib.suppress(OSError, UnicodeDecodeError):
+            self.unreadable_ids.update(_ID_LINE.findall(path.read_text(encoding="utf-8")))
 
     def _resolve_secrets(
         self, document: YamlDocument, raw: dict[str, Any]
@@ -279,8 +353,9 @@ class _Loader:
 
                 self.problems += document.validation_problems(exc, prefix=prefix, skip=near_skipped)
                 continue
-            self.warnings += [
-                document.problem((*prefix, *loc), message)
+            # Allowed but risky options (e.g. an unencrypted transport): reported, never fatal.
+            self.problems += [
+                document.problem((*prefix, *loc), message, "warning")
                 for loc, message in cls.option_warnings(validated)
             ]
 
@@ -304,12 +379,54 @@ class _Loader:
                     document.problem((name,), "unknown field (misspelt, or not supported here)")
                 )
         keys = []
-        for index, item in enumerate(raw["keys"]):
+        for index, raw_item in enumerate(raw["keys"]):
+            item, skip = self._resolve_key_events(document, index, raw_item)
             try:
-                keys.append((index, ApiKey.model_validate(item)))
+                key = ApiKey.model_validate(item)
             except ValidationError as exc:
-                self.problems += document.validation_problems(exc, prefix=("keys", index))
+                self.problems += document.validation_problems(
+                    exc, prefix=("keys", index), skip=functools.partial(_near, skipped=skip)
+                )
+                continue
+            if key.events is not None and self.check_connectors:
+                self._check_events(document, index, item["events"], skip)
+            keys.append((index, key))
         return keys, raw
+
+    def _resolve_key_events(
+        self, document: YamlDocument, index: int, item: Any
+    ) -> tuple[Any, set[Loc]]:
+        """The key with the secret references in its ``events`` resolved (see secrets.py)."""
+        skip: set[Loc] = set()
+        events = item.get("events") if isinstance(item, dict) else None
+        if not isinstance(events, dict):
+            return item, skip
+        here: Loc = ("keys", index, "events")
+        result = resolve_options(events, self.resolver)
+        for loc, message in result.problems:
+            self.problems.append(document.problem((*here, *loc), message))
+            skip.add((*here, *loc))
+        if not self.resolver.resolve:
+            skip.update((*here, *loc) for loc in result.references)
+        return {**item, "events": result.options}, skip
+
+    def _check_events(
+        self, document: YamlDocument, index: int, events: dict[str, Any], skip: set[Loc]
+    ) -> None:
+        """Portal events go out through the portal events transport: its options' rules apply."""
+        try:
+            options_model = event_transport_class().Options
+        except Exception:  # reported with the routes; nothing more to say here
+            return
+        transport = {k: v for k, v in events.items() if k not in ("retry_schedule", "timeout")}
+        try:
+            options_model.model_validate(transport)
+        except ValidationError as exc:
+            self.problems += document.validation_problems(
+                exc,
+                prefix=("keys", index, "events"),
+                skip=functools.partial(_near, skipped=skip),
+            )
 
     def _located(self, finding: tenant_rules.Finding) -> ConfigProblem:
         document = self.documents[finding.source]
@@ -317,7 +434,12 @@ class _Loader:
         # Rules speak of the ARS; point at the AGS line when that is what the file says.
         if loc == ("ars",) and not document.has(loc):
             loc = ("ags",)
-        return document.problem(loc, finding.message)
+        return document.problem(loc, finding.message, finding.severity)
+
+
+def _near(loc: Loc, skipped: set[Loc]) -> bool:
+    """An error at or above an unjudgeable value may be caused by that value."""
+    return any(loc == s[: len(loc)] or s == loc[: len(s)] for s in skipped)
 
 
 def _fingerprint(raw_tenants: list[Any], raw_keys: Any) -> str:

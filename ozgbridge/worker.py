@@ -5,6 +5,10 @@ task that keeps its lease alive, calls the connector once, and records the outco
 decides what comes next: delivered; retriable → pending again at the next rung of the retry
 ladder; permanent or ladder exhausted → dead (visible, replayable). On stop the loop claims
 nothing more, lets in-flight attempts finish within a grace period, and hands back the rest.
+
+The configuration comes from a `LiveConfig`: each claimed delivery takes the configuration that is
+current when it is claimed and keeps it (connector, retry schedule, tenant name) until its outcome
+is recorded, however often the configuration is reloaded meanwhile.
 """
 
 from __future__ import annotations
@@ -25,16 +29,19 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from ozgbridge.connector import Connector
 from ozgbridge.domain import AttemptOutcome, Envelope, utcnow
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
+from ozgbridge.live import LiveConfig
 from ozgbridge.retry import DEFAULT_SCHEDULE, next_delay
+from ozgbridge.routing import Router
+from ozgbridge.runtime import RouteKey, Runtime
 from ozgbridge.settings import Settings
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 from ozgbridge.store.repository import Repository
-from ozgbridge.tenants import Deployment
+from ozgbridge.tenants import Deployment, RouteConfig
 
 logger = structlog.get_logger("ozgbridge.worker")
 
-RouteKey = tuple[str, str]
+__all__ = ["RouteKey", "Worker", "default_worker_id"]
 
 
 def default_worker_id() -> str:
@@ -46,21 +53,24 @@ class Worker:
         self,
         *,
         settings: Settings,
-        deployment: Deployment,
         repository: Repository,
         queue: DeliveryQueue,
-        connectors: Mapping[RouteKey, Connector[Any]],
+        live: LiveConfig | None = None,
+        deployment: Deployment | None = None,
+        connectors: Mapping[RouteKey, Connector[Any]] | None = None,
         worker_id: str | None = None,
     ) -> None:
+        """Configured by ``live``, or (fixed for its life) by ``deployment`` and ``connectors``."""
+        if live is None:
+            if deployment is None:
+                raise TypeError("Worker needs live= or deployment=")
+            live = LiveConfig(Runtime(deployment, Router(deployment), dict(connectors or {})))
         self.settings = settings
-        self.deployment = deployment
+        self.live = live
         self.repository = repository
         self.queue = queue
-        self.connectors = connectors
         self.worker_id = worker_id or default_worker_id()
         self.log = logger.bind(worker=self.worker_id)
-        # The deployment is fixed for the life of the process; envelopes need the names each claim.
-        self._tenant_names = {t.id: t.name for t in deployment.tenants.values()}
         self._wakeup = asyncio.Event()
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -84,14 +94,16 @@ class Worker:
         try:
             while not self._stopping.is_set():
                 claimed = await self._claim()
-                envelopes = await self._load_envelopes(claimed)
+                runtime = self.live.runtime  # this batch runs with the configuration of now
+                envelopes = await self._load_envelopes(claimed, runtime)
                 for delivery in claimed:
+                    runtime.acquire()
                     task = asyncio.create_task(
-                        self._attempt(delivery, envelopes.get(delivery.id)),
+                        self._attempt(delivery, envelopes.get(delivery.id), runtime),
                         name=f"deliver-{delivery.id}",
                     )
                     self._in_flight[delivery.id] = task
-                    task.add_done_callback(functools.partial(self._finished, delivery.id))
+                    task.add_done_callback(functools.partial(self._finished, delivery.id, runtime))
                 if not claimed or self.in_flight >= self.settings.worker_concurrency:
                     await self._idle(full=self.in_flight >= self.settings.worker_concurrency)
         finally:
@@ -112,12 +124,14 @@ class Worker:
             await self._sleep(self.settings.poll_interval * 5)
             return []
 
-    async def _load_envelopes(self, claimed: list[ClaimedDelivery]) -> dict[str, Envelope]:
+    async def _load_envelopes(
+        self, claimed: list[ClaimedDelivery], runtime: Runtime
+    ) -> dict[str, Envelope]:
         """One read for the whole batch; on failure each attempt loads its own."""
         if not claimed:
             return {}
         try:
-            return await self.repository.load_envelopes(claimed, self._tenant_names)
+            return await self.repository.load_envelopes(claimed, runtime.tenant_names)
         except Exception:
             self.log.exception("worker.load_failed", claimed=len(claimed))
             return {}
@@ -164,8 +178,9 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
 
-    def _finished(self, delivery_id: str, _task: asyncio.Task[None]) -> None:
+    def _finished(self, delivery_id: str, runtime: Runtime, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(delivery_id, None)
+        runtime.release()
         self._slot_freed.set()
 
     async def _drain(self) -> None:
@@ -180,7 +195,9 @@ class Worker:
         if pending:
             await asyncio.gather(*pending, return_exceptions=True)
 
-    async def _attempt(self, claimed: ClaimedDelivery, envelope: Envelope | None) -> None:
+    async def _attempt(
+        self, claimed: ClaimedDelivery, envelope: Envelope | None, runtime: Runtime
+    ) -> None:
         log = self.log.bind(
             delivery_id=claimed.id,
             application_id=claimed.application_id,
@@ -191,7 +208,7 @@ class Worker:
         started_at = utcnow()
         renewal = asyncio.create_task(self._keep_lease(claimed, log))
         try:
-            result = await self._deliver(claimed, started_at, envelope)
+            result = await self._deliver(claimed, started_at, envelope, runtime)
         except asyncio.CancelledError:
             result = AttemptResult(
                 AttemptOutcome.RETRIABLE,
@@ -206,10 +223,14 @@ class Worker:
         await self._record(claimed, result, log)
 
     async def _deliver(
-        self, claimed: ClaimedDelivery, started_at: Any, envelope: Envelope | None
+        self,
+        claimed: ClaimedDelivery,
+        started_at: Any,
+        envelope: Envelope | None,
+        runtime: Runtime,
     ) -> AttemptResult:
         route_key = (claimed.tenant_id, claimed.route_id)
-        connector = self.connectors.get(route_key)
+        connector = runtime.connectors.get(route_key)
         try:
             if connector is None:
                 raise RetriableDeliveryError(
@@ -217,20 +238,21 @@ class Worker:
                 )
             if envelope is None:
                 envelope = await self.repository.load_envelope(
-                    claimed, tenant_name=self._tenant_names[claimed.tenant_id]
+                    claimed, tenant_name=runtime.tenant_names[claimed.tenant_id]
                 )
             receipt = await connector.deliver(envelope)
         except DeliveryError as error:
-            return self._failure(claimed, started_at, error)
+            return self._failure(claimed, started_at, error, runtime)
         return AttemptResult(
             AttemptOutcome.DELIVERED,
             started_at,
             status_code=receipt.status_code,
             remote_reference=receipt.remote_reference,
+            status_report=receipt.status_report,
         )
 
     def _failure(
-        self, claimed: ClaimedDelivery, started_at: Any, error: DeliveryError
+        self, claimed: ClaimedDelivery, started_at: Any, error: DeliveryError, runtime: Runtime
     ) -> AttemptResult:
         detail = error.detail[:500]
         excerpt = error.response_excerpt[:1024] if error.response_excerpt else None
@@ -242,7 +264,7 @@ class Worker:
                 detail,
                 response_excerpt=excerpt,
             )
-        route = self._route(claimed)
+        route = self._route(claimed, runtime)
         schedule = route.retry_schedule if route and route.retry_schedule else DEFAULT_SCHEDULE
         delay = next_delay(
             schedule,
@@ -261,9 +283,10 @@ class Worker:
             response_excerpt=excerpt,
         )
 
-    def _route(self, claimed: ClaimedDelivery) -> Any:
+    @staticmethod
+    def _route(claimed: ClaimedDelivery, runtime: Runtime) -> RouteConfig | None:
         try:
-            return self.deployment.route(claimed.tenant_id, claimed.route_id)
+            return runtime.deployment.route(claimed.tenant_id, claimed.route_id)
         except KeyError:
             return None
 

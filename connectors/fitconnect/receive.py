@@ -27,7 +27,7 @@ from connectors.fitconnect.events import ACCEPT, EVENT_PREFIX, REJECT, SET_SCHEM
 from connectors.fitconnect.problems import Rejection
 from ozgbridge.audit import AuditEvent
 from ozgbridge.errors import RoutingError
-from ozgbridge.intake import IntakeContext
+from ozgbridge.intake import IntakeContext, count_unmet_demand
 from ozgbridge.store.records import IdempotencyRecord, NewApplication
 from ozgbridge.store.repository import IdempotencyKeyTaken
 
@@ -72,6 +72,7 @@ async def receive(
         )
         return "rejected"
     except RoutingError as exc:
+        await count_unmet_demand(context.repository, exc)
         unroutable = Rejection(
             problems.UNSUPPORTED_SERVICE, problems.SUBMISSION, f"no responsible authority ({exc})"
         )

@@ -9,6 +9,9 @@ from typing import Any
 
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from ozgbridge.status_document import report_in_answer
+from ozgbridge.status_rules import StatusReport
+
 # Only a reference is read from an answer; a runaway back-end must not fill the worker's memory.
 MAX_RESPONSE_BYTES = 64 * 1024
 # What of an error answer is kept in the attempt record for people to read (never logged).
@@ -65,20 +68,34 @@ class HttpAnswer:
         return text.replace("\x00", "\ufffd") or None
 
 
+def json_document(answer: HttpAnswer) -> Any:
+    """The answer's JSON document if it says it is JSON and parses, else None."""
+    if "json" not in answer.headers.get("content-type", "").split(";", 1)[0]:
+        return None
+    try:
+        return answer.json()
+    except ValueError:
+        return None
+
+
+def status_report(answer: HttpAnswer) -> StatusReport | None:
+    """The status document (`ozgbridge.status_document`) in a JSON answer, if it has one.
+
+    Raises `InvalidStatusAnswer` (naming fields, never values) for one that does not validate.
+    """
+    return report_in_answer(json_document(answer))
+
+
 def remote_reference(answer: HttpAnswer) -> str | None:
     """``id`` or ``reference`` from a JSON answer, else the ``Location`` header, else None."""
-    if "json" in answer.headers.get("content-type", "").split(";", 1)[0]:
-        try:
-            document = answer.json()
-        except ValueError:
-            document = None
-        if isinstance(document, dict):
-            for key in ("id", "reference"):
-                value = document.get(key)
-                if isinstance(value, str | int) and not isinstance(value, bool):
-                    text = str(value)
-                    if 0 < len(text) <= _MAX_REFERENCE_CHARS:
-                        return text
+    document = json_document(answer)
+    if isinstance(document, dict):
+        for key in ("id", "reference"):
+            value = document.get(key)
+            if isinstance(value, str | int) and not isinstance(value, bool):
+                text = str(value)
+                if 0 < len(text) <= _MAX_REFERENCE_CHARS:
+                    return text
     location = answer.headers.get("location")
     if location and len(location) <= _MAX_LOCATION_CHARS:
         return location

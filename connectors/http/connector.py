@@ -12,7 +12,12 @@ import structlog
 from yarl import URL
 
 from connectors._signing import signature_header
-from connectors.http.answer import MAX_RESPONSE_BYTES, HttpAnswer, remote_reference
+from connectors.http.answer import (
+    MAX_RESPONSE_BYTES,
+    HttpAnswer,
+    remote_reference,
+    status_report,
+)
 from connectors.http.encoding import encode_body
 from connectors.http.options import HttpOptions
 from connectors.http.proxy import proxy_for
@@ -28,6 +33,8 @@ from ozgbridge.connector import (
     classify_http_status,
     parse_retry_after,
 )
+from ozgbridge.status_document import InvalidStatusAnswer
+from ozgbridge.status_rules import StatusReport
 
 __all__ = ["MAX_RESPONSE_BYTES", "USER_AGENT", "HttpAnswer", "HttpConnector", "parse_retry_after"]
 
@@ -91,6 +98,16 @@ class HttpConnector(Connector[HttpOptions]):
         body, headers = await asyncio.to_thread(self._prepare, envelope)
         return await self._post(body, headers)
 
+    async def post_document(
+        self, message_id: str, body: bytes, content_type: str = "application/json"
+    ) -> Receipt:
+        """POST one document that is no envelope (a portal event), signed with ``message_id`` as
+        ``webhook-id``: this connector's transport, signing and answer rules, no timeout (the
+        caller's). Returns a receipt or raises a `DeliveryError`."""
+        if "." in message_id:
+            raise PermanentDeliveryError("message id contains '.', unusable as webhook-id")
+        return await self._post(body, self._signed_headers(message_id, body, content_type))
+
     async def _post(self, body: bytes, headers: dict[str, str]) -> Receipt:
         """Send one signed body and classify the answer (the step every kind of body shares)."""
         session = await self._http_session()
@@ -120,8 +137,24 @@ class HttpConnector(Connector[HttpOptions]):
         if error is not None:
             raise error
         return Receipt(
-            status_code=response.status_code, remote_reference=remote_reference(response)
+            status_code=response.status_code,
+            remote_reference=remote_reference(response),
+            status_report=self._status_report(response),
         )
+
+    def _status_report(self, response: HttpAnswer) -> StatusReport | None:
+        """A status in the 2xx answer (its first report); a broken one is logged and dropped —
+        the application is delivered all the same."""
+        try:
+            return status_report(response)
+        except InvalidStatusAnswer as exc:
+            logger.warning(
+                "http.status_answer_invalid",
+                tenant_id=self.context.tenant_id,
+                route_id=self.context.route_id,
+                fields=exc.fields,
+            )
+            return None
 
     def _prepare(self, envelope: Envelope) -> tuple[bytes, dict[str, str]]:
         body, content_type = encode_body(envelope, self.options.format)

@@ -3,9 +3,12 @@
 
     deploy/kubernetes/render-configmaps.py config > deploy/kubernetes/configmaps.yaml
 
-ConfigMap keys cannot hold "/", so the tenants and keys.yaml become two ConfigMaps, mounted at
-/etc/ozgbridge/tenants and /etc/ozgbridge/keys.yaml. keys.yaml holds only token hashes; secret
-values stay in Secrets and are referenced from the tenant files as ${env:NAME} or ${file:PATH}.
+ConfigMap keys cannot hold "/", so the tenants and keys.yaml become two ConfigMaps, mounted as
+directories at /etc/ozgbridge/tenants and /etc/ozgbridge/keys (the image links keys.yaml there).
+`kubectl apply` a new rendering and every process reloads by itself within about a minute
+(OZGBRIDGE_CONFIG_WATCH_SECONDS); check it first with `ozgbridge config validate config`.
+keys.yaml holds only token hashes; secret values stay in Secrets and are referenced from the
+tenant files as ${env:NAME} or ${file:PATH}.
 """
 
 from __future__ import annotations

@@ -14,21 +14,28 @@ from collections.abc import Callable, Sequence
 import structlog
 from aiohttp import web
 
-from ozgbridge.api import applications, callbacks, health, openapi
+from ozgbridge import audit
+from ozgbridge.api import (
+    admin,
+    applications,
+    callbacks,
+    event_routes,
+    health,
+    openapi,
+    status_routes,
+)
 from ozgbridge.api.auth import authenticated_key
 from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
 from ozgbridge.api.reports import setup_report_routes
-from ozgbridge.api.state import (
-    DEPLOYMENT,
-    ON_ACCEPTED,
-    REPOSITORY,
-    ROUTER,
-    SETTINGS,
-)
+from ozgbridge.api.state import EVENT_LOG, LIVE, ON_ACCEPTED, REPOSITORY, SETTINGS, STATUS_DESK
 from ozgbridge.ids import new_id
 from ozgbridge.intake import Intake, intake_classes
+from ozgbridge.live import LiveConfig
 from ozgbridge.routing import Router
+from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
+from ozgbridge.store.outbox_views import EventLog
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
 
@@ -69,6 +76,7 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
                 "http.request",
                 method=request.method,
                 path=_path_template(request),
+                client=request.remote,  # the peer: behind a proxy, the proxy
                 status=status,  # None: the client went away before an answer was ready
                 duration_ms=round((time.perf_counter() - started) * 1000, 1),
                 key_id=key.id if key is not None else None,
@@ -78,26 +86,38 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
 def create_app(
     *,
     settings: Settings,
-    deployment: Deployment,
     repository: Repository,
-    router: Router,
+    live: LiveConfig | None = None,
+    deployment: Deployment | None = None,
+    router: Router | None = None,
     on_accepted: Callable[[], None] | None = None,
     intakes: Sequence[Intake] = (),
 ) -> web.Application:
-    """The HTTP API. ``on_accepted`` runs after each committed acceptance (a worker wake-up);
-    ``intakes`` receive their authenticated callbacks."""
+    """The HTTP API, reading its configuration from ``live``.
+
+    Without ``live`` (tests, tools) the app runs with ``deployment`` (and ``router``/``intakes``)
+    and reloads from ``settings.config_dir`` as an API-only process would. ``on_accepted`` runs
+    after each committed acceptance or status report (a worker wake-up).
+    """
+    if live is None:
+        if deployment is None:
+            raise TypeError("create_app needs live= or deployment=")
+        live = _standalone(settings, repository, deployment, router, intakes)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
         middlewares=[access_log_middleware, problem_middleware],
     )
     app[SETTINGS] = settings
-    app[DEPLOYMENT] = deployment
+    app[LIVE] = live
     app[REPOSITORY] = repository
-    app[ROUTER] = router
     app[ON_ACCEPTED] = on_accepted
-    app[callbacks.INTAKES] = list(intakes)
+    app[STATUS_DESK] = StatusDesk(repository.engine, notify=repository.notify, on_news=on_accepted)
+    app[EVENT_LOG] = EventLog(repository.engine)
     app.router.add_post("/v1/applications", applications.submit)
     app.router.add_get("/v1/applications/{id}", applications.get_application)
+    status_routes.setup_status_routes(app)
+    event_routes.setup_event_routes(app)
+    app.router.add_post("/v1/admin/reload", admin.reload)
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/v1/openapi.json", openapi.serve)
@@ -109,3 +129,22 @@ def create_app(
 
     setup_ui(app)
     return app
+
+
+def _standalone(
+    settings: Settings,
+    repository: Repository,
+    deployment: Deployment,
+    router: Router | None,
+    intakes: Sequence[Intake],
+) -> LiveConfig:
+    from ozgbridge import runtime  # noqa: PLC0415 - only apps built without a service need it
+
+    async def load() -> Runtime:
+        return await runtime.build(runtime.load(settings), settings, worker=False)
+
+    async def record(actor: str, action: str, details: dict[str, object]) -> None:
+        await audit.record(repository.engine, audit.AuditEvent(actor, action, details=details))
+
+    initial = Runtime(deployment, router or Router(deployment), intakes=list(intakes))
+    return LiveConfig(initial, loader=load, auditor=record)

@@ -22,13 +22,21 @@ from ozgbridge.api.schemas import (
     ApplicationOut,
     DataOut,
     DeliveryOut,
+    ForwardedFromOut,
     Links,
     StatusEntryOut,
 )
-from ozgbridge.api.state import DEPLOYMENT, ON_ACCEPTED, REPOSITORY, ROUTER, SETTINGS
+from ozgbridge.api.state import (
+    ON_ACCEPTED,
+    REPOSITORY,
+    SETTINGS,
+    current_deployment,
+    current_router,
+)
 from ozgbridge.domain import ApplicationStatus, RegionRef, ServiceRef
 from ozgbridge.errors import RoutingError
 from ozgbridge.ids import is_id, new_id
+from ozgbridge.intake import count_unmet_demand
 from ozgbridge.routing import Resolution
 from ozgbridge.store.records import (
     ApplicationView,
@@ -73,7 +81,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
     """POST /v1/applications: validate, route, store durably, answer 202."""
     app = request.app
     settings, repository = app[SETTINGS], app[REPOSITORY]
-    key = authenticate(request, app[DEPLOYMENT])
+    key = authenticate(request, current_deployment(request))
     if key.role is not Role.PORTAL:
         raise Problem(403, f"role {key.role} may not submit applications")
     idempotency_key = intake.idempotency_key(request)
@@ -88,8 +96,9 @@ async def submit(request: web.Request) -> web.StreamResponse:
     body = await intake.parse_application(raw, settings.max_attachments)
     region = body.region.to_ref()
     try:
-        resolution = app[ROUTER].resolve(body.service.leika_key, region)
+        resolution = current_router(request).resolve(body.service.leika_key, region)
     except RoutingError as exc:
+        await count_unmet_demand(repository, exc)
         raise Problem(
             422, str(exc), type=TYPE_UNROUTABLE, title="No responsible authority"
         ) from None
@@ -156,6 +165,7 @@ def _new_application(
             )
             for a in body.attachments
         ),
+        portal_events=key.events is not None,
     )
 
 
@@ -182,7 +192,7 @@ def _may_see(key: ApiKey, view: ApplicationView) -> bool:
 async def get_application(request: web.Request) -> web.StreamResponse:
     """GET /v1/applications/{id}: status and deliveries, never contents."""
     app = request.app
-    key = authenticate(request, app[DEPLOYMENT])
+    key = authenticate(request, current_deployment(request))
     if key.role is Role.COORDINATOR:
         raise Problem(403, "coordinators see aggregates only")
     application_id = request.match_info["id"]
@@ -190,14 +200,18 @@ async def get_application(request: web.Request) -> web.StreamResponse:
     # The same answer for "missing" and "not yours": a key must not learn which ids exist.
     if view is None or not _may_see(key, view):
         raise Problem(404, "no such application visible to this API key")
-    entries = await status.history(app[REPOSITORY].engine, view.id)
+    engine = app[REPOSITORY].engine
+    entries = await status.history(engine, view.id)
+    moves = await status.forwarded_from(engine, view.id)
     return web.Response(
-        text=_application_out(view, entries).model_dump_json(by_alias=True),
+        text=_application_out(view, entries, moves).model_dump_json(by_alias=True),
         content_type="application/json",
     )
 
 
-def _application_out(view: ApplicationView, entries: list[status.StatusEntry]) -> ApplicationOut:
+def _application_out(
+    view: ApplicationView, entries: list[status.StatusEntry], moves: list[status.Forwarding]
+) -> ApplicationOut:
     return ApplicationOut(
         id=view.id,
         status=view.status,
@@ -225,9 +239,18 @@ def _application_out(view: ApplicationView, entries: list[status.StatusEntry]) -
             )
             for d in view.deliveries
         ],
-        processing_status=entries[-1].status if entries else None,
+        processing_status=view.processing_status,
         status_history=[
-            StatusEntryOut(at=e.at, source=e.source, status=e.status, detail=e.detail)
+            StatusEntryOut(
+                id=e.id,
+                at=e.at,
+                source=e.source,
+                status=e.status,
+                note=e.note,
+                file_reference=e.file_reference,
+                detail=e.detail,
+            )
             for e in entries
         ],
+        forwarded_from=[ForwardedFromOut(tenant=m.from_tenant, at=m.at, by=m.by) for m in moves],
     )

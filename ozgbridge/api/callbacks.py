@@ -18,10 +18,10 @@ import structlog
 from aiohttp import web
 
 from ozgbridge.api.problems import Handler, Problem
+from ozgbridge.api.state import current
 from ozgbridge.errors import ConfigError
 from ozgbridge.intake import CallbackRejected, Intake
 
-INTAKES = web.AppKey("intakes", list[Intake])
 CALLBACK_PATH = "/v1/intakes/{kind}/callbacks"
 # Callbacks are tiny JSON documents; anything larger is not one.
 MAX_CALLBACK_BYTES = 64 * 1024
@@ -62,7 +62,8 @@ async def callback(request: web.Request) -> web.StreamResponse:
 
 
 async def _handle(request: web.Request, kind: str) -> web.StreamResponse:
-    intake = next((i for i in request.app[INTAKES] if i.kind == kind), None)
+    # The configured intakes of this moment (a reload may have replaced them).
+    intake = next((i for i in current(request).intakes if i.kind == kind), None)
     if intake is None or intake.callbacks is None:
         shown = kind if _KIND.fullmatch(kind) else "(invalid name)"
         raise Problem(404, f"no intake {shown} that takes callbacks is configured")

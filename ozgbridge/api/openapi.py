@@ -15,6 +15,8 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
+from ozgbridge.api import openapi_status
+from ozgbridge.api.admin import ReloadOut
 from ozgbridge.api.openapi_callbacks import callback_paths, callback_schemes
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
 from ozgbridge.api.schemas import (
@@ -24,7 +26,9 @@ from ozgbridge.api.schemas import (
     HealthOut,
     ProblemOut,
 )
-from ozgbridge.reporting.model import VIEWS, ReportDocument
+from ozgbridge.api.webhook import DeliveryDocument, DeliveryManifest
+from ozgbridge.reporting.document import ReportDocument
+from ozgbridge.reporting.model import VIEWS
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 Mode = Literal["validation", "serialization"]
@@ -36,13 +40,18 @@ _MODELS: list[tuple[type[BaseModel], Mode]] = [
     (HealthOut, "serialization"),
     (ProblemOut, "serialization"),
     (ReportDocument, "serialization"),
+    *openapi_status.MODELS,
+    (ReloadOut, "serialization"),
+    (DeliveryDocument, "serialization"),
+    (DeliveryManifest, "serialization"),
 ]
 _PROBLEM_TEXTS = {
     400: "Malformed JSON or a malformed header",
     401: "No API key, or an unknown one",
     403: "The API key's role may not do this",
     404: "No such resource visible to this API key",
-    409: "Idempotency-Key reused with a different body",
+    409: "Conflict: Idempotency-Key reused with another body, or a status the application's "
+    "state does not allow (closed case, forwarding back to an earlier authority)",
     413: "Body larger than the configured limit",
     415: "Body is not application/json",
     422: "A field is invalid, or no authority is responsible",
@@ -80,6 +89,10 @@ def build_document() -> dict[str, Any]:
         return dict(refs[(model, mode)])
 
     problem = ref(ProblemOut)
+
+    def problems(*statuses: int) -> dict[str, Any]:
+        return _problems(problem, *statuses)
+
     request_id = {
         "name": "X-Request-Id",
         "in": "header",
@@ -138,10 +151,15 @@ def build_document() -> dict[str, Any]:
             "description": "Routes OZG online applications to the responsible authority.",
         },
         "paths": {
-            "/v1/applications": {"post": submit},
+            "/v1/applications": {
+                "post": submit,
+                "get": openapi_status.list_applications(ref, problems, request_id),
+            },
             "/v1/applications/{id}": {"get": status},
+            **openapi_status.paths(ref, problems, request_id),
             "/v1/reports/ozg": {"get": report},
             **callback_paths(_problems(problem, 401, 404, 413)),
+            "/v1/admin/reload": {"post": _admin_reload(ref(ReloadOut), problem, request_id)},
             "/healthz": {
                 "get": {
                     "operationId": "healthz",
@@ -168,6 +186,10 @@ def build_document() -> dict[str, Any]:
                     },
                 }
             },
+        },
+        "webhooks": {
+            "delivery": {"post": _delivery(ref(DeliveryDocument), ref(DeliveryManifest))},
+            **openapi_status.webhooks(ref),
         },
         "components": {
             "schemas": top.get("$defs", {}),
@@ -207,7 +229,7 @@ def _report_operation(
         "parameters": [
             query(
                 "from",
-                "first day (YYYY-MM-DD) or month (YYYY-MM); default: last full month (UTC)",
+                "first day (YYYY-MM-DD) or month (YYYY-MM); default: this month to date (UTC)",
                 day_or_month,
             ),
             query("to", "last day, inclusive (YYYY-MM-DD), or month (YYYY-MM)", day_or_month),
@@ -259,3 +281,85 @@ def _document_bytes() -> bytes:
 
 async def serve(request: web.Request) -> web.StreamResponse:
     return web.Response(body=_document_bytes(), content_type="application/json")
+
+
+def _admin_reload(
+    answer: dict[str, Any], problem: dict[str, Any], request_id: dict[str, Any]
+) -> dict[str, Any]:
+    return {
+        "operationId": "reloadConfiguration",
+        "summary": "Read the configuration directory again and swap it in (this process only)",
+        "description": (
+            "Role operator. Checks the configuration exactly as start-up does; with errors it is "
+            "refused (422, every problem in `errors` as file:line: field) and the running "
+            "configuration stays. Deliveries in flight finish with the configuration they "
+            "started with. Each process reloads on its own (or on SIGHUP)."
+        ),
+        "parameters": [request_id],
+        "responses": {
+            "200": {"description": "The new configuration runs", "content": _json(answer)},
+            **_problems(problem, 401, 403, 422, 500),
+        },
+    }
+
+
+def _delivery(document: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
+    def header(name: str, description: str) -> dict[str, Any]:
+        return {
+            "name": name,
+            "in": "header",
+            "required": True,
+            "description": description,
+            "schema": {"type": "string"},
+        }
+
+    return {
+        "operationId": "delivery",
+        "summary": "What the http connector POSTs to a back-end (one application)",
+        "description": (
+            "Signed per Standard Webhooks (https://www.standardwebhooks.com): "
+            'webhook-signature is "v1,<base64 HMAC-SHA256 of {webhook-id}.{webhook-timestamp}.'
+            '{raw body}>" with the secret after its whsec_ prefix (base64-decoded); several '
+            "space-separated signatures while a secret is rotated. Answer 2xx once the "
+            "application is stored; 408, 425, 429 and 5xx are retried, other answers end the "
+            "delivery (dead)."
+        ),
+        "security": _PUBLIC,
+        "parameters": [
+            header("webhook-id", "the delivery id, equal on every attempt"),
+            header("webhook-timestamp", "Unix seconds of this attempt"),
+            header("webhook-signature", "v1,<base64 signature> (space-separated if several)"),
+            header("Idempotency-Key", "the delivery id again"),
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": document},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "envelope": manifest,
+                            "data": {
+                                "type": "string",
+                                "contentMediaType": "application/octet-stream",
+                            },
+                            "attachment": {
+                                "type": "array",
+                                "items": {
+                                    "type": "string",
+                                    "contentMediaType": "application/octet-stream",
+                                },
+                            },
+                        },
+                        "required": ["envelope", "data"],
+                    },
+                    "encoding": {"envelope": {"contentType": "application/json"}},
+                },
+            },
+        },
+        "responses": {
+            "2XX": {"description": "Stored by the back-end: delivered"},
+            "default": {"description": "Retried (408, 425, 429, 5xx) or dead (anything else)"},
+        },
+    }

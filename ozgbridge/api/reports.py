@@ -15,7 +15,7 @@ from aiohttp import web
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import TYPE_VALIDATION, Problem
 from ozgbridge.api.schemas import FieldError
-from ozgbridge.api.state import DEPLOYMENT, REPOSITORY
+from ozgbridge.api.state import REPOSITORY, current_deployment
 from ozgbridge.errors import AccessDenied
 from ozgbridge.reporting import Period, Report, build_report, parse_period
 from ozgbridge.reporting.build import UnknownTenantError
@@ -99,12 +99,12 @@ async def make_report(
     """The report this key may see; ScopeError or UnknownTenantError otherwise."""
     app = request.app
     scope = report_scope(key, requested)
-    return await build_report(app[REPOSITORY].engine, app[DEPLOYMENT], period, scope)
+    return await build_report(app[REPOSITORY].engine, current_deployment(request), period, scope)
 
 
 async def get_ozg_report(request: web.Request) -> web.StreamResponse:
     """GET /v1/reports/ozg?from=&to=&tenant=&format=json|csv|xlsx&view=."""
-    key = authenticate(request, request.app[DEPLOYMENT])
+    key = authenticate(request, current_deployment(request))
     period, requested, fmt, view = parse_query(request)
     try:
         report = await make_report(request, key, period, requested)

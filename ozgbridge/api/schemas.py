@@ -270,12 +270,29 @@ class DataOut(CamelModel):
 
 
 class StatusEntryOut(CamelModel):
-    """One entry of the status history: what a back-end or FIT-Connect reported, non-personal."""
+    """One entry of the status history: what a key, a back-end or FIT-Connect reported."""
 
+    id: str | None = None
     at: datetime
-    source: str = Field(description="who reported it: a back-end, or `<plug-in kind>:<its id>`")
-    status: str = Field(description="e.g. accepted, rejected")
+    source: str = Field(
+        description="who reported it: key:<api key id>, backend:<tenant>/<route>, or a plug-in "
+        "as <kind>:<its id>"
+    )
+    status: str = Field(description="a processing status code, e.g. confirmed, completed")
+    note: str | None = Field(
+        default=None,
+        description="text for the applicant; personal data, never logged or audited",
+    )
+    file_reference: str | None = Field(default=None, description="the authority's Aktenzeichen")
     detail: dict[str, Any] = Field(default_factory=dict)
+
+
+class ForwardedFromOut(CamelModel):
+    """A tenant the application was with before it was forwarded (not_responsible)."""
+
+    tenant: str
+    at: datetime
+    by: str = Field(description="who reported not_responsible (as statusHistory[].source)")
 
 
 class ApplicationOut(CamelModel):
@@ -295,11 +312,16 @@ class ApplicationOut(CamelModel):
     processing_status: str | None = Field(
         default=None,
         description=(
-            "the receiving authority's latest decision (e.g. accepted, rejected), reported back "
-            "after delivery; `status` is ozgbridge's own delivery lifecycle"
+            "the authority's latest processing status (confirmed, in_progress, "
+            "information_required, completed, rejected, withdrawn, not_responsible), reported "
+            "back after delivery; `status` is ozgbridge's own delivery lifecycle"
         ),
     )
     status_history: list[StatusEntryOut] = Field(default_factory=list)
+    forwarded_from: list[ForwardedFromOut] = Field(
+        default_factory=list,
+        description="earlier tenants, oldest first; `tenant` is the current one",
+    )
 
 
 class HealthOut(CamelModel):

@@ -1,4 +1,11 @@
-"""Typed application state, shared by the app factory and the handlers."""
+"""Typed application state, shared by the app factory and the handlers.
+
+The configuration is *live*: a reload (SIGHUP, ``POST /v1/admin/reload``) replaces it while the
+app runs, so handlers never keep it in app state of their own. They ask `current_deployment` /
+`current_router` (or `current` for both): the first call in a request takes the configuration of
+that moment, and every later call in the same request returns the same one, so one request never
+mixes two configurations.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,41 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from ozgbridge.live import LiveConfig
 from ozgbridge.routing import Router
+from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
+from ozgbridge.status_desk import StatusDesk
+from ozgbridge.store.outbox_views import EventLog
 from ozgbridge.store.repository import Repository
 from ozgbridge.tenants import Deployment
 
 SETTINGS = web.AppKey("settings", Settings)
-DEPLOYMENT = web.AppKey("deployment", Deployment)
 REPOSITORY = web.AppKey("repository", Repository)
-ROUTER = web.AppKey("router", Router)
+LIVE = web.AppKey("live", LiveConfig)
 # Called after each committed acceptance; the worker uses it to look for due work at once.
 ON_ACCEPTED = web.AppKey[Callable[[], None] | None]("on_accepted")
+
+_RUNTIME = web.RequestKey("runtime", Runtime)
+
+
+def current(request: web.Request) -> Runtime:
+    """The configuration this request runs with (taken on first use, then kept)."""
+    runtime = request.get(_RUNTIME)
+    if runtime is None:
+        runtime = request.app[LIVE].runtime
+        request[_RUNTIME] = runtime
+    return runtime
+
+
+def current_deployment(request: web.Request) -> Deployment:
+    """Tenants, routes and API keys as configured for this request."""
+    return current(request).deployment
+
+
+def current_router(request: web.Request) -> Router:
+    return current(request).router
+
+
+STATUS_DESK = web.AppKey("status_desk", StatusDesk)
+EVENT_LOG = web.AppKey("event_log", EventLog)

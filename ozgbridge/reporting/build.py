@@ -1,57 +1,52 @@
 """Turning configuration and aggregate facts into a `Report`.
 
-What "online" and "area-wide" (flächendeckend) mean is defined in `ozgbridge.reporting.coverage`.
-Service volumes count where applications were *received*, so a service delegated to a Kreis shows
-its volume on the Kreis.
+What "offered", "online" and the area mean is defined in `ozgbridge.reporting.coverage`, route
+availability in `ozgbridge.reporting.availability`. Service volumes count where applications
+were *received*, so a service delegated to a Kreis shows its volume on the Kreis. The headline
+figures are computed for the previous period too (`ozgbridge.reporting.period.previous`), from
+the volumes, route facts and unmet demand of that period only.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Sequence
 from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.errors import InvalidValue
-from ozgbridge.reporting import queries
+from ozgbridge.reporting import queries, route_queries, rows
+from ozgbridge.reporting.availability import combined_availability
 from ozgbridge.reporting.catalogue import Catalogue, default_catalogue
 from ozgbridge.reporting.coverage import Cell, coverage
-from ozgbridge.reporting.coverage import art as coverage_art
-from ozgbridge.reporting.model import (
-    AREA_WIDE,
-    NOT_ONLINE,
-    ONLINE,
-    CoverageCell,
-    Report,
-    ServiceRow,
-    TenantRow,
-    TenantServiceRow,
-    Totals,
-    TrendRow,
-    UsageRow,
-)
-from ozgbridge.reporting.period import Period
-from ozgbridge.tenants import Deployment, RouteConfig, TenantConfig
+from ozgbridge.reporting.inputs import Inputs, PeriodFacts, demand_in_scope
+from ozgbridge.reporting.model import Comparison, Headline, Report, TenantInfo
+from ozgbridge.reporting.period import Period, previous
+from ozgbridge.reporting.processing import processing_rows
+from ozgbridge.reporting.tenant_tree import RegionIndex, groups, placed
+from ozgbridge.store.demand import demand_between
+from ozgbridge.tenants import Deployment, TenantConfig
+
+T = TypeVar("T")
 
 
 class UnknownTenantError(InvalidValue):
     """A tenant asked for is not in the deployment."""
 
 
-def own_route(tenant: TenantConfig, leika_key: str) -> RouteConfig | None:
-    """The tenant's route for the key: one naming it, else its catch-all, else None."""
-    catch_all = None
-    for route in tenant.routes:
-        if route.is_catch_all:
-            catch_all = catch_all or route
-        elif route.matches(leika_key):
-            return route
-    return catch_all
+async def _all(engine: AsyncEngine, *work: Awaitable[Any]) -> list[Any]:
+    """The results in order. PostgreSQL runs the queries at once, one connection each; SQLite
+    one after the other, since every transaction there takes the write lock."""
+    if engine.dialect.name == "postgresql":
+        return list(await asyncio.gather(*work))
+    return [await w for w in work]
 
 
-def _explicit_keys(tenants: Iterable[TenantConfig]) -> set[str]:
-    return {key for t in tenants for r in t.routes if not r.is_catch_all for key in r.services}
+def _at(values: list[T] | None, index: int) -> T | None:
+    return values[index] if values is not None else None
 
 
 async def build_report(
@@ -62,230 +57,136 @@ async def build_report(
     *,
     catalogue: Catalogue | None = None,
     now: datetime | None = None,
+    compare: bool = True,
 ) -> Report:
     """The OZG report for ``period`` over ``tenant_ids`` (None or empty: every tenant)."""
     catalogue = catalogue or default_catalogue()
+    now = now or datetime.now(UTC)
     unknown = sorted(set(tenant_ids or ()) - set(deployment.tenants))
     if unknown:
         raise UnknownTenantError(f"no such tenant: {', '.join(unknown)}")
     filtered = sorted(set(tenant_ids)) if tenant_ids else None
-    scope = [deployment.tenants[t] for t in (filtered or sorted(deployment.tenants))]
-    facts = await queries.fetch_facts(engine, period, filtered)
+    in_scope = set(filtered or deployment.tenants)
+    places = [p for p in placed(deployment) if p.tenant.id in in_scope]
+    scope = [p.tenant for p in places]
+    periods = [period, previous(period)] if compare else [period]
 
-    tenant_services = _tenant_services(deployment, scope, facts, catalogue)
-    keys = _explicit_keys(deployment.tenants.values()) | {r.leika_key for r in tenant_services}
+    facts, earlier_counts, route_facts, checks, open_s, *demand = await _all(
+        engine,
+        queries.fetch_facts(engine, period, filtered),
+        queries.fetch_counts(engine, periods[-1], filtered) if compare else _none(),
+        route_queries.route_facts(engine, periods, now),
+        route_queries.route_checks(engine, periods),
+        route_queries.breaker_open(engine, periods, now),
+        *(demand_between(engine, p.months()[0], p.months()[-1]) for p in periods),
+    )
+    current = PeriodFacts(facts.counts, route_facts[0], _at(checks, 0), _at(open_s, 0), demand[0])
+    cells, keys = await _cells(
+        engine, deployment=deployment, period=period, filtered=filtered, facts=current
+    )
+    report = rows.assemble(
+        Inputs(deployment, scope, filtered, places, catalogue, facts, current, cells, keys),
+        period=period,
+        generated_at=now,
+        tenants=tuple(
+            TenantInfo(
+                p.tenant.id,
+                p.tenant.name,
+                p.tenant.ars,
+                p.tenant.parent,
+                deployment.tenants[p.group].name,
+                p.depth,
+            )
+            for p in places
+        ),
+    )
+    report = dataclasses.replace(
+        report,
+        processing=tuple(await processing_rows(engine, deployment, period, filtered, catalogue)),
+    )
+    if not compare:
+        return report
+    earlier = PeriodFacts(earlier_counts, route_facts[1], _at(checks, 1), _at(open_s, 1), demand[1])
+    earlier_cells, earlier_keys = await _cells(
+        engine, deployment=deployment, period=periods[1], filtered=filtered, facts=earlier
+    )
+    headline = _headline(
+        deployment,
+        scope=scope,
+        filtered=filtered,
+        facts=earlier,
+        cells=earlier_cells,
+        keys=earlier_keys,
+    )
+    return rows.with_previous(report, Comparison(periods[1], headline))
+
+
+async def _none() -> None:
+    return None
+
+
+async def _cells(
+    engine: AsyncEngine,
+    *,
+    deployment: Deployment,
+    period: Period,
+    filtered: list[str] | None,
+    facts: PeriodFacts,
+) -> tuple[dict[tuple[str, str], Cell], list[str]]:
+    counts = facts.counts
+    explicit = {k for t in deployment.tenants.values() for r in t.routes for k in r.services}
+    keys = sorted((explicit - {"*"}) | {key for _, key in counts})
 
     async def active_pairs(tenants: Sequence[str]) -> set[tuple[str, str]]:
         # The counts already know the tenants in scope; ask the database only about the others.
         known = set(deployment.tenants) if filtered is None else set(filtered)
-        pairs = {pair for pair in facts.counts if pair[0] in tenants}
+        pairs = {pair for pair in counts if pair[0] in tenants}
         others = [t for t in tenants if t not in known]
         return pairs | (await queries.active_pairs(engine, period, others) if others else set())
 
-    cells = await coverage(deployment, scope, keys, active_pairs)
-    online = {pair: c.online for pair, c in cells.items()}
-    art = {key: coverage_art(sum(online[(t.id, key)] for t in scope), len(scope)) for key in keys}
-    coverage_rows = _coverage(scope, sorted(keys), cells=cells, art=art, catalogue=catalogue)
-    services = _services(
-        scope,
-        sorted(keys),
-        tenant_services=tenant_services,
-        online=online,
-        art=art,
-        catalogue=catalogue,
-    )
-    usage = _usage(deployment, facts, catalogue)
-    trend = [
-        TrendRow(month, key, catalogue.service(key).name, m.received, m.delivered, m.dead)
-        for (month, key), m in sorted(facts.trend.items())
-    ]
-    tenants_shown = {t.id: t.name for t in scope}
-    for row in tenant_services:
-        tenants_shown.setdefault(row.tenant, row.tenant_name)
-    return Report(
-        period=period,
-        generated_at=now or datetime.now(UTC),
-        tenants=tuple(sorted(tenants_shown.items())),
-        tenant_services=tuple(tenant_services),
-        tenant_health=tuple(_tenant_health(tenant_services, facts)),
-        services=tuple(services),
-        coverage=tuple(coverage_rows),
-        usage=tuple(usage),
-        trend=tuple(trend),
-        totals=_totals(tenant_services, services, usage),
-    )
+    cells = await coverage(deployment, keys, active_pairs, facts.verdicts(deployment))
+    return cells, keys
 
 
-def _tenant_services(
+def _headline(
     deployment: Deployment,
-    scope: list[TenantConfig],
-    facts: queries.Facts,
-    catalogue: Catalogue,
-) -> list[TenantServiceRow]:
-    # Services a tenant routes explicitly are listed even without applications: "online, unused"
-    # is a finding a coordinator needs to see.
-    pairs = set(facts.counts) | {(t.id, key) for t in scope for key in _explicit_keys([t])}
-    rows: list[TenantServiceRow] = []
-    for tenant_id, key in sorted(pairs):
-        tenant = deployment.tenants.get(tenant_id)
-        route = own_route(tenant, key) if tenant is not None else None
-        maturity = route.maturity if route is not None else None
-        service = catalogue.service(key)
-        c = facts.counts.get((tenant_id, key), queries.Counts(0, 0, 0, 0, 0))
-        d = facts.deliveries.get((tenant_id, key))
-        rows.append(
-            TenantServiceRow(
-                tenant=tenant_id,
-                tenant_name=tenant.name if tenant else tenant_id,
-                ars=tenant.ars if tenant else "",
-                leika_key=key,
-                service_name=service.name,
-                ozg_id=service.ozg_id,
-                ozg_leistung=service.ozg_leistung,
-                channel=route.connector if route else None,
-                maturity_model=maturity.model if maturity else None,
-                maturity_level=maturity.level if maturity else None,
-                received=c.received,
-                delivered=c.delivered,
-                dead=c.dead,
-                pending=c.received - c.delivered - c.dead,
-                latency_median_s=d.median_s if d else None,
-                latency_p95_s=d.p95_s if d else None,
-                attempts_per_delivered=(
-                    round(d.attempts / d.delivered, 3) if d and d.delivered else None
-                ),
-            )
-        )
-    return rows
-
-
-def _tenant_health(
-    tenant_services: list[TenantServiceRow], facts: queries.Facts
-) -> list[TenantRow]:
-    rows = []
-    for tenant_id in sorted({r.tenant for r in tenant_services}):
-        mine = [r for r in tenant_services if r.tenant == tenant_id]
-        d = facts.tenant_deliveries.get(tenant_id)
-        received = sum(r.received for r in mine)
-        delivered = sum(r.delivered for r in mine)
-        dead = sum(r.dead for r in mine)
-        rows.append(
-            TenantRow(
-                tenant=tenant_id,
-                tenant_name=mine[0].tenant_name,
-                received=received,
-                delivered=delivered,
-                dead=dead,
-                pending=received - delivered - dead,
-                latency_median_s=d.median_s if d else None,
-                latency_p95_s=d.p95_s if d else None,
-                attempts_per_delivered=(
-                    round(d.attempts / d.delivered, 3) if d and d.delivered else None
-                ),
-            )
-        )
-    return rows
-
-
-def _coverage(
-    scope: list[TenantConfig],
-    keys: list[str],
     *,
+    scope: list[TenantConfig],
+    filtered: list[str] | None,
+    facts: PeriodFacts,
     cells: dict[tuple[str, str], Cell],
-    art: dict[str, str],
-    catalogue: Catalogue,
-) -> list[CoverageCell]:
-    rows = []
-    for key in keys:
-        for tenant in scope:
-            c = cells[(tenant.id, key)]
-            rows.append(
-                CoverageCell(
-                    leika_key=key,
-                    tenant=tenant.id,
-                    ars=tenant.ars,
-                    ozgid=catalogue.service(key).ozg_id,
-                    online_status=ONLINE if c.online else NOT_ONLINE,
-                    art_flaechendeckung=art[key],
-                    served_by=c.served_by,
-                    maturity_model=c.maturity.model if c.maturity else None,
-                    maturity_level=c.maturity.level if c.maturity else None,
-                )
-            )
-    return rows
-
-
-def _services(
-    scope: list[TenantConfig],
     keys: list[str],
-    *,
-    tenant_services: list[TenantServiceRow],
-    online: dict[tuple[str, str], bool],
-    art: dict[str, str],
-    catalogue: Catalogue,
-) -> list[ServiceRow]:
-    volume: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for row in tenant_services:
-        v = volume[row.leika_key]
-        v[0] += row.received
-        v[1] += row.delivered
-        v[2] += row.dead
-        v[3] += row.pending
-    rows = []
-    for key in keys:
-        service = catalogue.service(key)
-        received, delivered, dead, pending = volume.get(key, [0, 0, 0, 0])
-        rows.append(
-            ServiceRow(
-                leika_key=key,
-                service_name=service.name,
-                ozg_id=service.ozg_id,
-                ozg_leistung=service.ozg_leistung,
-                tenants_in_scope=len(scope),
-                tenants_online=sum(online[(t.id, key)] for t in scope),
-                art_flaechendeckung=art[key],
-                received=received,
-                delivered=delivered,
-                dead=dead,
-                pending=pending,
-            )
-        )
-    return rows
-
-
-def _usage(deployment: Deployment, facts: queries.Facts, catalogue: Catalogue) -> list[UsageRow]:
-    rows = []
-    for (tenant_id, key), c in sorted(facts.counts.items()):
-        extra, extra_delivered = facts.attachment_bytes.get((tenant_id, key), (0, 0))
-        tenant = deployment.tenants.get(tenant_id)
-        rows.append(
-            UsageRow(
-                tenant=tenant_id,
-                tenant_name=tenant.name if tenant else tenant_id,
-                leika_key=key,
-                service_name=catalogue.service(key).name,
-                applications=c.received,
-                delivered=c.delivered,
-                volume_bytes=c.data_bytes + extra,
-                delivered_volume_bytes=c.delivered_data_bytes + extra_delivered,
-            )
-        )
-    return rows
-
-
-def _totals(
-    tenant_services: list[TenantServiceRow], services: list[ServiceRow], usage: list[UsageRow]
-) -> Totals:
-    received = sum(r.received for r in tenant_services)
-    delivered = sum(r.delivered for r in tenant_services)
-    dead = sum(r.dead for r in tenant_services)
-    return Totals(
-        received=received,
-        delivered=delivered,
-        dead=dead,
-        pending=received - delivered - dead,
-        volume_bytes=sum(u.volume_bytes for u in usage),
-        delivered_volume_bytes=sum(u.delivered_volume_bytes for u in usage),
-        services_online=sum(1 for s in services if s.tenants_online),
-        services_area_wide=sum(1 for s in services if s.art_flaechendeckung == AREA_WIDE),
+) -> Headline:
+    ids = {t.id for t in scope}
+    regions = RegionIndex(deployment.tenants.values())
+    wanted = set(filtered) if filtered is not None else None
+    counts = [c for (tenant, _), c in facts.counts.items() if tenant in ids]
+    online = [sum(cells[(t.id, k)].online for t in scope) for k in keys]
+    return Headline(
+        received=sum(c.received for c in counts),
+        delivered=sum(c.delivered for c in counts),
+        dead=sum(c.dead for c in counts),
+        services_offered=sum(any(cells[(t.id, k)].offered for t in scope) for k in keys),
+        services_online=sum(1 for n in online if n),
+        services_area_wide=sum(1 for n in online if scope and n == len(scope)),
+        refusals=sum(d.refusals for d in facts.demand if demand_in_scope(regions, d.ars, wanted)),
+        availability=combined_availability(
+            [f for (tenant, _), f in facts.routes.items() if tenant in ids]
+        ),
     )
+
+
+async def kreis_reports(
+    engine: AsyncEngine,
+    deployment: Deployment,
+    period: Period,
+    tenant_ids: Sequence[str] | None = None,
+) -> list[tuple[str, Report]]:
+    """One report per Kreis (group) among ``tenant_ids`` (None: all), for the printed summary."""
+    unknown = sorted(set(tenant_ids or ()) - set(deployment.tenants))
+    if unknown:
+        raise UnknownTenantError(f"no such tenant: {', '.join(unknown)}")
+    return [
+        (head.name, await build_report(engine, deployment, period, members))
+        for head, members in groups(deployment, tenant_ids or list(deployment.tenants))
+    ]

@@ -12,29 +12,16 @@ from collections import defaultdict
 from collections.abc import Sequence
 from html import escape
 
+from ozgbridge.reporting.fmt import fmt_int, fmt_month, fmt_seconds, fmt_share
 from ozgbridge.reporting.model import Report
 
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442"]
 OTHER = "#8C8C8C"
 HEALTH = {"delivered": "#009E73", "pending": "#E69F00", "dead": "#D55E00"}
-# Light to dark blue by maturity as a share of the model's top level (1.1: 0–4, 2.0: 0–7).
-MATURITY_FILLS = ["#DEEBF7", "#9ECAE1", "#6BAED6", "#3182BD", "#08519C"]
-MATURITY_MAX = {"1.1": 4, "2.0": 7}
 TOP_SERVICES = 6
 
 
-def fmt_int(value: int) -> str:
-    return f"{value:,}".replace(",", ".")
-
-
-def fmt_seconds(value: float | None) -> str:
-    if value is None:
-        return "–"
-    text = f"{value:,.1f}".replace(",", " ").replace(".", ",").replace(" ", ".")
-    return f"{text} s"
-
-
-def _luminance(colour: str) -> float:
+def luminance(colour: str) -> float:
     """WCAG relative luminance of ``#RRGGBB``."""
 
     def linear(channel: float) -> float:
@@ -44,13 +31,13 @@ def _luminance(colour: str) -> float:
     return 0.2126 * red + 0.7152 * green + 0.0722 * blue
 
 
-def _text_colour(fill: str) -> str:
+def text_colour(fill: str) -> str:
     """Black or white, whichever has the higher WCAG contrast ratio on ``fill``."""
-    luminance = _luminance(fill)
-    return "#000000" if (luminance + 0.05) / 0.05 >= 1.05 / (luminance + 0.05) else "#FFFFFF"
+    lum = luminance(fill)
+    return "#000000" if (lum + 0.05) / 0.05 >= 1.05 / (lum + 0.05) else "#FFFFFF"
 
 
-def _figure(
+def figure(
     chart_id: str, texts: tuple[str, str], svg_body: str, size: tuple[int, int], table: str
 ) -> str:
     title, desc = texts
@@ -67,7 +54,7 @@ def _figure(
     )
 
 
-def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric_from: int = 1) -> str:
+def table(headers: Sequence[str], rows: Sequence[Sequence[str]], *, numeric_from: int = 1) -> str:
     head = "".join(f'<th scope="col">{escape(h)}</th>' for h in headers)
     body = []
     for row in rows:
@@ -129,12 +116,13 @@ def volume_chart(report: Report) -> str:
             label = "weitere Leistungen" if service == "other" else names[service]
             parts.append(
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{bar:.1f}" height="{h:.1f}" fill="{colour}">'
-                f"<title>{escape(month)} · {escape(label)}: {fmt_int(count)}</title></rect>"
+                f"<title>{escape(fmt_month(month))} · {escape(label)}: "
+                f"{fmt_int(count)}</title></rect>"
             )
         if len(months) <= 24 or index % 3 == 0:
             parts.append(
                 f'<text x="{x + bar / 2:.1f}" y="{top_pad + plot_h + 16}" text-anchor="middle" '
-                f'font-size="11">{escape(month)}</text>'
+                f'font-size="11">{escape(fmt_month(month))}</text>'
             )
     legend_y = top_pad + plot_h + 36
     for s_index, service in enumerate(series):
@@ -147,7 +135,7 @@ def volume_chart(report: Report) -> str:
         )
     height = legend_y + 16 * len(series) + 4
     rows = [
-        [month] + [fmt_int(values[(month, s)]) for s in series] + [fmt_int(totals[i])]
+        [fmt_month(month)] + [fmt_int(values[(month, s)]) for s in series] + [fmt_int(totals[i])]
         for i, month in enumerate(months)
     ]
     headers = (
@@ -156,110 +144,30 @@ def volume_chart(report: Report) -> str:
         + ["gesamt"]
     )
     desc = f"Eingegangene Anträge je Monat, {fmt_int(sum(totals))} insgesamt."
-    return _figure(
+    return figure(
         "chart-volume",
         ("Anträge je Monat und Leistung", desc),
         "".join(parts),
         (width, height),
-        _table(headers, rows),
-    )
-
-
-def _maturity_fill(model: str, level: int) -> str:
-    share = level / MATURITY_MAX[model]
-    return MATURITY_FILLS[min(len(MATURITY_FILLS) - 1, round(share * (len(MATURITY_FILLS) - 1)))]
-
-
-def coverage_chart(report: Report) -> str:
-    """Matrix tenants × services: online or not, coloured by the declared maturity level."""
-    tenants = [
-        (tid, name) for tid, name in report.tenants if any(c.tenant == tid for c in report.coverage)
-    ]
-    keys = [s.leika_key for s in report.services]
-    names = {s.leika_key: s.service_name for s in report.services}
-    cells = {(c.tenant, c.leika_key): c for c in report.coverage}
-    left, top, cell = 190, 170, 30
-    width = left + cell * max(len(keys), 1) + 150  # room for the slanted service names
-    height = top + cell * max(len(tenants), 1) + 60
-    parts = []
-    for col, key in enumerate(keys):
-        x = left + col * cell + cell / 2
-        parts.append(
-            f'<text transform="translate({x:.1f},{top - 6}) rotate(-55)" font-size="11">'
-            f"{escape(names[key][:30])}</text>"
-        )
-    table_rows = []
-    for row, (tenant_id, tenant_name) in enumerate(tenants):
-        y = top + row * cell
-        parts.append(
-            f'<text x="{left - 6}" y="{y + cell / 2 + 4:.1f}" text-anchor="end" font-size="12">'
-            f"{escape(tenant_name[:28])}</text>"
-        )
-        table_row = [tenant_name]
-        for col, key in enumerate(keys):
-            c = cells.get((tenant_id, key))
-            x = left + col * cell
-            via = "alle Mitglieder" if c is not None and c.served_by == "members" else None
-            via = via or (c.served_by if c is not None else None)
-            if c is None or c.online_status != "online":
-                fill, label, text = "#F2F2F2", "–", "nicht online"
-            elif c.maturity_model is None or c.maturity_level is None:
-                fill, label, text = "#FFFFFF", "?", f"online über {via}, Reifegrad ohne Angabe"
-            else:
-                fill = _maturity_fill(c.maturity_model, c.maturity_level)
-                label = str(c.maturity_level)
-                text = (
-                    f"online über {via}, Reifegrad {c.maturity_level} (Modell {c.maturity_model})"
-                )
-            table_row.append(text)
-            parts.append(
-                f'<rect x="{x}" y="{y}" width="{cell - 2}" height="{cell - 2}" fill="{fill}" '
-                f'stroke="#7A7A7A" stroke-width="0.5"><title>{escape(tenant_name)} · '
-                f"{escape(names[key])}: {escape(text)}</title></rect>"
-                f'<text x="{x + (cell - 2) / 2:.1f}" y="{y + cell / 2 + 3:.1f}" '
-                f'text-anchor="middle" font-size="12" fill="{_text_colour(fill)}">{label}</text>'
-            )
-        table_rows.append(table_row)
-    legend_y = top + cell * len(tenants) + 24
-    parts.append(
-        f'<text x="10" y="{legend_y}" font-size="12">Zahl: Reifegradstufe; – nicht online; '
-        "? ohne Angabe. Farbe: Stufe als Anteil der höchsten des Modells (1.1: 4, 2.0: 7)</text>"
-    )
-    for i, fill in enumerate(MATURITY_FILLS):
-        x = 10 + i * 60
-        parts.append(
-            f'<rect x="{x}" y="{legend_y + 10}" width="56" height="16" fill="{fill}" '
-            'stroke="#7A7A7A" stroke-width="0.5"/>'
-            f'<text x="{x + 28}" y="{legend_y + 22}" text-anchor="middle" font-size="11" '
-            f'fill="{_text_colour(fill)}">{i * 100 // (len(MATURITY_FILLS) - 1)} %</text>'
-        )
-    width = max(width, 720)
-    area_wide = sum(1 for s in report.services if s.art_flaechendeckung == "flaechendeckend")
-    desc = (
-        f"{len(keys)} Leistungen in {len(tenants)} Mandanten; {area_wide} davon flächendeckend "
-        "online. Zellen zeigen die erklärte Reifegradstufe."
-    )
-    headers = ["Mandant", *(names[k] for k in keys)]
-    return _figure(
-        "chart-coverage",
-        ("Abdeckung: Mandanten × Leistungen", desc),
-        "".join(parts),
-        (width, height),
-        _table(headers, table_rows, numeric_from=len(headers)),
+        table(headers, rows),
     )
 
 
 def health_chart(report: Report) -> str:
-    """Per tenant: shares delivered / pending / dead, with n and the p95 latency beside."""
+    """Per tenant (each Kreis first, its towns indented): shares delivered / pending / dead, with
+    n, the p95 latency and the availability beside."""
     rows = report.tenant_health
-    left, bar_w, row_h = 190, 380, 26
-    width, height = left + bar_w + 230, 30 + row_h * max(len(rows), 1) + 30
+    depth = {t.id: t.depth for t in report.tenants}
+    left, bar_w, row_h = 200, 360, 26
+    width, height = left + bar_w + 300, 30 + row_h * max(len(rows), 1) + 30
     parts = []
     for i, r in enumerate(rows):
         y = 10 + i * row_h
+        indent = 12 * depth.get(r.tenant, 0)
+        weight = ' font-weight="bold"' if not depth.get(r.tenant, 0) else ""
         parts.append(
-            f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12">'
-            f"{escape(r.tenant_name[:28])}</text>"
+            f'<text x="{left - 6}" y="{y + 15}" text-anchor="end" font-size="12"{weight}>'
+            f"{escape(r.tenant_name[: 28 - indent // 6])}</text>"
         )
         x = float(left)
         for state, count in (("delivered", r.delivered), ("pending", r.pending), ("dead", r.dead)):
@@ -268,23 +176,32 @@ def health_chart(report: Report) -> str:
             w = bar_w * count / r.received
             parts.append(
                 f'<rect x="{x:.1f}" y="{y}" width="{w:.1f}" height="{row_h - 6}" '
-                f'fill="{HEALTH[state]}"><title>{escape(r.tenant_name)} · {_STATE_DE[state]}: '
+                f'fill="{HEALTH[state]}"><title>{escape(r.tenant_name)} · {STATE_DE[state]}: '
                 f"{fmt_int(count)}</title></rect>"
             )
             x += w
         parts.append(
             f'<text x="{left + bar_w + 8}" y="{y + 15}" font-size="12">n = {fmt_int(r.received)}'
-            f" · p95 {fmt_seconds(r.latency_p95_s)}</text>"
+            f" · p95 {fmt_seconds(r.latency_p95_s)} · ≤ 1 h: {fmt_share(r.availability)}</text>"
         )
     legend_y = 10 + row_h * len(rows) + 16
     for i, (state, colour) in enumerate(HEALTH.items()):
         parts.append(
             f'<rect x="{left + i * 130}" y="{legend_y - 10}" width="12" height="12" '
             f'fill="{colour}"/><text x="{left + i * 130 + 18}" y="{legend_y}" font-size="12">'
-            f"{_STATE_DE[state]}</text>"
+            f"{STATE_DE[state]}</text>"
         )
-    table = _table(
-        ["Mandant", "eingegangen", "zugestellt", "offen", "gescheitert", "Median", "p95"],
+    data = table(
+        [
+            "Kommune",
+            "eingegangen",
+            "zugestellt",
+            "offen",
+            "gescheitert",
+            "Median",
+            "p95",
+            "Verfügbarkeit (≤ 1 h)",
+        ],
         [
             [
                 r.tenant_name,
@@ -294,15 +211,19 @@ def health_chart(report: Report) -> str:
                 fmt_int(r.dead),
                 fmt_seconds(r.latency_median_s),
                 fmt_seconds(r.latency_p95_s),
+                fmt_share(r.availability),
             ]
             for r in rows
         ],
     )
     dead = sum(r.dead for r in rows)
-    desc = f"Zustellung je Mandant: Anteile zugestellt, offen, gescheitert; {dead} gescheitert."
-    return _figure(
-        "chart-health", ("Zustellung je Mandant", desc), "".join(parts), (width, height), table
+    desc = (
+        "Zustellung je Kommune: Anteile zugestellt, offen, gescheitert; "
+        f"{fmt_int(dead)} gescheitert."
+    )
+    return figure(
+        "chart-health", ("Zustellung je Kommune", desc), "".join(parts), (width, height), data
     )
 
 
-_STATE_DE = {"delivered": "zugestellt", "pending": "offen", "dead": "gescheitert"}
+STATE_DE = {"delivered": "zugestellt", "pending": "offen", "dead": "gescheitert"}

@@ -1,31 +1,26 @@
 """The report's shape: plain frozen dataclasses, one per view, and their JSON form.
 
-Every renderer (JSON, CSV, XLSX, HTML) reads these; none of them queries anything. Latencies are
-seconds (float), volumes bytes (int); ``None`` means "no value" (e.g. no delivery to measure),
-never zero.
+Every renderer (JSON, CSV, XLSX, HTML, PDF) reads these; none of them queries anything. Field
+names are the stable snake_case keys of JSON and CSV; people see the German labels of
+`ozgbridge.reporting.labels`. Latencies are seconds (float), volumes bytes (int), shares 0…1;
+``None`` means "no value" (e.g. no delivery to measure), never zero.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ozgbridge.reporting.period import Period
-
-AREA_WIDE = "flaechendeckend"
-PARTIAL = "teilweise"
-NOWHERE = "keine"
-ONLINE = "online"
-NOT_ONLINE = "nicht_online"
+from ozgbridge.reporting.processing import ProcessingRow
 
 
 @dataclass(frozen=True)
 class TenantServiceRow:
-    """Per tenant × service: volumes, delivery health and the route's declared maturity."""
+    """Per tenant × service where applications were received: volumes, health, maturity."""
 
+    kreis: str
     tenant: str
     tenant_name: str
     ars: str
@@ -33,6 +28,7 @@ class TenantServiceRow:
     service_name: str
     ozg_id: str | None
     ozg_leistung: str | None
+    route_id: str | None
     channel: str | None
     maturity_model: str | None
     maturity_level: int | None
@@ -49,6 +45,7 @@ class TenantServiceRow:
 class TenantRow:
     """Delivery health per tenant: all services together, percentiles over all deliveries."""
 
+    kreis: str
     tenant: str
     tenant_name: str
     received: int
@@ -58,52 +55,110 @@ class TenantRow:
     latency_median_s: float | None
     latency_p95_s: float | None
     attempts_per_delivered: float | None
+    availability: float | None
 
 
 @dataclass(frozen=True)
-class CoverageCell:
-    """Whether ``leika_key`` is online for ``tenant``'s region, and who serves it there.
-
-    One row of the federal Dashboard Digitale Verwaltung export shape: ``leika_key``, ``ars``,
-    ``ozgid``, ``online_status``, ``art_flaechendeckung`` (the last repeated from the service).
-    """
+class CoverageRow:
+    """One service in one tenant's region. The first thirteen fields are the federal Dashboard
+    Digitale Verwaltung export's (`ozgbridge.reporting.federal`), names and values alike."""
 
     leika_key: str
-    tenant: str
+    leika_name: str
     ars: str
-    ozgid: str | None
+    ars_name: str
+    ars_federal_state: str
+    bundesland: str | None
+    leika_bezeichnung: str
+    ozgid: int | None
+    ozg_bezeichnung: str | None
+    url: str | None
     online_status: str
-    art_flaechendeckung: str
+    aktiv: str
+    art_flaechendeckung: str | None
+    tenant: str
+    kreis: str
+    offered: bool
+    reason: str
     served_by: str | None
+    served_by_name: str | None
+    route_id: str | None
     maturity_model: str | None
     maturity_level: int | None
+    maturity_meets_threshold: bool | None
+    availability: float | None
 
 
 @dataclass(frozen=True)
 class ServiceRow:
-    """Per service across the tenants in scope: coverage and volume."""
+    """Per service across the tenants in scope: coverage, volume and unmet demand."""
 
     leika_key: str
     service_name: str
     ozg_id: str | None
     ozg_leistung: str | None
     tenants_in_scope: int
+    tenants_offered: int
     tenants_online: int
-    art_flaechendeckung: str
+    area_wide: bool
     received: int
     delivered: int
     dead: int
     pending: int
+    refusals: int
+
+
+@dataclass(frozen=True)
+class RouteRow:
+    """Per route of a tenant in scope: availability in the period."""
+
+    kreis: str
+    tenant: str
+    tenant_name: str
+    route_id: str
+    connector: str | None
+    verdict: str
+    deliveries: int
+    delivered_within_hour: int
+    undecided: int
+    availability: float | None
+    delivered: int
+    dead: int
+    last_delivered_at: datetime | None
+    checks_ok: int | None
+    checks_failed: int | None
+    breaker_open_s: float | None
+
+
+@dataclass(frozen=True)
+class DemandRow:
+    """Nachfrage ohne Angebot: refusals for want of a responsible authority, service × region."""
+
+    leika_key: str
+    service_name: str
+    ozg_id: str | None
+    ozg_leistung: str | None
+    ars: str
+    region_name: str
+    tenant: str | None
+    kreis: str | None
+    refusals: int
+    months: int
+    last_month: str
+    routed_now: bool
 
 
 @dataclass(frozen=True)
 class UsageRow:
     """Per tenant × service, for cost allocation: applications and bytes."""
 
+    kreis: str
     tenant: str
     tenant_name: str
     leika_key: str
     service_name: str
+    ozg_id: str | None
+    ozg_leistung: str | None
     applications: int
     delivered: int
     volume_bytes: int
@@ -117,9 +172,24 @@ class TrendRow:
     month: str
     leika_key: str
     service_name: str
+    ozg_id: str | None
     received: int
     delivered: int
     dead: int
+
+
+@dataclass(frozen=True)
+class Headline:
+    """The figures compared with the previous period."""
+
+    received: int
+    delivered: int
+    dead: int
+    services_offered: int
+    services_online: int
+    services_area_wide: int
+    refusals: int
+    availability: float | None
 
 
 @dataclass(frozen=True)
@@ -130,25 +200,58 @@ class Totals:
     pending: int
     volume_bytes: int
     delivered_volume_bytes: int
+    services_offered: int
     services_online: int
     services_area_wide: int
+    refusals: int
+    availability: float | None
+
+    def headline(self) -> Headline:
+        return Headline(
+            **{f.name: getattr(self, f.name) for f in fields(Headline)},
+        )
+
+
+@dataclass(frozen=True)
+class TenantInfo:
+    """A tenant in scope, with its place among the others (``kreis``: its group's head)."""
+
+    id: str
+    name: str
+    ars: str
+    parent: str | None
+    kreis: str
+    depth: int
+
+
+@dataclass(frozen=True)
+class Comparison:
+    period: Period
+    headline: Headline
 
 
 @dataclass(frozen=True)
 class Report:
     period: Period
     generated_at: datetime
-    tenants: tuple[tuple[str, str], ...]  # (id, name) in scope, by id
+    tenants: tuple[TenantInfo, ...]  # in scope, in report order (each Kreis first)
     tenant_services: tuple[TenantServiceRow, ...]
     tenant_health: tuple[TenantRow, ...]
     services: tuple[ServiceRow, ...]
-    coverage: tuple[CoverageCell, ...]
+    coverage: tuple[CoverageRow, ...]
+    availability: tuple[RouteRow, ...]
+    unmet_demand: tuple[DemandRow, ...]
     usage: tuple[UsageRow, ...]
     trend: tuple[TrendRow, ...]
     totals: Totals
+    previous: Comparison | None
+    processing: tuple[ProcessingRow, ...] = ()  # see ozgbridge.reporting.processing
 
     def months(self) -> list[str]:
         return self.period.months()
+
+    def tenant_names(self) -> dict[str, str]:
+        return {t.id: t.name for t in self.tenants}
 
 
 # The views a flat format (CSV, one XLSX sheet each) can show, by name.
@@ -156,66 +259,20 @@ VIEWS: dict[str, type[Any]] = {
     "tenant-services": TenantServiceRow,
     "tenant-health": TenantRow,
     "services": ServiceRow,
-    "coverage": CoverageCell,
+    "coverage": CoverageRow,
+    "availability": RouteRow,
+    "unmet-demand": DemandRow,
     "usage": UsageRow,
     "trend": TrendRow,
+    "processing": ProcessingRow,
 }
 DEFAULT_VIEW = "tenant-services"
 
 
 def view_rows(report: Report, view: str) -> tuple[Any, ...]:
-    rows: dict[str, tuple[Any, ...]] = {
-        "tenant-services": report.tenant_services,
-        "tenant-health": report.tenant_health,
-        "services": report.services,
-        "coverage": report.coverage,
-        "usage": report.usage,
-        "trend": report.trend,
-    }
-    return rows[view]
+    rows: tuple[Any, ...] = getattr(report, view.replace("-", "_"))
+    return rows
 
 
 def columns(view: str) -> list[str]:
     return [f.name for f in fields(VIEWS[view])]
-
-
-class PeriodOut(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_: date = Field(alias="from", description="first day, inclusive (UTC)")
-    to: date = Field(description="last day, inclusive (UTC)")
-
-
-class TenantRef(BaseModel):
-    id: str
-    name: str
-
-
-class ReportDocument(BaseModel):
-    """The JSON form of a report (``GET /v1/reports/ozg``, ``ozgbridge report --format json``)."""
-
-    period: PeriodOut
-    generated_at: datetime
-    tenants: list[TenantRef]
-    totals: Totals
-    tenant_services: list[TenantServiceRow]
-    tenant_health: list[TenantRow]
-    services: list[ServiceRow]
-    coverage: list[CoverageCell]
-    usage: list[UsageRow]
-    trend: list[TrendRow]
-
-
-def to_document(report: Report) -> ReportDocument:
-    return ReportDocument(
-        period=PeriodOut(from_=report.period.first, to=report.period.last),
-        generated_at=report.generated_at,
-        tenants=[TenantRef(id=tid, name=name) for tid, name in report.tenants],
-        totals=report.totals,
-        tenant_services=list(report.tenant_services),
-        tenant_health=list(report.tenant_health),
-        services=list(report.services),
-        coverage=list(report.coverage),
-        usage=list(report.usage),
-        trend=list(report.trend),
-    )

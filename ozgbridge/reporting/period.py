@@ -3,6 +3,9 @@
 Coordinators think in "1 October to 31 October"; the database compares timestamps. A `Period`
 holds both: ``first`` and ``last`` day (inclusive) and ``start``/``end`` instants with ``end``
 exclusive, so that no application at 23:59:59.9 falls between two reports.
+
+The default is the current month to date; `presets` are the dashboard's quick links and
+`previous` the period a report compares its headline figures with (Δ).
 """
 
 from __future__ import annotations
@@ -49,11 +52,55 @@ def _month_end(year: int, month: int) -> date:
     return following - timedelta(days=1)
 
 
+def _today(today: date | None) -> date:
+    return today or datetime.now(UTC).date()
+
+
 def last_full_month(today: date | None = None) -> Period:
     """The calendar month before the one containing ``today`` (default: today in UTC)."""
-    today = today or datetime.now(UTC).date()
-    last = today.replace(day=1) - timedelta(days=1)
+    last = _today(today).replace(day=1) - timedelta(days=1)
     return Period(last.replace(day=1), last)
+
+
+def month_to_date(today: date | None = None) -> Period:
+    """From the first of the current month to today (UTC): the report's default."""
+    today = _today(today)
+    return Period(today.replace(day=1), today)
+
+
+def _add_months(day: date, months: int) -> date:
+    """``day`` moved by whole months, clamped to the end of the target month (31.3. − 1 → 28.2.)."""
+    year, month = divmod(day.year * 12 + day.month - 1 + months, 12)
+    return date(year, month + 1, min(day.day, _month_end(year, month + 1).day))
+
+
+def presets(today: date | None = None) -> list[tuple[str, Period]]:
+    """The quick links: this month and this year to date, last month, the last 12 months
+    (the current month included, so eleven full months before it)."""
+    today = _today(today)
+    return [
+        ("dieser Monat", month_to_date(today)),
+        ("letzter Monat", last_full_month(today)),
+        ("dieses Jahr", Period(date(today.year, 1, 1), today)),
+        ("letzte 12 Monate", Period(_add_months(today.replace(day=1), -11), today)),
+    ]
+
+
+def previous(period: Period) -> Period:
+    """The period a report compares with: as long, directly before.
+
+    A period starting on the first of a month moves back by the months it touches, day for day
+    (1.–20. November → 1.–20. October; a whole quarter → the quarter before); any other period
+    moves back by its length in days.
+    """
+    if period.first.day == 1:
+        months = len(period.months())
+        last = _add_months(period.last, -months)
+        if period.last == _month_end(period.last.year, period.last.month):
+            last = _month_end(last.year, last.month)  # whole months stay whole months
+        return Period(_add_months(period.first, -months), last)
+    length = period.last - period.first + timedelta(days=1)
+    return Period(period.first - length, period.last - length)
 
 
 def _parse_bound(value: str, *, end: bool) -> date:
@@ -74,12 +121,12 @@ def parse_period(
 ) -> Period:
     """A period from user input; either bound may be a day or a month (``2026-10`` = all of it).
 
-    Without both bounds the default is the last full month; with only one, the other is taken
-    from the month it names (``from=2026-03`` alone means March 2026). ``max_days`` keeps a typo
-    like ``from=0001-01-01`` from becoming a report over two millennia.
+    Without both bounds the default is the current month to date; with only one, the other is
+    taken from the month it names (``from=2026-03`` alone means March 2026). ``max_days`` keeps a
+    typo like ``from=0001-01-01`` from becoming a report over two millennia.
     """
     if not first and not last:
-        return last_full_month(today)
+        return month_to_date(today)
     start = _parse_bound(first or last or "", end=False)
     stop = _parse_bound(last or first or "", end=True)
     if not first:

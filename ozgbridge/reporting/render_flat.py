@@ -10,7 +10,8 @@ import csv
 import io
 from dataclasses import astuple
 
-from ozgbridge.reporting.model import Report, columns, to_document, view_rows
+from ozgbridge.reporting.document import to_document
+from ozgbridge.reporting.model import Report, columns, view_rows
 
 
 def render_json(report: Report) -> bytes:

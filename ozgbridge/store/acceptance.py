@@ -57,6 +57,7 @@ class AcceptanceRows:
                 "data": new.data,
                 "received_at": now,
                 "updated_at": now,
+                "portal_events": new.portal_events,
             }
         )
         self.attachments += [

@@ -151,8 +151,9 @@ async def record_outcomes_together(
         events.append(_attempt_event(claimed, worker_id, result))
         if ours:
             statuses.append(
-                {"b_id": claimed.application_id, "b_status": _APPLICATION_STATUS[final]}
-            )
+                {"b_id": claimed.application_id, "b_tenant": claimed.tenant_id,
+                 "b_status": _APPLICATION_STATUS[final]}
+            )  # fmt: skip
             if final is not None:
                 events.append(_final_event(claimed, final, result))
     await upsert_attempts(
@@ -207,7 +208,14 @@ async def record_outcomes_together(
     if statuses:
         await conn.execute(
             update(applications)
-            .where(applications.c.id == bindparam("b_id"))
+            # Only a delivery to the tenant the application is with speaks for it: one to a
+            # tenant it was forwarded away from may still finish, and changes nothing here.
+            .where(
+                applications.c.id == bindparam("b_id"),
+                applications.c.tenant_id == bindparam("b_tenant"),
+                # only forwarding (or an operator) settles an unroutable application
+                applications.c.status != ApplicationStatus.UNROUTABLE,
+            )
             .values(status=bindparam("b_status"), updated_at=now),
             statuses,
         )

@@ -9,6 +9,7 @@ because every transaction holds the database write lock (see engine.py).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -30,11 +31,15 @@ _UNFINISHED = text(UNFINISHED_SQL)  # literal, so the partial index ix_deliverie
 
 
 _Record = tuple[ClaimedDelivery, str, AttemptResult]
+# Runs inside the transaction that records a batch of outcomes, after them: what else the
+# outcomes cause (portal events, a status the back-end reported) commits with them.
+OutcomeHook = Callable[[AsyncConnection, Sequence[_Record], Sequence[bool]], Awaitable[None]]
 
 
 class DeliveryQueue:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: AsyncEngine, *, after_outcomes: OutcomeHook | None = None) -> None:
         self.engine = engine
+        self.after_outcomes = after_outcomes
         # Outcomes reported together share one transaction (see batching.py for why).
         self._records: GroupCommit[_Record, bool] = GroupCommit(self._flush_records)
 
@@ -184,6 +189,8 @@ class DeliveryQueue:
         async with self.engine.begin() as conn:
             owned, events = await record_outcomes_together(conn, items)
             await audit.append(conn, *events)
+            if self.after_outcomes is not None:
+                await self.after_outcomes(conn, items, owned)
         return list(owned)
 
     async def next_due_at(self) -> datetime | None:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, RegionRef
 from ozgbridge.ids import new_id
+from ozgbridge.status_rules import StatusReport
 
 if TYPE_CHECKING:  # only a type: the store does not depend on routing at run time
     from ozgbridge.routing import Resolution
@@ -42,6 +43,8 @@ class NewApplication:
     data: bytes = field(repr=False)
     attachments: tuple[NewAttachment, ...] = ()
     first_attempt_delay: float = 0.0
+    # The submitting portal key has `events` configured: its outbox gets this one's news.
+    portal_events: bool = False
 
     @classmethod
     def routed(
@@ -57,6 +60,7 @@ class NewApplication:
         data_schema_uri: str | None,
         data: bytes,
         attachments: tuple[NewAttachment, ...] = (),
+        portal_events: bool = False,
     ) -> NewApplication:
         """A new application for the route routing chose, whatever channel it came in by."""
         route = resolution.route
@@ -78,6 +82,7 @@ class NewApplication:
             attachments=attachments,
             # The ladder's first step may ask for a pause before the first attempt, too.
             first_attempt_delay=route.retry_schedule[0] if route.retry_schedule else 0.0,
+            portal_events=portal_events,
         )
 
 
@@ -124,6 +129,7 @@ class ApplicationView:
     data_size: int
     attachment_count: int
     deliveries: tuple[DeliveryView, ...]
+    processing_status: str | None = None  # the authority's latest report, see status_rules
 
 
 @dataclass(frozen=True)
@@ -149,3 +155,5 @@ class AttemptResult:
     retry_at: datetime | None = None  # for a failure: when to try again; None = dead
     # The start of the back-end's error answer: stored, shown through the API, never logged.
     response_excerpt: str | None = field(default=None, repr=False)
+    # A success whose answer also reported a processing status (it may hold a note: no repr).
+    status_report: StatusReport | None = field(default=None, repr=False)

@@ -22,6 +22,7 @@ from ozgbridge.domain import (
 from ozgbridge.errors import IdempotencyKeyTaken
 from ozgbridge.store.acceptance import Acceptance, AcceptanceRows, acceptance_size
 from ozgbridge.store.batching import Failed, GroupCommit
+from ozgbridge.store.demand import record_refusal
 from ozgbridge.store.notify import notify_in
 from ozgbridge.store.plugin_state import PluginState
 from ozgbridge.store.records import (
@@ -90,6 +91,10 @@ class Repository:
         won the race.
         """
         await self._group.submit((new, idempotency))
+
+    async def record_unmet_demand(self, leika_key: str, ars: str) -> bool:
+        """Count a submission refused because nobody is responsible (see store/demand.py)."""
+        return await record_refusal(self.engine, leika_key, ars, utcnow())
 
     async def _flush(self, items: list[Acceptance]) -> list[Failed | None]:
         try:
@@ -181,6 +186,7 @@ class Repository:
             data_mime_type=app.data_mime_type,
             data_size=app.data_size,
             attachment_count=app.attachment_count,
+            processing_status=app.processing_status,
             deliveries=tuple(
                 DeliveryView(
                     id=d.id,

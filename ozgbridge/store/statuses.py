@@ -1,17 +1,31 @@
-"""Status history in SQL — inside the caller's transaction (`ozgbridge.status` decides what)."""
+"""Status reports in SQL — inside the caller's transaction: the cases, the history entries.
+
+`lock_case` reads an application for a status report and, on PostgreSQL, locks it (and first its
+deliveries, in id order — the order outcome recording locks them in, so the two never deadlock):
+reports on one application are taken one after another, so the rules see the status the last
+report left, and its portal events get their order.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from ozgbridge.store import audit_log
-from ozgbridge.store.tables import applications, status_history
+from ozgbridge import audit
+from ozgbridge.domain import RegionRef
+from ozgbridge.store.records import IdempotencyRecord
+from ozgbridge.store.tables import (
+    applications,
+    deliveries,
+    idempotency_keys,
+    status_history,
+)
 
 
 @dataclass(frozen=True)
@@ -22,18 +36,84 @@ class StatusEntry:
     source: str
     status: str
     detail: dict[str, Any]
+    # Personal data: shown to the keys that may see the application, never logged or audited.
+    note: str | None = None
+    file_reference: str | None = None
 
 
-async def tenant_of(conn: AsyncConnection, application_id: str) -> str | None:
-    return (
+@dataclass(frozen=True)
+class Case:
+    """An application as a status report needs it (never its content)."""
+
+    id: str
+    tenant_id: str
+    leika_key: str
+    region: RegionRef
+    reference: str | None
+    submitted_by: str
+    status: str
+    processing_status: str | None
+    portal_events: bool
+
+
+_CASE_COLUMNS = (
+    applications.c.id,
+    applications.c.tenant_id,
+    applications.c.leika_key,
+    applications.c.ars,
+    applications.c.ags,
+    applications.c.reference,
+    applications.c.submitted_by,
+    applications.c.status,
+    applications.c.processing_status,
+    applications.c.portal_events,
+)
+
+
+def _case(row: Any) -> Case:
+    return Case(
+        id=row.id,
+        tenant_id=row.tenant_id,
+        leika_key=row.leika_key,
+        region=RegionRef(ars=row.ars, ags=row.ags),
+        reference=row.reference,
+        submitted_by=row.submitted_by,
+        status=row.status,
+        processing_status=row.processing_status,
+        portal_events=bool(row.portal_events),
+    )
+
+
+async def lock_case(conn: AsyncConnection, application_id: str) -> Case | None:
+    if conn.dialect.name == "postgresql":
         await conn.execute(
-            select(applications.c.tenant_id).where(applications.c.id == application_id)
+            select(deliveries.c.id)
+            .where(deliveries.c.application_id == application_id)
+            .order_by(deliveries.c.id)
+            .with_for_update()
         )
-    ).scalar_one_or_none()
+    query = select(*_CASE_COLUMNS).where(applications.c.id == application_id)
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    row = (await conn.execute(query)).first()
+    return None if row is None else _case(row)
+
+
+async def lock_cases(conn: AsyncConnection, application_ids: Sequence[str]) -> dict[str, Case]:
+    """Several applications, locked in id order on PostgreSQL — for a transaction that holds the
+    locks of (some of) their deliveries already (recording delivery outcomes)."""
+    query = (
+        select(*_CASE_COLUMNS)
+        .where(applications.c.id.in_(sorted(set(application_ids))))
+        .order_by(applications.c.id)
+    )
+    if conn.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return {row.id: _case(row) for row in await conn.execute(query)}
 
 
 async def add_entry(conn: AsyncConnection, entry: StatusEntry, *, tenant_id: str | None) -> None:
-    """Store the entry and its ``application.status`` audit event."""
+    """Store the entry, make it the application's processing status, audit it (never the note)."""
     await conn.execute(
         status_history.insert().values(
             id=entry.id,
@@ -42,16 +122,30 @@ async def add_entry(conn: AsyncConnection, entry: StatusEntry, *, tenant_id: str
             source=entry.source,
             status=entry.status,
             detail=json.dumps(entry.detail, sort_keys=True, separators=(",", ":")),
+            note=entry.note,
+            file_reference=entry.file_reference,
         )
     )
-    await audit_log.append(
+    await conn.execute(
+        update(applications)
+        .where(applications.c.id == entry.application_id)
+        .values(processing_status=entry.status, updated_at=entry.at)
+    )
+    await audit.append(
         conn,
-        audit_log.AuditEvent(
+        audit.AuditEvent(
             actor=f"status:{entry.source}",
             action="application.status",
             tenant_id=tenant_id,
             application_id=entry.application_id,
-            details={"status": entry.status, "entry_id": entry.id, **_flat(entry.detail)},
+            details={
+                "status": entry.status,
+                "entry_id": entry.id,
+                # That there is a note, and its size: never its text.
+                "note_chars": len(entry.note) if entry.note else 0,
+                "file_reference_given": entry.file_reference is not None,
+                **_flat(entry.detail),
+            },
         ),
     )
 
@@ -64,6 +158,37 @@ def _flat(detail: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+async def remember(
+    conn: AsyncConnection, record: IdempotencyRecord, application_id: str, at: datetime
+) -> None:
+    """Keep the answer to a status report sent with an Idempotency-Key (IntegrityError if that
+    key was taken meanwhile)."""
+    await conn.execute(
+        idempotency_keys.insert().values(
+            api_key_id=record.api_key_id,
+            key=record.key,
+            request_sha256=record.request_sha256,
+            application_id=application_id,
+            response_status=record.response_status,
+            response_body=record.response_body,
+            created_at=at,
+        )
+    )
+
+
+def _entry(row: Any) -> StatusEntry:
+    return StatusEntry(
+        id=row.id,
+        application_id=row.application_id,
+        at=row.at,
+        source=row.source,
+        status=row.status,
+        detail=json.loads(row.detail),
+        note=row.note,
+        file_reference=row.file_reference,
+    )
+
+
 async def history(engine: AsyncEngine, application_id: str) -> list[StatusEntry]:
     """Every entry for the application, oldest first."""
     async with engine.connect() as conn:
@@ -74,14 +199,4 @@ async def history(engine: AsyncEngine, application_id: str) -> list[StatusEntry]
                 .order_by(status_history.c.at, status_history.c.id)
             )
         ).all()
-    return [
-        StatusEntry(
-            id=row.id,
-            application_id=row.application_id,
-            at=row.at,
-            source=row.source,
-            status=row.status,
-            detail=json.loads(row.detail),
-        )
-        for row in rows
-    ]
+    return [_entry(row) for row in rows]

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -65,6 +66,8 @@ def _id(name: str = "id", *args: Any, **kwargs: Any) -> Column[str]:
     return Column(name, String(26), *args, **kwargs)
 
 
+UNROUTABLE_SQL = "status = 'unroutable'"
+
 applications = Table(
     "applications",
     metadata,
@@ -84,8 +87,20 @@ applications = Table(
     Column("data", LargeBinary, nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # The authority's latest processing status (ozgbridge.status_rules.ProcessingStatus), beside
+    # ozgbridge's own delivery ``status``; its history is in status_history.
+    Column("processing_status", String(32)),
+    # The submitting portal key had `events` configured: status changes go to its outbox.
+    Column("portal_events", Boolean, nullable=False, server_default=text("false")),
     Index(None, "tenant_id", "received_at"),
     Index(None, "received_at"),
+    # Operators list the unroutable ones; a partial index keeps that cheap (and free for intake).
+    Index(
+        "ix_applications_unroutable",
+        "id",
+        sqlite_where=text(UNROUTABLE_SQL),
+        postgresql_where=text(UNROUTABLE_SQL),
+    ),
 )
 
 attachments = Table(
@@ -203,7 +218,70 @@ status_history = Table(
     Column("source", String(100), nullable=False),
     Column("status", String(32), nullable=False),
     Column("detail", Text, nullable=False),
+    # Text for the applicant: personal data. Shown to the keys that may see the application and
+    # sent to the portal; never logged or audited.
+    Column("note", Text),
+    Column("file_reference", String(200)),  # the authority's Aktenzeichen
     Index(None, "application_id", "at"),
+)
+
+# Every time an application moved to another tenant because the one it was with reported
+# not_responsible. The tenants it has been with are ``from_tenant`` of its rows plus its
+# current tenant: forwarding never returns to any of them.
+forwardings = Table(
+    "forwardings",
+    metadata,
+    _id(primary_key=True),
+    _id("application_id", ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("from_tenant", String(64), nullable=False),
+    Column("to_tenant", String(64), nullable=False),
+    _id("delivery_id", nullable=False),  # the new delivery, to ``to_tenant``
+    _id("status_entry_id", nullable=False),  # the not_responsible report that caused it
+    Column("at", UTCDateTime, nullable=False),
+    Column("by", String(100), nullable=False),  # the reporter (status_history.source)
+    Index(None, "application_id", "at"),
+    Index(None, "from_tenant", "at"),
+)
+
+# The events' own states (ozgbridge.events.model.EventState), not the deliveries'.
+PORTAL_EVENTS_UNFINISHED_SQL = "state IN ('pending', 'delivering')"
+
+# The portal events outbox: written in the transaction that makes the news, sent by workers
+# under a lease along the retry ladder, like deliveries. ``seq`` orders the events of one
+# application (they are sent one after another); ``id`` is the event id (webhook-id).
+portal_events = Table(
+    "portal_events",
+    metadata,
+    Column(
+        "seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    ),
+    _id("id", nullable=False, unique=True),
+    _id("application_id", ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
+    Column("key_id", String(64), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("occurred_at", UTCDateTime, nullable=False),
+    # The exact JSON document sent (it may hold the note: personal data, never logged).
+    Column("body", Text, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt_at", UTCDateTime, nullable=False),
+    Column("lease_owner", String(64)),
+    Column("leased_at", UTCDateTime),
+    Column("lease_expires_at", UTCDateTime),
+    Column("last_error", String(500)),
+    Column("last_status_code", Integer),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("delivered_at", UTCDateTime),
+    Index(None, "application_id", "seq"),
+    Index(
+        "ix_portal_events_due",
+        "next_attempt_at",
+        sqlite_where=text(PORTAL_EVENTS_UNFINISHED_SQL),
+        postgresql_where=text(PORTAL_EVENTS_UNFINISHED_SQL),
+    ),
+    Index("ix_portal_events_key_state", "key_id", "state", "seq"),
+    Index("ix_portal_events_state_seq", "state", "seq"),
 )
 
 # State plug-ins keep (connectors, intakes), only ever through `ozgbridge.store.plugin_state`:
@@ -223,4 +301,16 @@ plugin_records = Table(
     Index(None, "plugin", "state"),
     Index(None, "application_id"),
     Index(None, "delivery_id"),
+)
+
+# Unmet demand: submissions refused because no authority is responsible, counted per service,
+# region and month (UTC). Counts only — never who asked or what they sent.
+unmet_demand = Table(
+    "unmet_demand",
+    metadata,
+    Column("month", String(7), primary_key=True),  # YYYY-MM
+    Column("leika_key", String(14), primary_key=True),
+    Column("ars", String(12), primary_key=True),
+    Column("refusals", Integer, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
 )

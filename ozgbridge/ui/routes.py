@@ -8,27 +8,19 @@ stops login CSRF, where a foreign page would sign a victim in under the attacker
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
 from html import escape
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import structlog
 from aiohttp import web
 
 from ozgbridge.api.auth import API_KEY
-from ozgbridge.api.reports import (
-    FORMATS,
-    ScopeError,
-    make_report,
-    render,
-    requested_tenants,
-)
-from ozgbridge.api.state import DEPLOYMENT, SETTINGS
-from ozgbridge.reporting import Period, parse_period
+from ozgbridge.api.reports import FORMATS, ScopeError, make_report, render, requested_tenants
+from ozgbridge.api.state import SETTINGS, current_deployment
 from ozgbridge.reporting.build import UnknownTenantError
 from ozgbridge.reporting.model import DEFAULT_VIEW, VIEWS
-from ozgbridge.reporting.render_html import period_text, report_sections
-from ozgbridge.tenants import ApiKey, Role, token_sha256
+from ozgbridge.tenants import Role, token_sha256
+from ozgbridge.ui import report_page
 from ozgbridge.ui.pages import SECURITY_HEADERS, fill, message_page, page
 from ozgbridge.ui.sessions import COOKIE, Session, SessionSigner
 
@@ -53,7 +45,7 @@ def _see_other(location: str) -> web.Response:
 
 
 def _session(request: web.Request) -> Session | None:
-    session = request.app[SIGNER].verify(request.cookies.get(COOKIE), request.app[DEPLOYMENT])
+    session = request.app[SIGNER].verify(request.cookies.get(COOKIE), current_deployment(request))
     if session is not None:
         request[API_KEY] = session.key  # the access log names the key
     return session
@@ -92,7 +84,7 @@ async def login(request: web.Request) -> web.StreamResponse:
     token = str(form.get("token", "")).strip()
     # As in the API: tokens are visible ASCII; anything else cannot match (nor always encode).
     valid = _TOKEN.fullmatch(token) is not None
-    key = request.app[DEPLOYMENT].key_by_hash(token_sha256(token)) if valid else None
+    key = current_deployment(request).key_by_hash(token_sha256(token)) if valid else None
     if key is None:
         log.info("ui.sign_in_failed")
         return _login_failed("Unbekannter API-Schlüssel.", 401)
@@ -132,85 +124,39 @@ async def logout(request: web.Request) -> web.StreamResponse:
     return response
 
 
-def _period_and_error(request: web.Request) -> tuple[Period, str]:
-    try:
-        return parse_period(request.query.get("from"), request.query.get("to")), ""
-    except ValueError as exc:
-        return parse_period(None, None), f"Zeitraum ungültig ({exc}); gezeigt wird der Vormonat."
-
-
-def _presets(key_query: dict[str, str]) -> str:
-    today = datetime.now(UTC).date()
-    last_month = parse_period(None, None, today=today)
-    months_back = last_month.first.year * 12 + last_month.first.month - 1 - 11
-    year_ago = date(months_back // 12, months_back % 12 + 1, 1)
-    choices = [
-        ("Letzter Monat", last_month.first, last_month.last),
-        ("Letzte 12 Monate", year_ago, last_month.last),
-        ("Dieses Jahr", date(today.year, 1, 1), today),
-    ]
-    links = []
-    for label, first, last in choices:
-        query = urlencode({**key_query, "from": first.isoformat(), "to": last.isoformat()})
-        links.append(f'<a href="{HOME}?{escape(query)}">{escape(label)}</a>')
-    return " · ".join(links)
-
-
-def _tenant_filter(request: web.Request, key: ApiKey, chosen: list[str]) -> str:
-    tenants = request.app[DEPLOYMENT].tenants
-    if key.tenant is not None:  # a tenant key has exactly one choice: its own tenant
-        name = tenants[key.tenant].name if key.tenant in tenants else key.tenant
-        return f'<p class="tenant-fixed">Mandant: <strong>{escape(name)}</strong></p>'
-    boxes = []
-    for tenant_id, tenant in tenants.items():
-        checked = " checked" if tenant_id in chosen else ""
-        boxes.append(
-            f'<label><input type="checkbox" name="tenant" value="{escape(tenant_id)}"{checked}> '
-            f"{escape(tenant.name)}</label>"
-        )
-    return (
-        '<fieldset class="tenants"><legend>Mandanten (keine Auswahl: alle)</legend>'
-        f"{''.join(boxes)}</fieldset>"
-    )
-
-
 async def dashboard(request: web.Request) -> web.StreamResponse:
     session = _session(request)
     if session is None:
         return _see_other(LOGIN)
-    key, account = session.key, _account(request, session)
-    period, error = _period_and_error(request)
-    requested = requested_tenants(request.query.getall("tenant", []))
+    account = _account(request, session)
     try:
-        report = await make_report(request, key, period, requested)
+        content = await report_page.dashboard_content(request, session.key)
     except ScopeError as exc:
         return _html(message_page("Nicht erlaubt", str(exc), account), 403)
     except UnknownTenantError as exc:
         return _html(message_page("Unbekannter Mandant", str(exc), account), 404)
-    query = {"from": period.first.isoformat(), "to": period.last.isoformat()}
-    if requested:
-        query["tenant"] = ",".join(requested)
-    content = fill(
-        "dashboard.html",
-        first=period.first.isoformat(),
-        last=period.last.isoformat(),
-        tenant_filter_html=_tenant_filter(request, key, requested),
-        presets_html=_presets({"tenant": query["tenant"]} if requested else {}),
-        error_html=f'<p class="error" role="alert">{escape(error)}</p>' if error else "",
-        period_text=period_text(report),
-        tenant_names=", ".join(name for _, name in report.tenants),
-        xlsx_url=f"/ui/download?{urlencode({**query, 'format': 'xlsx'})}",
-        csv_url=f"/ui/download?{urlencode({**query, 'format': 'csv', 'view': DEFAULT_VIEW})}",
-        sections_html=report_sections(report),
-    )
     return _html(page("Bericht", content, account))
+
+
+async def print_view(request: web.Request) -> web.StreamResponse:
+    session = _session(request)
+    if session is None:
+        return _see_other(LOGIN)
+    account = _account(request, session)
+    try:
+        content = await report_page.print_content(request, session.key)
+    except ScopeError as exc:
+        return _html(message_page("Nicht erlaubt", str(exc), account), 403)
+    except UnknownTenantError as exc:
+        return _html(message_page("Unbekannter Mandant", str(exc), account), 404)
+    return _html(page("Bericht zum Weitergeben", content, account))
 
 
 async def download(request: web.Request) -> web.StreamResponse:
     session = _session(request)
     if session is None:
         return _see_other(LOGIN)
-    period, error = _period_and_error(request)
+    period, error = report_page.period_and_error(request)
     fmt = request.query.get("format", "xlsx")
     view = request.query.get("view", DEFAULT_VIEW)
     if error or fmt not in FORMATS or view not in VIEWS:
@@ -248,3 +194,4 @@ def setup_ui(app: web.Application) -> None:
     app.router.add_post(LOGIN, login)
     app.router.add_post("/ui/logout", logout)
     app.router.add_get("/ui/download", download)
+    app.router.add_get(report_page.PRINT, print_view)

@@ -28,21 +28,27 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 
-def _unavailable(reason: str) -> None:
+def unavailable(reason: str) -> None:
     if IN_CI:
         pytest.fail(f"{reason} — CI=true requires the browser tests to run")
     pytest.skip(f"SKIPPING BROWSER TESTS: {reason}")
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
+def chromium_or_skip() -> str:
     executable = os.environ.get("OZGBRIDGE_TEST_CHROMIUM") or shutil.which("chromium")
     if executable is None:
-        _unavailable("no chromium on PATH (apt-get install -y chromium)")
+        unavailable("no chromium on PATH (apt-get install -y chromium)")
+    assert executable is not None
+    return executable
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    executable = chromium_or_skip()
     try:
         from playwright.async_api import async_playwright  # noqa: PLC0415
     except ImportError:
-        _unavailable("playwright is not installed (.venv/bin/pip install playwright)")
+        unavailable("playwright is not installed (.venv/bin/pip install playwright)")
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
             executable_path=executable, args=CHROMIUM_ARGS, timeout=30_000

@@ -17,7 +17,7 @@ from ozgbridge import errors
 from ozgbridge.errors import OzgbridgeError
 
 _SKIPPED = ("ozgbridge.store.migrations",)  # Alembic scripts: they run when imported
-_TREE_LINE = re.compile(r"^(?P<indent>[ │├└─]*)(?P<name>[A-Z][A-Za-z]+)\b")
+_TREE_LINE = re.compile(r"^(?P<indent>[ │├└─]*)(?P<name>[A-Z][A-Za-z0-9]+)\b")
 
 
 def modules(package: ModuleType) -> list[ModuleType]:

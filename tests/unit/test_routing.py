@@ -203,12 +203,12 @@ def test_delegation_to_a_region_without_a_tenant(tmp_path: Path) -> None:
         tmp_path,
         kreis='ags: "05370000"\nroutes:\n'
         + route("kfz", KFZ[0])
-        + f'responsible_for:\n  - {{services: ["{KFZ[0]}"], regions: ["05370044"]}}\n',
+        + f'responsible_for:\n  - {{services: ["{KFZ[0]}"], regions: ["05366004"]}}\n',
     )
     router = Router(d)
-    assert router.resolve(KFZ[0], region("05370044")).tenant.id == "kreis"
+    assert router.resolve(KFZ[0], region("05366004")).tenant.id == "kreis"
     with pytest.raises(RoutingError, match="not served by this deployment"):
-        router.resolve(GEWERBE[0], region("05370044"))
+        router.resolve(GEWERBE[0], region("05366004"))
 
 
 def test_tenant_configured_by_non_nrw_ars_is_found_by_ags(tmp_path: Path) -> None:

@@ -284,20 +284,30 @@ def test_ags_and_ars_must_agree(tmp_path: Path) -> None:
 
 def test_two_tenants_cannot_serve_one_region(tmp_path: Path) -> None:
     other = TOWN_A.replace("id: a", "id: b").replace('ags: "05370004"', 'ars: "053700004004"')
+    # Reported on both files: the one just edited may sort first or last.
     assert problems(write(tmp_path, {"a.yaml": TOWN_A, "b.yaml": other})) == [
+        ConfigProblem(
+            f"{T}/a.yaml",
+            "ags",
+            f"region 05370004 / 053700004004 is also served by tenant 'b' ({T}/b.yaml)",
+            3,
+        ),
         ConfigProblem(
             f"{T}/b.yaml",
             "ars",
-            f"region 05370004 / 053700004004 is already served by tenant 'a' ({T}/a.yaml)",
+            f"region 05370004 / 053700004004 is also served by tenant 'a' ({T}/a.yaml)",
             3,
-        )
+        ),
     ]
 
 
 def test_duplicate_region_points_at_the_ags_line_when_only_ags_is_written(tmp_path: Path) -> None:
     other = TOWN_A.replace("id: a", "id: b")
-    [problem] = problems(write(tmp_path, {"a.yaml": TOWN_A, "b.yaml": other}))
-    assert (problem.file, problem.field, problem.line) == (f"{T}/b.yaml", "ags", 3)
+    found = problems(write(tmp_path, {"a.yaml": TOWN_A, "b.yaml": other}))
+    assert [(p.file, p.field, p.line) for p in found] == [
+        (f"{T}/a.yaml", "ags", 3),
+        (f"{T}/b.yaml", "ags", 3),
+    ]
 
 
 # --- ids and routes ---------------------------------------------------------------------------
@@ -306,7 +316,8 @@ def test_duplicate_region_points_at_the_ags_line_when_only_ags_is_written(tmp_pa
 def test_tenant_ids_are_unique_across_files(tmp_path: Path) -> None:
     other = TOWN_A.replace('ags: "05370004"', 'ags: "05370008"')
     assert problems(write(tmp_path, {"a.yaml": TOWN_A, "copy.yaml": other})) == [
-        ConfigProblem(f"{T}/copy.yaml", "id", f"tenant id 'a' is already used by {T}/a.yaml", 1)
+        ConfigProblem(f"{T}/a.yaml", "id", f"tenant id 'a' is also used by {T}/copy.yaml", 1),
+        ConfigProblem(f"{T}/copy.yaml", "id", f"tenant id 'a' is also used by {T}/a.yaml", 1),
     ]
 
 
@@ -554,7 +565,7 @@ def test_one_service_in_one_region_has_one_delegated_tenant(tmp_path: Path) -> N
     amt = (
         KREIS.replace("id: kreis", "id: amt")
         .replace("name: Kreis K", "name: Amt Z")
-        .replace('"05370000"', '"05370099"')
+        .replace('"05370000"', '"05370012"')
         .replace("regions: children", 'regions: ["05370008", "053700004004"]')
     )
     assert problems(write(tmp_path, {"kreis.yaml": KREIS, "a.yaml": town, "amt.yaml": amt})) == [
@@ -572,7 +583,7 @@ def test_a_region_given_as_ags_overlaps_the_same_region_given_as_ars(tmp_path: P
     kreis = KREIS.replace("regions: children", 'regions: ["05370004"]')
     amt = (
         KREIS.replace("id: kreis", "id: amt")
-        .replace('"05370000"', '"05370099"')
+        .replace('"05370000"', '"05370012"')
         .replace("regions: children", 'regions: ["05370008", "053700004004"]')
     )
     assert problems(write(tmp_path, {"kreis.yaml": kreis, "amt.yaml": amt})) == [

@@ -125,7 +125,7 @@ async def test_unknown_route_and_wrong_method_are_problems(api: Api) -> None:
     assert missing.content_type == "application/problem+json"
     assert wrong.status == 405
     assert wrong.content_type == "application/problem+json"
-    assert wrong.headers["Allow"] == "POST"
+    assert wrong.headers["Allow"] == "GET, HEAD, POST"
 
 
 class _BrokenRepository(Repository):
@@ -182,6 +182,7 @@ async def test_one_access_log_line_per_request(api: Api) -> None:
         ("GET", "/healthz", 200, None),
     ]
     assert all(isinstance(e["duration_ms"], float) for e in lines)
+    assert {e["client"] for e in lines} == {"127.0.0.1"}  # who called: the peer address
     assert submitted.headers["X-Request-Id"] == "portal-req-7"
     # Form content and file names are personal data: they never reach the log.
     logged = repr(logs)

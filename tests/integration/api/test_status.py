@@ -51,9 +51,14 @@ async def test_status_view_shape_and_no_contents(api_db: Api) -> None:
         "deliveries",
         "processingStatus",
         "statusHistory",
+        "forwardedFrom",
     }
     # nothing reported back by the authority yet
-    assert (view["processingStatus"], view["statusHistory"]) == (None, [])
+    assert (view["processingStatus"], view["statusHistory"], view["forwardedFrom"]) == (
+        None,
+        [],
+        [],
+    )
     assert view["id"] == application_id
     assert (view["status"], view["tenant"], view["reference"]) == (
         "received",

@@ -161,8 +161,8 @@ async def test_accept_by_the_destination(
         _signed_by_destination(standin, "accept-submission", {"authenticationTags": {}})
         view = await bridge.until(application_id, lambda v: v["statusHistory"])
 
-    assert [e["status"] for e in view["statusHistory"]] == ["accepted"]
-    assert (view["status"], view["processingStatus"]) == ("delivered", "accepted")
+    assert [e["status"] for e in view["statusHistory"]] == ["confirmed"]
+    assert (view["status"], view["processingStatus"]) == ("delivered", "confirmed")
 
 
 async def test_event_with_a_bad_signature_is_refused_and_audited(

@@ -24,7 +24,7 @@ from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.store.engine import create_engine
 from ozgbridge.store.repository import Repository
-from ozgbridge.store.tables import applications, attachments, deliveries
+from ozgbridge.store.tables import applications, attachments, deliveries, unmet_demand
 from ozgbridge.tenants import Deployment, load_deployment, token_sha256
 
 GEWERBE = "99050012104000"
@@ -104,6 +104,15 @@ KEYS: dict[str, tuple[str, str | None, str]] = {
 }
 
 
+def route_of(tenant_id: str, leika_key: str) -> str:
+    """The route of TENANTS that takes the key: the one naming it, else the catch-all, else
+    one that is not configured (rows made up for a figure need not be routable)."""
+    routes = next((t["routes"] for t in TENANTS if t["id"] == tenant_id), [])
+    named = [r["id"] for r in routes if leika_key in r["services"]]
+    catch_all = [r["id"] for r in routes if r["services"] == ["*"]]
+    return (named or catch_all or ["unconfigured"])[0]
+
+
 def token(key_id: str) -> str:
     return KEYS[key_id][2]
 
@@ -177,8 +186,24 @@ DATA: list[App] = [
     App("town-a", GEWERBE, datetime(2026, 11, 1, tzinfo=UTC), "delivered", 1, 1),
 ]
 
+TOWN_A_ARS, TOWN_B_ARS = "053700004004", "053700008008"
+ELSEWHERE_ARS = "051110000000"  # Düsseldorf: no tenant of this deployment
+WOHNGELD = "99107023000000"  # a service no tenant routes explicitly
+# Refusals for want of a responsible authority: (month, LeiKa key, ARS, count).
+DEMAND: list[tuple[str, str, str, int]] = [
+    ("2026-10", PARKEN, TOWN_B_ARS, 3),
+    ("2026-10", WOHNGELD, TOWN_A_ARS, 2),
+    ("2026-10", WOHNGELD, ELSEWHERE_ARS, 1),
+    ("2026-09", PARKEN, TOWN_B_ARS, 1),
+    ("2026-11", PARKEN, TOWN_B_ARS, 5),
+]
 
-async def seed(engine: AsyncEngine, data: list[App] = DATA) -> None:
+
+async def seed(
+    engine: AsyncEngine,
+    data: list[App] = DATA,
+    demand: list[tuple[str, str, str, int]] = DEMAND,
+) -> None:
     app_rows, delivery_rows, attachment_rows = [], [], []
     for item in data:
         app_id = f"APP{next(_ids):023d}"
@@ -210,7 +235,7 @@ async def seed(engine: AsyncEngine, data: list[App] = DATA) -> None:
                 "id": f"DLV{app_id[3:]}",
                 "application_id": app_id,
                 "tenant_id": item.tenant,
-                "route_id": "r",
+                "route_id": route_of(item.tenant, item.leika_key),
                 "connector": "filedrop",
                 "state": item.state,
                 "attempts": item.attempts,
@@ -239,6 +264,20 @@ async def seed(engine: AsyncEngine, data: list[App] = DATA) -> None:
         await conn.execute(deliveries.insert(), delivery_rows)
         if attachment_rows:
             await conn.execute(attachments.insert(), attachment_rows)
+        if demand:
+            await conn.execute(
+                unmet_demand.insert(),
+                [
+                    {
+                        "month": month,
+                        "leika_key": key,
+                        "ars": ars,
+                        "refusals": count,
+                        "last_at": datetime.fromisoformat(f"{month}-15T12:00:00+00:00"),
+                    }
+                    for month, key, ars, count in demand
+                ],
+            )
 
 
 @dataclass

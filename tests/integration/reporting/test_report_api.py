@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import openpyxl
 import pytest
 from sqlalchemy import select
 
 from ozgbridge.api.openapi import build_document
+from ozgbridge.reporting.federal import AREA_VALUES, EXPORT_FIELDS
 from ozgbridge.reporting.model import VIEWS, columns
 from ozgbridge.store.tables import applications
 from tests.integration.reporting.support import (
@@ -40,16 +41,37 @@ async def test_coordinator_gets_the_figures_as_json(reporting_api: Running) -> N
         if (r["tenant"], r["leika_key"]) == ("town-a", GEWERBE)
     )
     assert (row["latency_median_s"], row["latency_p95_s"]) == (25.0, 38.5)
-    assert [t["id"] for t in document["tenants"]] == ["kreis", "town-a", "town-b"]
-    assert {"coverage", "services", "usage", "trend", "tenant_health"} <= set(document)
+    # The Kreis first, then its towns by name, each with its place.
+    assert [(t["id"], t["kreis"], t["depth"]) for t in document["tenants"]] == [
+        ("kreis", "Kreis Beispiel", 0),
+        ("town-b", "Kreis Beispiel", 1),
+        ("town-a", "Kreis Beispiel", 1),
+    ]
+    assert {
+        "coverage",
+        "services",
+        "usage",
+        "trend",
+        "tenant_health",
+        "availability",
+        "unmet_demand",
+        "previous",
+    } <= set(document)
+    assert document["totals"]["refusals"] == 6
+    assert document["previous"]["period"] == {"from": "2026-09-01", "to": "2026-09-30"}
 
 
-async def test_default_period_is_the_last_full_month(reporting_api_sqlite: Running) -> None:
+async def test_default_period_is_the_current_month_to_date(
+    reporting_api_sqlite: Running,
+) -> None:
     response = await reporting_api_sqlite.client.get("/v1/reports/ozg", headers=bearer("operator"))
 
     document = await response.json()
-    last = datetime.now(UTC).date().replace(day=1) - timedelta(days=1)
-    assert document["period"] == {"from": str(last.replace(day=1)), "to": str(last)}
+    today = datetime.now(UTC).date()
+    assert document["period"] == {"from": str(today.replace(day=1)), "to": str(today)}
+    # Δ: compared with the same days of the month before.
+    assert document["previous"]["period"]["to"] < document["period"]["from"]
+    assert set(document["previous"]["headline"]) >= {"received", "services_online", "refusals"}
 
 
 @pytest.mark.parametrize("view", list(VIEWS))
@@ -65,7 +87,8 @@ async def test_csv_holds_one_view(reporting_api_sqlite: Running, view: str) -> N
     assert f"_{view}.csv" in response.headers["Content-Disposition"]
     rows = list(csv.reader(io.StringIO(await response.text())))
     assert rows[0] == columns(view)
-    assert len(rows) > 1
+    # this data set holds no status reports; test_processing_figures.py fills that view
+    assert len(rows) > 1 if view != "processing" else rows == [columns(view)]
 
 
 async def test_csv_coverage_has_the_federal_dashboard_columns(
@@ -77,18 +100,31 @@ async def test_csv_coverage_has_the_federal_dashboard_columns(
         headers=bearer("coordinator"),
     )
 
-    rows = list(csv.DictReader(io.StringIO(await response.text())))
-    assert {"leika_key", "ars", "ozgid", "online_status", "art_flaechendeckung"} <= set(rows[0])
+    reader = csv.DictReader(io.StringIO(await response.text()))
+    rows = list(reader)
+    assert tuple(reader.fieldnames or ())[: len(EXPORT_FIELDS)] == EXPORT_FIELDS
     town_a = next(r for r in rows if (r["leika_key"], r["tenant"]) == (GEWERBE, "town-a"))
     assert town_a == town_a | {
+        "leika_name": "Gewerbe Anmeldung",
         "ars": "053700004004",
+        "ars_name": "Stadt A",
+        "ars_federal_state": "05",
+        "bundesland": "Nordrhein-Westfalen",
         "ozgid": "10294",
-        "online_status": "online",
-        "art_flaechendeckung": "flaechendeckend",
+        "ozg_bezeichnung": "Unternehmensanmeldung und -genehmigung",
+        "url": "",
+        "online_status": "ok",
+        "aktiv": "ja",
+        "art_flaechendeckung": "in mind. einer Kommune verfügbar",
+        "reason": "zugestellt",
     }
+    town_b = next(r for r in rows if (r["leika_key"], r["tenant"]) == (GEWERBE, "town-b"))
+    assert (town_b["online_status"], town_b["art_flaechendeckung"]) == ("nicht ok", "")
 
 
-async def test_xlsx_has_a_sheet_per_view_with_real_cells(reporting_api_sqlite: Running) -> None:
+async def test_xlsx_is_german_with_names_beside_ids_and_the_federal_sheet(
+    reporting_api_sqlite: Running,
+) -> None:
     response = await reporting_api_sqlite.client.get(
         "/v1/reports/ozg",
         params={"from": "2026-09", "to": "2026-11", "format": "xlsx"},
@@ -98,34 +134,105 @@ async def test_xlsx_has_a_sheet_per_view_with_real_cells(reporting_api_sqlite: R
     assert response.status == 200
     assert response.headers["Content-Disposition"].endswith('.xlsx"')
     workbook = openpyxl.load_workbook(io.BytesIO(await response.read()))
-    assert workbook.sheetnames == ["summary", *VIEWS]
-    for name in workbook.sheetnames:
-        sheet = workbook[name]
-        assert sheet.freeze_panes == "A2", name
-        assert sheet.auto_filter.ref == sheet.dimensions, name
-        assert sheet["A1"].font.bold, name
-    summary = {row[0]: row[1] for row in workbook["summary"].iter_rows(min_row=2, values_only=True)}
-    assert summary["period_from"] == datetime(2026, 9, 1)
-    assert summary["received"] == 18
-    sheet = workbook["tenant-services"]
-    header = [c.value for c in sheet[1]]
-    received = header.index("received") + 1
-    assert all(
-        isinstance(sheet.cell(row=r, column=received).value, int)
-        for r in range(2, sheet.max_row + 1)
-    )
+    assert workbook.sheetnames == [
+        "Übersicht",
+        "Leistungen je Kommune",
+        "Zustellung je Kommune",
+        "Leistungen",
+        "Abdeckung (Bundesformat)",
+        "Verfügbarkeit je Route",
+        "Nachfrage ohne Angebot",
+        "Nutzung (Kostenverteilung)",
+        "Verlauf je Monat",
+        "Bearbeitung",
+    ]
+    for sheet in workbook:
+        assert sheet.freeze_panes == "A2", sheet.title
+        assert sheet.auto_filter.ref == sheet.dimensions, sheet.title
+        assert sheet["A1"].font.bold, sheet.title
+        header = [c.value for c in sheet[1]]
+        if sheet.title != "Abdeckung (Bundesformat)":
+            assert not any("_" in str(h) for h in header), (sheet.title, header)
+    overview = {r[0]: r[1:] for r in workbook["Übersicht"].iter_rows(min_row=2, values_only=True)}
+    assert overview["Zeitraum von"][0] == datetime(2026, 9, 1)
+    assert overview["eingegangen"][0] == 18
+    assert overview["Vorzeitraum"][0] == "01.06.2026 – 31.08.2026"
+    assert overview["Nachfrage ohne Angebot (abgelehnte Anträge)"][0] == 12
+
+    def table(title: str) -> list[dict[str, object]]:
+        rows = list(workbook[title].iter_rows(values_only=True))
+        return [dict(zip(rows[0], row, strict=True)) for row in rows[1:]]
+
+    by_tenant = table("Leistungen je Kommune")
     town_a = next(
-        r
-        for r in sheet.iter_rows(min_row=2, values_only=True)
-        if (r[0], r[header.index("leika_key")]) == ("town-a", GEWERBE)
+        r for r in by_tenant if (r["Kommune (ID)"], r["LeiKa-Schlüssel"]) == ("town-a", GEWERBE)
     )
-    # September to November: latencies 1, 1, 10, 20, 30, 40 s → median 15, p95 37.5
-    assert town_a[header.index("latency_median_s")] == 15.0
-    assert town_a[header.index("latency_p95_s")] == 37.5
-    trend = workbook["trend"]
+    # Names beside every id: municipality, service, OZG-Leistung.
+    assert (
+        town_a
+        | {
+            "Kreis": "Kreis Beispiel",
+            "Kommune": "Stadt A",
+            "Leistung": "Gewerbe Anmeldung",
+            "OZG-ID": "10294",
+            "OZG-Leistung": "Unternehmensanmeldung und -genehmigung",
+            "Kanal": "http",
+            "Reifegradmodell": "2.0",
+            "Reifegrad": 3,
+            # September to November: latencies 1, 1, 10, 20, 30, 40 s → median 15, p95 37.5
+            "Zustelldauer Median (s)": 15.0,
+            "Zustelldauer p95 (s)": 37.5,
+        }
+        == town_a
+    )
+    assert all(isinstance(r["eingegangen"], int) for r in by_tenant)
+    assert [r["Kommune"] for r in by_tenant][:3] == ["Kreis Beispiel"] * 3  # the Kreis first
+
+    federal_sheet = workbook["Abdeckung (Bundesformat)"]
+    header = [c.value for c in federal_sheet[1]]
+    assert tuple(header[: len(EXPORT_FIELDS)]) == EXPORT_FIELDS
+    assert "Grund" in header  # ozgbridge's own columns after the federal ones, in German
+    coverage = table("Abdeckung (Bundesformat)")
+    cell = next(r for r in coverage if (r["leika_key"], r["ars"]) == (GEWERBE, "053700004004"))
+    assert (
+        cell
+        | {
+            "leika_name": "Gewerbe Anmeldung",
+            "ars_name": "Stadt A",
+            "bundesland": "Nordrhein-Westfalen",
+            "ozgid": 10294,
+            "ozg_bezeichnung": "Unternehmensanmeldung und -genehmigung",
+            "online_status": "ok",
+            "aktiv": "ja",
+            "art_flaechendeckung": "in mind. einer Kommune verfügbar",
+            "Grund": "online: im Zeitraum zugestellt",
+            "angeboten": "ja",
+        }
+        == cell
+    )
+    assert {r["online_status"] for r in coverage} == {"ok", "nicht ok"}
+    assert {r["art_flaechendeckung"] for r in coverage} <= {*AREA_VALUES, None}
+
+    demand = table("Nachfrage ohne Angebot")
+    assert (
+        demand[0]
+        | {
+            "Leistung": "Bewohnerparkausweis Erteilung",
+            "Region": "Gemeinde B",
+            "abgelehnte Anträge": 9,
+            "Monate mit Ablehnungen": 3,
+            "letzter Monat": datetime(2026, 11, 1),
+        }
+        == demand[0]
+    )
+    assert workbook["Nachfrage ohne Angebot"]["K2"].number_format == "MM.YYYY"
+    routes = table("Verfügbarkeit je Route")
+    gewerbe = next(r for r in routes if (r["Kommune (ID)"], r["Route"]) == ("town-a", "gewerbe"))
+    assert gewerbe["Befund"] == "verfügbar"
+    trend = workbook["Verlauf je Monat"]
     months = [row[0] for row in trend.iter_rows(min_row=2, values_only=True)]
     assert {datetime(2026, 9, 1), datetime(2026, 10, 1), datetime(2026, 11, 1)} == set(months)
-    assert trend["A2"].number_format == "yyyy-mm"
+    assert trend["A2"].number_format == "MM.YYYY"
 
 
 async def test_tenant_key_sees_its_own_tenant_only(reporting_api_sqlite: Running) -> None:

@@ -63,23 +63,32 @@ def test_xlsx_and_html_to_files(seeded: Path, tmp_path: Path) -> None:
     report(seeded, "--format", "xlsx", "--out", str(xlsx))
     report(seeded, "--format", "html", "--out", str(html), "--tenant", "town-a")
 
-    summary = openpyxl.load_workbook(xlsx)["summary"]
-    assert dict(summary.iter_rows(min_row=2, max_col=2, values_only=True))["received"] == 16
+    overview = openpyxl.load_workbook(xlsx)["Übersicht"]
+    assert dict(overview.iter_rows(min_row=2, max_col=2, values_only=True))["eingegangen"] == 16
     page = html.read_text(encoding="utf-8")
     assert page.startswith("<!DOCTYPE html>")
+    assert '<html lang="de">' in page
     assert 'id="kpi-received"><span class="value">7</span>' in page
+    for label in ("Kennzahlen", "Nachfrage ohne Angebot", "Abdeckung und Reifegrad", "2.0 · 3"):
+        assert label in page
     assert "Gemeinde B" not in page
     assert CONTENT_MARKER not in page
     assert "<script" not in page
 
 
-def test_errors_exit_2_with_a_message(seeded: Path) -> None:
+def test_errors_exit_2_with_a_message(seeded: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     runner = CliRunner()
 
     unknown = runner.invoke(main, ["report", "--config", str(seeded), "--tenant", "atlantis"])
     bad_month = runner.invoke(main, ["report", "--config", str(seeded), "--from", "2026-13"])
+    monkeypatch.setenv("OZGBRIDGE_CHROMIUM", str(seeded / "no-such-browser"))
+    no_browser = runner.invoke(
+        main, ["report", "--config", str(seeded), "--format", "pdf", "--out", "x.pdf"]
+    )
 
     assert unknown.exit_code == 2
     assert "no such tenant: atlantis" in unknown.stderr
     assert bad_month.exit_code == 2
     assert "no such month" in bad_month.stderr
+    assert no_browser.exit_code == 2
+    assert "no-such-browser: no such file" in no_browser.stderr

@@ -24,6 +24,8 @@ from tests.integration.reporting.support import (
     seed,
 )
 
+NOW = datetime(2026, 12, 6, 12, tzinfo=UTC)
+
 
 def by_pair(report: Report) -> dict[tuple[str, str], TenantServiceRow]:
     return {(r.tenant, r.leika_key): r for r in report.tenant_services}
@@ -47,18 +49,23 @@ def figures(row: TenantServiceRow) -> tuple[object, ...]:
 async def test_tenant_service_figures(engine: AsyncEngine, tmp_path: Path) -> None:
     await seed(engine)
 
-    report = await build_report(engine, deployment(tmp_path), OCTOBER)
+    report = await build_report(engine, deployment(tmp_path), OCTOBER, now=NOW)
 
     rows = by_pair(report)
+    # The Kreis first, then its towns by name (Gemeinde B before Stadt A).
     assert list(rows) == [
         ("kreis", KFZ),
         ("kreis", HUND),
         ("kreis", UNKNOWN),
+        ("town-b", GEWERBE),
         ("town-a", GEWERBE),
         ("town-a", HUND),
         ("town-a", PARKEN),
-        ("town-b", GEWERBE),
     ]
+    assert {r.kreis for r in report.tenant_services} == {"Kreis Beispiel"}
+    assert rows[("town-a", GEWERBE)].tenant_name == "Stadt A"
+    assert rows[("town-a", GEWERBE)].ozg_leistung == "Unternehmensanmeldung und -genehmigung"
+    assert (rows[("kreis", HUND)].route_id, rows[("town-a", HUND)].route_id) == ("rest", "hund")
     # received, delivered, dead, pending, median, p95, attempts/delivered, channel, maturity
     assert figures(rows[("town-a", GEWERBE)]) == (5, 4, 1, 0, 25.0, 38.5, 1.75, "http", "2.0", 3)
     assert figures(rows[("town-a", HUND)]) == (2, 1, 0, 1, 60.0, 60.0, 1.0, "filedrop", "1.1", 2)
@@ -86,83 +93,13 @@ async def test_tenant_service_figures(engine: AsyncEngine, tmp_path: Path) -> No
 
     totals = report.totals
     assert (totals.received, totals.delivered, totals.dead, totals.pending) == (16, 11, 2, 3)
-    assert (totals.services_online, totals.services_area_wide) == (5, 4)
-
-
-async def test_coverage_and_area_wide(engine: AsyncEngine, tmp_path: Path) -> None:
-    await seed(engine)
-
-    report = await build_report(engine, deployment(tmp_path), OCTOBER)
-
-    online = {(c.leika_key, c.tenant): (c.online_status, c.served_by) for c in report.coverage}
-    cells = {(c.leika_key, c.tenant): c for c in report.coverage}
-    # Gewerbe: both towns route it, so the Kreis's area (its towns') is covered too, although its
-    # own catch-all took no Gewerbe application in October; maturity: the lower of the towns'.
-    assert online[(GEWERBE, "town-a")] == ("online", "town-a")
-    assert online[(GEWERBE, "kreis")] == ("online", "members")
-    assert (cells[(GEWERBE, "kreis")].maturity_model, cells[(GEWERBE, "kreis")].maturity_level) == (
-        "2.0",
-        1,
-    )
-    # Bewohnerparken: only town-a; not town-b (the Kreis's catch-all saw none), so not the Kreis.
-    assert online[(PARKEN, "town-a")] == ("online", "town-a")
-    assert online[(PARKEN, "town-b")] == ("nicht_online", None)
-    assert online[(PARKEN, "kreis")] == ("nicht_online", None)
-    # Kfz: delegated to the Kreis for every town.
-    assert online[(KFZ, "town-b")] == ("online", "kreis")
-    # Hundesteuer: town-b has no route, but the Kreis's catch-all received one in October.
-    assert online[(HUND, "town-b")] == ("online", "kreis")
-    services = {s.leika_key: s for s in report.services}
-    assert (services[PARKEN].tenants_online, services[PARKEN].tenants_in_scope) == (1, 3)
-    assert services[PARKEN].art_flaechendeckung == "teilweise"
-    assert services[GEWERBE].art_flaechendeckung == "flaechendeckend"
-    assert services[KFZ].art_flaechendeckung == "flaechendeckend"
-    assert services[HUND].art_flaechendeckung == "flaechendeckend"
-    assert (services[GEWERBE].received, services[GEWERBE].delivered) == (9, 7)
-    assert (services[GEWERBE].dead, services[GEWERBE].pending) == (1, 1)
-    for cell in report.coverage:  # the column repeats the service's verdict on every row
-        assert cell.art_flaechendeckung == services[cell.leika_key].art_flaechendeckung
-    kfz_town_a = next(c for c in report.coverage if (c.leika_key, c.tenant) == (KFZ, "town-a"))
-    assert (kfz_town_a.ars, kfz_town_a.ozgid) == ("053700004004", "10439")
-    assert (kfz_town_a.maturity_model, kfz_town_a.maturity_level) == ("1.1", 3)
-
-
-async def test_area_wide_exactly_when_every_tenant_in_scope_is_online(
-    engine: AsyncEngine, tmp_path: Path
-) -> None:
-    await seed(engine)
-    config = deployment(tmp_path)
-
-    towns = await build_report(engine, config, OCTOBER, ["town-a", "town-b"])
-    november = await build_report(engine, config, Period(date(2026, 11, 1), date(2026, 11, 30)))
-
-    art = {s.leika_key: s.art_flaechendeckung for s in towns.services}
-    assert art[GEWERBE] == "flaechendeckend"
-    assert art[PARKEN] == "teilweise"
-    # The Kreis is out of scope, but its catch-all's October Hundesteuer still counts for town-b.
-    town_b_hund = next(c for c in towns.coverage if (c.leika_key, c.tenant) == (HUND, "town-b"))
-    assert (town_b_hund.online_status, town_b_hund.served_by) == ("online", "kreis")
-    assert {r.tenant for r in towns.tenant_services} == {"town-a", "town-b"}
-    assert towns.totals.received == 11
-    # No Hundesteuer reached the Kreis's catch-all in November: not online for town-b any more,
-    # and so not for the Kreis's area either.
-    cells = {(c.leika_key, c.tenant): c.online_status for c in november.coverage}
-    assert cells[(HUND, "town-b")] == "nicht_online"
-    assert cells[(HUND, "kreis")] == "nicht_online"
-    assert cells[(HUND, "town-a")] == "online"
-    assert {s.leika_key: s.art_flaechendeckung for s in november.services}[HUND] == "teilweise"
-    for report in (towns, november):
-        for service in report.services:
-            online = sum(
-                c.online_status == "online"
-                for c in report.coverage
-                if c.leika_key == service.leika_key
-            )
-            assert service.tenants_online == online
-            assert service.tenants_in_scope == len(report.tenants)
-            assert (service.art_flaechendeckung == "flaechendeckend") == (
-                online == service.tenants_in_scope
-            )
+    # Offered: all five. Online: not Bewohnerparken (town-a's route had no traffic and no route
+    # test). Area-wide: Kfz, Hundesteuer and the uncatalogued key through the Kreis's catch-all
+    # route; not Gewerbe (town-b's Reifegrad 2.0 · 1 is below the online threshold).
+    assert (totals.services_offered, totals.services_online, totals.services_area_wide) == (5, 4, 3)
+    # Within an hour of receipt: 4/5 + 1/2 + 3/4 + 2/3 + 1/2 (catch-all: Hund 7 s, key pending).
+    assert totals.availability == pytest.approx(11 / 16)
+    assert totals.refusals == 6  # 3 + 2 + 1 in October
 
 
 async def test_usage_volumes_and_trend(engine: AsyncEngine, tmp_path: Path) -> None:
@@ -173,6 +110,8 @@ async def test_usage_volumes_and_trend(engine: AsyncEngine, tmp_path: Path) -> N
     autumn = await build_report(engine, config, Period(date(2026, 9, 1), date(2026, 11, 30)))
 
     usage = {(u.tenant, u.leika_key): u for u in october.usage}
+    assert [u.tenant for u in october.usage][:3] == ["kreis", "kreis", "kreis"]
+    assert usage[("town-a", GEWERBE)].ozg_id == "10294"
     # 5 × 100 bytes form data + 4 × 1000 + 500 attachments; delivered: 4 × (100 + 1000)
     town_a = usage[("town-a", GEWERBE)]
     assert (town_a.applications, town_a.delivered) == (5, 4)
@@ -182,6 +121,9 @@ async def test_usage_volumes_and_trend(engine: AsyncEngine, tmp_path: Path) -> N
     # + town-a Hund 200/100, Kreis Kfz 300/200, Kreis Hund 100/100, uncatalogued key 100/0
     assert (october.totals.volume_bytes, october.totals.delivered_volume_bytes) == (6700, 5550)
     trend = {(t.month, t.leika_key): (t.received, t.delivered, t.dead) for t in autumn.trend}
+    assert {t.service_name for t in autumn.trend if t.leika_key == KFZ} == {
+        "Kraftfahrzeug Zulassung"
+    }
     assert trend[("2026-09", GEWERBE)] == (1, 1, 0)
     assert trend[("2026-10", GEWERBE)] == (9, 7, 1)
     assert trend[("2026-11", GEWERBE)] == (1, 1, 0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import re
+from datetime import UTC, datetime
 from pathlib import Path
 
 import openpyxl
@@ -125,13 +126,16 @@ async def test_tenant_key_sees_only_its_own_figures(ui: Running) -> None:
     assert re.search(r'id="kpi-received"><span class="value">4</span>', page)
     assert "Gemeinde B" in page
     assert "Stadt A" not in page
-    assert "Kreis Beispiel" not in page
+    # The Kreis is named as the town's Kreis (and as who serves Kfz there), never with figures
+    # of its own: no row of any table, no row of any chart is the Kreis's.
+    assert '<th scope="row">Kreis Beispiel</th>' not in page
+    assert 'font-weight="bold">Kreis Beispiel</text>' not in page
     assert other.status == 403
     assert "Stadt A" not in await other.text()
     assert other_file.status == 403
     workbook = openpyxl.load_workbook(io.BytesIO(await own_file.read()))
-    tenants = {row[0] for row in workbook["tenant-services"].iter_rows(min_row=2, values_only=True)}
-    assert tenants == {"town-b"}
+    rows = workbook["Leistungen je Kommune"].iter_rows(min_row=2, values_only=True)
+    assert {row[1] for row in rows} == {"town-b"}
 
 
 async def test_download_xlsx_and_csv(ui: Running) -> None:
@@ -143,9 +147,11 @@ async def test_download_xlsx_and_csv(ui: Running) -> None:
     assert xlsx.headers["Content-Disposition"] == (
         'attachment; filename="ozg-report_2026-10-01_2026-10-31.xlsx"'
     )
-    summary = openpyxl.load_workbook(io.BytesIO(await xlsx.read()))["summary"]
-    assert {r[0]: r[1] for r in summary.iter_rows(min_row=2, values_only=True)}["received"] == 16
-    assert (await csv.text()).startswith("tenant,tenant_name,leika_key,service_name,applications")
+    overview = openpyxl.load_workbook(io.BytesIO(await xlsx.read()))["Übersicht"]
+    assert {r[0]: r[1] for r in overview.iter_rows(min_row=2, values_only=True)}[
+        "eingegangen"
+    ] == 16
+    assert (await csv.text()).startswith("kreis,tenant,tenant_name,leika_key,service_name,ozg_id")
 
 
 async def test_sign_out_needs_the_csrf_token(ui: Running) -> None:
@@ -180,3 +186,85 @@ async def test_tampered_cookies_are_refused(ui: Running) -> None:
 
     assert forged.status == 303
     assert truncated.status == 303
+
+
+async def test_opens_on_this_month_with_quick_links(ui: Running) -> None:
+    await sign_in(ui, "coordinator")
+
+    page = await (await ui.client.get("/ui/")).text()
+
+    today = datetime.now(UTC).date()
+    assert f'value="{today.replace(day=1).isoformat()}"' in page
+    assert f'value="{today.isoformat()}"' in page
+    presets = page[page.index('<nav class="presets"') : page.index("</nav>")]
+    links = re.findall(r'<a href="/ui/\?([^"]+)"[^>]*>([^<]+)</a>', presets)
+    labels = {label: query.replace("&amp;", "&") for query, label in links}
+    assert list(labels) == ["dieser Monat", "letzter Monat", "dieses Jahr", "letzte 12 Monate"]
+    this_month = f"from={today.replace(day=1).isoformat()}&to={today.isoformat()}"
+    assert labels["dieser Monat"] == this_month
+    assert labels["dieses Jahr"] == f"from={today.year}-01-01&to={today.isoformat()}"
+    assert re.search(r'aria-current="true" title="[^"]+">dieser Monat</a>', page)
+
+
+async def test_german_figures_with_delta_demand_and_grouped_tenants(ui: Running) -> None:
+    await sign_in(ui, "coordinator")
+
+    page = await (await ui.client.get("/ui/", params=OCTOBER)).text()
+
+    assert '<span class="delta">Δ +15</span>' in page  # received: 16 in October, 1 in September
+    assert "Vorzeitraum 01.09.2026 – 30.09.2026" in page
+    assert re.search(r'id="kpi-refusals"><span class="value">6</span>Nachfrage ohne Angebot', page)
+    assert re.search(r'id="kpi-availability"><span class="value">68,8 %</span>', page)
+    demand = page[page.index('id="table-demand"') :]
+    assert demand.index("Bewohnerparkausweis Erteilung") < demand.index("Wohngeld")
+    assert "außerhalb der Konfiguration" in demand
+    # Kreis first, its towns after it; long tables say how many rows they hold.
+    tenants = page[page.index('<fieldset class="kreis"><legend>Kreis Beispiel</legend>') :]
+    assert tenants.index("Kreis Beispiel</label>") < tenants.index("Gemeinde B</label>")
+    assert "<summary>Kommune × Leistung (7 Zeilen)</summary>" in page
+    assert '<tr class="group"><th scope="rowgroup" colspan="13">Kreis Beispiel</th></tr>' in page
+    # The maturity matrix says model and level in each cell.
+    assert ">2.0 · 3</text>" in page
+    assert ">1.1 · 3</text>" in page
+    assert "Verfügbarkeit je Route (6 Zeilen)" in page
+
+
+async def test_maturity_filter_by_model(ui: Running) -> None:
+    await sign_in(ui, "coordinator")
+
+    page = await (await ui.client.get("/ui/", params={**OCTOBER, "modell": "2.0"})).text()
+    unknown = await (await ui.client.get("/ui/", params={**OCTOBER, "modell": "3.0"})).text()
+
+    assert ">2.0 · 3</text>" in page
+    assert ">1.1 · 3</text>" not in page
+    assert "anderes Modell, ausgeblendet" in page
+    assert 'modell=2.0" aria-current="true">Modell 2.0</a>' in page
+    assert 'name="modell" value="2.0"' in page  # the period form keeps the filter
+    assert "Reifegradmodell 3.0 unbekannt" in unknown
+    assert ">1.1 · 3</text>" in unknown
+
+
+async def test_downloads_and_print_view(ui: Running) -> None:
+    await sign_in(ui, "town-b-staff")
+    page = await (await ui.client.get("/ui/", params=OCTOBER)).text()
+
+    printed = await ui.client.get("/ui/print", params=OCTOBER)
+    other = await ui.client.get("/ui/print", params={**OCTOBER, "tenant": "town-a"})
+    coverage = await ui.client.get(
+        "/ui/download", params={**OCTOBER, "format": "csv", "view": "coverage"}
+    )
+
+    for view in ("coverage", "unmet-demand", "availability"):
+        assert f'id="download-csv-{view}"' in page
+    assert 'id="print-view" href="/ui/print?from=2026-10-01&amp;to=2026-10-31"' in page
+    assert printed.status == 200
+    assert "default-src 'none'" in printed.headers["Content-Security-Policy"]
+    text = await printed.text()
+    assert "OZG-Bericht · Kreis Beispiel" in text
+    assert "Gemeinde B" in text
+    assert "Stadt A" not in text
+    assert "<script" not in text
+    assert other.status == 403
+    rows = (await coverage.text()).splitlines()
+    assert rows[0].startswith("leika_key,leika_name,ars,ars_name,ars_federal_state,bundesland")
+    assert all(",town-b," in row for row in rows[1:])

@@ -6,15 +6,50 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from ozgbridge.reporting.period import Period, last_full_month, parse_period
+from ozgbridge.reporting.period import (
+    Period,
+    last_full_month,
+    month_to_date,
+    parse_period,
+    presets,
+    previous,
+)
 
 
-def test_default_is_the_last_full_month() -> None:
+def test_default_is_the_current_month_to_date() -> None:
+    assert parse_period(None, None, today=date(2024, 3, 31)) == Period(
+        date(2024, 3, 1), date(2024, 3, 31)
+    )
+    assert month_to_date(date(2026, 11, 1)) == Period(date(2026, 11, 1), date(2026, 11, 1))
     assert last_full_month(date(2026, 3, 1)) == Period(date(2026, 2, 1), date(2026, 2, 28))
     assert last_full_month(date(2026, 1, 15)) == Period(date(2025, 12, 1), date(2025, 12, 31))
-    assert parse_period(None, None, today=date(2024, 3, 31)) == Period(
-        date(2024, 2, 1), date(2024, 2, 29)
-    )
+
+
+def test_quick_links() -> None:
+    assert presets(date(2026, 11, 20)) == [
+        ("dieser Monat", Period(date(2026, 11, 1), date(2026, 11, 20))),
+        ("letzter Monat", Period(date(2026, 10, 1), date(2026, 10, 31))),
+        ("dieses Jahr", Period(date(2026, 1, 1), date(2026, 11, 20))),
+        ("letzte 12 Monate", Period(date(2025, 12, 1), date(2026, 11, 20))),
+    ]
+    assert len(presets(date(2026, 11, 20))[3][1].months()) == 12  # the current month included
+
+
+@pytest.mark.parametrize(
+    ("now", "before"),
+    [
+        # month to date: the same days of the month before
+        ((date(2026, 11, 1), date(2026, 11, 20)), (date(2026, 10, 1), date(2026, 10, 20))),
+        ((date(2026, 3, 1), date(2026, 3, 31)), (date(2026, 2, 1), date(2026, 2, 28))),
+        ((date(2026, 3, 1), date(2026, 3, 30)), (date(2026, 2, 1), date(2026, 2, 28))),
+        ((date(2026, 1, 1), date(2026, 3, 31)), (date(2025, 10, 1), date(2025, 12, 31))),
+        ((date(2026, 1, 1), date(2026, 1, 31)), (date(2025, 12, 1), date(2025, 12, 31))),
+        # any other period: as many days, directly before
+        ((date(2026, 10, 5), date(2026, 10, 6)), (date(2026, 10, 3), date(2026, 10, 4))),
+    ],
+)
+def test_previous_period(now: tuple[date, date], before: tuple[date, date]) -> None:
+    assert previous(Period(*now)) == Period(*before)
 
 
 def test_bounds_are_whole_utc_days_with_an_exclusive_end() -> None:

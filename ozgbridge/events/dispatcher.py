@@ -1,0 +1,206 @@
+"""The portal event sender: runs in every worker process beside the delivery worker.
+
+The outbox's rules are the delivery queue's (`ozgbridge.store.outbox`): claims under a lease
+(renewed while a slow send runs), the retry ladder (the key's ``retry_schedule`` or the Standard
+Webhooks default) with the same jitter, dead when it is exhausted or the portal refuses
+permanently. On stop nothing more is claimed; sends in flight get the grace period, and what is
+cut short is handed back for the next worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+from datetime import timedelta
+from typing import Any
+
+import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from ozgbridge.domain import AttemptOutcome, utcnow
+from ozgbridge.errors import DeliveryError, PermanentDeliveryError
+from ozgbridge.events.sender import PortalSender
+from ozgbridge.retry import DEFAULT_SCHEDULE, next_delay
+from ozgbridge.settings import Settings
+from ozgbridge.store.outbox import ClaimedEvent, EventOutbox, EventResult
+
+logger = structlog.get_logger("ozgbridge.events")
+
+
+class EventDispatcher:
+    def __init__(
+        self, *, settings: Settings, outbox: EventOutbox, sender: PortalSender, worker_id: str
+    ) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.sender = sender
+        self.worker_id = worker_id
+        self.log = logger.bind(worker=worker_id)
+        self._wakeup = asyncio.Event()
+        self._slot_freed = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._in_flight: dict[str, asyncio.Task[None]] = {}
+
+    def wake(self) -> None:
+        """A hint that events may be waiting."""
+        self._wakeup.set()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._wakeup.set()
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_flight)
+
+    async def run(self) -> None:
+        try:
+            while not self._stopping.is_set():
+                free = self.settings.worker_concurrency - self.in_flight
+                claimed = await self._claim(free) if free > 0 else []
+                for event in claimed:
+                    task = asyncio.create_task(self._send(event), name=f"event-{event.id}")
+                    self._in_flight[event.id] = task
+                    task.add_done_callback(functools.partial(self._finished, event.id))
+                if not claimed or self.in_flight >= self.settings.worker_concurrency:
+                    await self._idle()
+        finally:
+            await self._drain()
+
+    async def _claim(self, free: int) -> list[ClaimedEvent]:
+        try:
+            return await self.outbox.claim(
+                self.worker_id, limit=free, lease_seconds=self.settings.lease_seconds
+            )
+        except Exception:
+            self.log.exception("portal_event.claim_failed")
+            await self._sleep(self.settings.poll_interval * 5)
+            return []
+
+    async def _idle(self) -> None:
+        timeout = self.settings.poll_interval
+        if self.in_flight < self.settings.worker_concurrency:
+            try:
+                due = await self.outbox.next_due_at()
+            except Exception:
+                self.log.exception("portal_event.poll_failed")
+                due = None
+            if due is not None:
+                timeout = min(timeout, max(0.0, (due - utcnow()).total_seconds()))
+        waiters = [
+            asyncio.create_task(e.wait()) for e in (self._wakeup, self._slot_freed, self._stopping)
+        ]
+        try:
+            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        self._wakeup.clear()
+        self._slot_freed.clear()
+
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
+
+    def _finished(self, event_id: str, _task: asyncio.Task[None]) -> None:
+        self._in_flight.pop(event_id, None)
+        self._slot_freed.set()
+
+    async def _drain(self) -> None:
+        if not self._in_flight:
+            return
+        _done, pending = await asyncio.wait(
+            list(self._in_flight.values()), timeout=self.settings.shutdown_grace
+        )
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _send(self, event: ClaimedEvent) -> None:
+        log = self.log.bind(
+            event_id=event.id,
+            application_id=event.application_id,
+            key_id=event.key_id,
+            type=event.type,
+            attempt=event.attempt,
+        )
+        renewal = asyncio.create_task(self._keep_lease(event, log))
+        try:
+            try:
+                receipt = await self.sender.send(event)
+            except DeliveryError as error:
+                result = self._failure(event, error)
+            else:
+                result = EventResult(AttemptOutcome.DELIVERED, status_code=receipt.status_code)
+        except asyncio.CancelledError:
+            interrupted = EventResult(
+                AttemptOutcome.RETRIABLE,
+                error="interrupted: the worker shut down while sending",
+                retry_at=utcnow(),
+            )
+            await asyncio.shield(self._record(event, interrupted, log))
+            raise
+        finally:
+            renewal.cancel()
+        await self._record(event, result, log)
+
+    def _failure(self, event: ClaimedEvent, error: DeliveryError) -> EventResult:
+        detail = error.detail[:500]
+        if isinstance(error, PermanentDeliveryError):
+            return EventResult(AttemptOutcome.PERMANENT, error.status_code, detail)
+        delay = next_delay(
+            self.sender.schedule(event.key_id) or DEFAULT_SCHEDULE,
+            event.attempt,
+            retry_after=getattr(error, "retry_after", None),
+            jitter=self.settings.retry_jitter,
+        )
+        if delay is None:
+            detail = f"{detail} (gave up after {event.attempt} attempts)"[:500]
+        return EventResult(
+            AttemptOutcome.RETRIABLE,
+            error.status_code,
+            detail,
+            retry_at=None if delay is None else utcnow() + timedelta(seconds=delay),
+        )
+
+    async def _keep_lease(self, event: ClaimedEvent, log: Any) -> None:
+        while True:
+            await asyncio.sleep(self.settings.lease_seconds / 3)
+            try:
+                if not await self.outbox.renew(
+                    event, self.worker_id, lease_seconds=self.settings.lease_seconds
+                ):
+                    log.warning("portal_event.lease_lost")
+                    return
+            except Exception:
+                log.exception("portal_event.lease_renew_failed")
+
+    async def _record(self, event: ClaimedEvent, result: EventResult, log: Any) -> None:
+        try:
+            async for attempt in AsyncRetrying(
+                retry=retry_if_exception_type(Exception),
+                wait=wait_exponential(multiplier=0.2, max=5),
+                stop=stop_after_delay(self.settings.lease_seconds),
+                reraise=True,
+            ):
+                with attempt:
+                    ours = await self.outbox.record(event, self.worker_id, result)
+        except Exception:
+            # The lease runs out and the event is sent again: at least once still holds.
+            log.exception("portal_event.record_failed", outcome=str(result.outcome))
+            return
+        if not ours:
+            log.warning("portal_event.attempt", outcome=str(result.outcome), lease="lost")
+        elif result.outcome == AttemptOutcome.DELIVERED:
+            log.info("portal_event.sent", status_code=result.status_code)
+        elif result.retry_at is None:
+            log.warning("portal_event.dead", status_code=result.status_code, error=result.error)
+        else:
+            log.info(
+                "portal_event.retry_scheduled",
+                status_code=result.status_code,
+                error=result.error,
+                retry_at=result.retry_at.isoformat(),
+            )

@@ -1,0 +1,49 @@
+"""Log format: readable on a terminal, JSON lines for machines, chosen by `auto`."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import structlog
+
+from ozgbridge.logs import configure_logging, resolve_format
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_auto_is_console_on_a_terminal_and_json_elsewhere() -> None:
+    assert resolve_format("auto", Terminal()) == "console"
+    assert resolve_format("auto", io.StringIO()) == "json"
+    assert resolve_format("json", Terminal()) == "json"
+    assert resolve_format("console", io.StringIO()) == "console"
+
+
+def test_json_lines_when_not_a_terminal() -> None:
+    out = io.StringIO()
+    try:
+        configure_logging("INFO", "auto", stream=out)
+        structlog.get_logger("t").info("config.reloaded", actor="signal:SIGHUP")
+    finally:
+        configure_logging("INFO", "json")
+    entry = json.loads(out.getvalue())
+    assert (entry["event"], entry["actor"], entry["level"]) == (
+        "config.reloaded",
+        "signal:SIGHUP",
+        "info",
+    )
+
+
+def test_console_lines_on_a_terminal() -> None:
+    out = Terminal()
+    try:
+        configure_logging("INFO", "auto", stream=out)
+        structlog.get_logger("t").warning("config.warning", file="x.yaml")
+    finally:
+        configure_logging("INFO", "json")
+    text = out.getvalue()
+    assert "config.warning" in text
+    assert not text.lstrip().startswith("{")
