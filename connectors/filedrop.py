@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import os
+import secrets
 import shutil
 from pathlib import Path
 
@@ -80,7 +81,29 @@ class FileDropConnector(Connector[FileDropOptions]):
             code = errno.errorcode.get(exc.errno or 0, "unknown error")
             raise RetriableDeliveryError(f"cannot write to the drop directory ({code})") from exc
 
+    async def check(self) -> Receipt:
+        """A ping must not become a folder the back-end would import: instead, create and remove
+        a hidden file in the drop directory, which proves it is there and writable."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await asyncio.to_thread(self._probe)
+        except TimeoutError as exc:
+            raise RetriableDeliveryError(
+                f"the drop directory did not answer within {self.timeout:g} s"
+            ) from exc
+        except OSError as exc:
+            code = errno.errorcode.get(exc.errno or 0, "unknown error")
+            raise RetriableDeliveryError(f"cannot write to the drop directory ({code})") from exc
+        return Receipt(detail="drop directory is writable")
+
     # Everything below runs in a worker thread.
+
+    def _probe(self) -> None:
+        probe = self._drop_directory() / f".ozgbridge-check-{secrets.token_hex(8)}"
+        try:
+            _write_file(probe, b"ozgbridge route check\n")
+        finally:
+            probe.unlink(missing_ok=True)
 
     def _write(self, envelope: Envelope) -> Receipt:
         folder_name = layout.folder_name(envelope)

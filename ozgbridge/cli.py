@@ -21,8 +21,10 @@ from ozgbridge.cli_common import config_option, err, fail, out, settings_from_en
 from ozgbridge.cli_config import config
 from ozgbridge.cli_connectors import connectors
 from ozgbridge.cli_db import audit, db
+from ozgbridge.cli_deliveries import deliveries
 from ozgbridge.cli_keys import keys, secrets
 from ozgbridge.cli_report import report
+from ozgbridge.cli_routes import routes
 from ozgbridge.errors import ConfigError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
 from ozgbridge.service import run_service
@@ -127,7 +129,7 @@ def submit(file: Any, url: str, token: str, idempotency_key: str | None) -> None
         raise SystemExit(1)
 
 
-for command in (config, db, audit, keys, secrets, report, connectors):
+for command in (config, db, audit, keys, secrets, report, deliveries, routes, connectors):
     main.add_command(command)
 
 if __name__ == "__main__":  # pragma: no cover

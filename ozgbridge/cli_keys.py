@@ -29,7 +29,9 @@ def keys() -> None:
 @keys.command("create")
 @click.option("--id", "key_id", required=True, help="a name for the key, e.g. portal-hs")
 @click.option(
-    "--role", type=click.Choice(["portal", "tenant", "coordinator", "operator"]), required=True
+    "--role",
+    type=click.Choice(["portal", "tenant", "coordinator", "operator", "metrics"]),
+    required=True,
 )
 @click.option("--tenant", help="tenant id (role tenant only)")
 @click.option(

@@ -29,7 +29,7 @@ import structlog
 from pydantic import BaseModel, ConfigDict
 
 from ozgbridge.configfile import FieldValueError
-from ozgbridge.domain import AttachmentData, Envelope, FormData, RegionRef, ServiceRef
+from ozgbridge.domain import AttachmentData, Envelope, FormData, RegionRef, ServiceRef, utcnow
 from ozgbridge.errors import (
     ConfigError,
     DeliveryError,
@@ -37,6 +37,7 @@ from ozgbridge.errors import (
     RetriableDeliveryError,
 )
 from ozgbridge.http_status import classify_http_status, is_retriable_status, parse_retry_after
+from ozgbridge.ids import new_id
 from ozgbridge.status_rules import StatusReport
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "installed_connectors",
     "is_retriable_status",
     "parse_retry_after",
+    "ping_envelope",
 ]
 
 ENTRY_POINT_GROUP = "ozgbridge.connectors"
@@ -193,6 +195,18 @@ class Connector(abc.ABC, Generic[OptionsT]):
         """Where this connector delivers, for error messages: never credentials or secrets."""
         return "the back-end"
 
+    async def check(self) -> Receipt:
+        """Test the route end to end without an application: used by ``routes test``.
+
+        By default a synthetic envelope (`ping_envelope`: no application, no personal data,
+        ``"type": "ping"`` in its manifest) goes through `deliver` — the real transport, signing,
+        timeout and error translation — so a municipality sees whether its endpoint answers and
+        its signature check accepts us. Override this where a ping must not look like a delivery
+        (a file drop the back-end imports, a mailbox) with a check that delivers nothing.
+        Returns a receipt or raises a `DeliveryError`, like `deliver`.
+        """
+        return await self.deliver(ping_envelope(self.context))
+
     @abc.abstractmethod
     async def send(self, envelope: Envelope) -> Receipt:
         """Transport only: hand the envelope over and return a `Receipt`, or raise a
@@ -222,6 +236,29 @@ async def _send_via_deliver(self: Connector[Any], envelope: Envelope) -> Receipt
 
 def _implements_send(cls: type) -> bool:
     return any("send" in klass.__dict__ for klass in cls.__mro__ if klass is not Connector)
+
+
+PING_SERVICE = "99000000000000"  # well-formed, and no LeiKa service has this key
+PING_REGION = "000000000000"  # well-formed, and no region has this key
+
+
+def ping_envelope(context: ConnectorContext) -> Envelope:
+    """A synthetic envelope for a route test: ids fresh, content ``{"type": "ping"}``."""
+    ping_id = new_id()
+    return Envelope(
+        application_id=ping_id,
+        delivery_id=ping_id,
+        attempt=1,
+        tenant_id=context.tenant_id,
+        tenant_name=context.tenant_id,
+        route_id=context.route_id,
+        service=ServiceRef(leika_key=PING_SERVICE, name="ozgbridge ping"),
+        region=RegionRef.of(ars=PING_REGION),
+        reference=None,
+        submitted_at=utcnow(),
+        data=FormData(mime_type="application/json", content=b'{"type":"ping"}'),
+        ping=True,
+    )
 
 
 class _InstalledKinds(Mapping[str, type[Connector[Any]]]):

@@ -99,22 +99,42 @@ class ApplicationStatus(StrEnum):
     DELIVERING = "delivering"
     DELIVERED = "delivered"
     DEAD = "dead"
+    CANCELLED = "cancelled"  # its delivery was cancelled (by a human, or forwarded elsewhere)
     # The authority it was with is not responsible, and routing names nobody else: operators
     # take it from here (see ozgbridge.forwarding).
     UNROUTABLE = "unroutable"
 
 
 class DeliveryState(StrEnum):
-    """Where one delivery stands in the queue. ``leased`` = a worker holds it right now.
+    """Where one delivery stands in the queue.
 
-    ``cancelled``: it must not be delivered any more (its application was forwarded elsewhere).
+    ``pending``: waiting for its next attempt (or for its route to be resumed or its breaker to
+    close); ``delivering``: a worker holds it under a lease right now; ``dead``: given up, waiting
+    for a human (replay or cancel); ``cancelled``: it must not be delivered any more (a human
+    cancelled it, or its application was forwarded elsewhere).
     """
 
     PENDING = "pending"
-    LEASED = "leased"
+    DELIVERING = "delivering"
     DELIVERED = "delivered"
     DEAD = "dead"
     CANCELLED = "cancelled"
+    # The stored name before migration 0003_operations; an alias, so older code keeps working.
+    LEASED = "delivering"
+
+
+class RouteState(StrEnum):
+    """What a route does right now, as operators see it.
+
+    ``paused``: a human holds it (applications are accepted and stored, nothing is attempted);
+    ``open``: its circuit breaker tripped after repeated failures, nothing is attempted until the
+    cool-down ends; ``half-open``: one probe delivery is let through to see if the back-end is back.
+    """
+
+    ACTIVE = "active"
+    PAUSED = "paused"
+    OPEN = "open"
+    HALF_OPEN = "half-open"
 
 
 class AttemptOutcome(StrEnum):
@@ -190,6 +210,8 @@ class Envelope(CamelModel):
     """Everything a connector needs to hand one application to one back-end, for one attempt.
 
     ``delivery_id`` stays the same across attempts: back-ends use it to drop duplicates.
+    ``ping`` marks a synthetic envelope sent by a route test (`Connector.check`): it carries no
+    application and no personal data, and its manifest says ``"type": "ping"``.
     """
 
     application_id: str
@@ -204,10 +226,13 @@ class Envelope(CamelModel):
     submitted_at: datetime
     data: FormData
     attachments: tuple[AttachmentData, ...] = ()
+    ping: bool = False
 
     def manifest(self) -> dict[str, Any]:
         """The envelope as JSON-ready camelCase metadata, contents replaced by size and SHA-256."""
+        marker: dict[str, Any] = {"type": "ping"} if self.ping else {}
         return {
+            **marker,
             "applicationId": self.application_id,
             "deliveryId": self.delivery_id,
             "attempt": self.attempt,

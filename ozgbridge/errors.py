@@ -12,8 +12,15 @@
     │   │                           (reporting.build)
     │   ├── GV100ADError            a line of the municipality directory file is no record
     │   │                           (regions.gv100ad)
-    │   └── InvalidStatusAnswer     a back-end's status document does not validate
-    │                               (status_document)
+    │   ├── InvalidStatusAnswer     a back-end's status document does not validate
+    │   │                           (status_document)
+    │   ├── RegionError             a key names no region (regions.consistency)
+    │   └── MalformedForwardedFor   a trusted proxy's X-Forwarded-For is no address list
+    │                               (api.clients)
+    ├── NotFound                    no such thing, or none the caller may see (also a
+    │   │                           LookupError); 404
+    │   ├── UnknownRoute            … a configured route (operations)
+    │   └── DeliveryNotFound        … a delivery (store.delivery_actions)
     ├── RoutingError                nobody (or several) is responsible; answer 422
     ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or --upgrade)
     ├── ReloadUnavailable           this process cannot read its configuration again (live)
@@ -25,6 +32,9 @@
     ├── IntakeRejected              an intake refuses one incoming submission and tells its
     │                               sender why (plug-ins subclass it); nothing is stored
     ├── Problem                     an HTTP problem+json answer a handler chose (api.problems)
+    ├── Denied                      a dashboard page answers with this response instead
+    │                               (ui.ops_common: sign-in redirect, refusal page)
+    ├── ActionRefused               an operator action does not fit the current state; 409
     └── DeliveryError               raised by connectors only
         ├── RetriableDeliveryError  try later (timeouts, connection errors, 5xx, 408, 425, 429)
         └── PermanentDeliveryError  trying again cannot help (other 4xx, 3xx, rejected content)
@@ -93,6 +103,10 @@ class InvalidValue(OzgbridgeError, ValueError):
     """
 
 
+class NotFound(OzgbridgeError, LookupError):
+    """No such thing, or none the caller may see; answered 404 (never telling which)."""
+
+
 class RoutingError(OzgbridgeError):
     """No tenant is responsible for a (service, region), or the answer is ambiguous."""
 
@@ -120,6 +134,14 @@ class CallbackRejected(OzgbridgeError):
 
 class IntakeRejected(OzgbridgeError):
     """An intake cannot take one incoming submission; it answers its sender, stores nothing."""
+
+
+class ActionRefused(OzgbridgeError):
+    """An operator action (replay, cancel, …) that the subject's current state does not allow."""
+
+    def __init__(self, message: str, *, state: str | None = None) -> None:
+        self.state = state
+        super().__init__(message)
 
 
 class DeliveryError(OzgbridgeError):

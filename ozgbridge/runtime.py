@@ -27,6 +27,7 @@ from ozgbridge import intake
 from ozgbridge.configfile import Loc
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
 from ozgbridge.errors import ConfigError, ConfigProblem
+from ozgbridge.ops.admission import RoutePolicy, policies_of
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.tenants import DeliveryLimits, Deployment, load_deployment
@@ -60,6 +61,11 @@ class Runtime:
     _idle: asyncio.Event | None = field(default=None, init=False)
     _retired: bool = field(default=False, init=False)
     _closed: bool = field(default=False, init=False)
+
+    @functools.cached_property
+    def route_policies(self) -> Mapping[RouteKey, RoutePolicy]:
+        """Breaker settings and limits of every route, as claims and outcomes need them."""
+        return policies_of(self.deployment)
 
     @functools.cached_property
     def tenant_names(self) -> Mapping[str, str]:

@@ -30,6 +30,7 @@ from ozgbridge.delivery_news import DeliveryNews
 from ozgbridge.events.dispatcher import EventDispatcher
 from ozgbridge.events.sender import PortalSender
 from ozgbridge.live import LiveConfig, watch
+from ozgbridge.metrics_http import worker_metrics_app
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
 from ozgbridge.status_desk import StatusDesk
@@ -159,7 +160,10 @@ async def open_service(
             settings=settings,
             live=live,
             repository=repository,
-            queue=DeliveryQueue(engine, after_outcomes=news),
+            # Breaker settings and limits of the configuration in force (reloads included).
+            queue=DeliveryQueue(
+                engine, policies=lambda: live.runtime.route_policies, after_outcomes=news
+            ),
             worker_id=worker_id,
         )
     if api:
@@ -201,6 +205,26 @@ async def _cancel(task: asyncio.Task[None] | None) -> None:
             await task
 
 
+async def _cleanup(*runners: web.AppRunner | None) -> None:
+    for runner in runners:
+        if runner is not None:
+            await runner.cleanup()
+
+
+async def _start_metrics_listener(settings: Settings) -> web.AppRunner | None:
+    """The worker's /metrics listener at OZGBRIDGE_METRICS_PORT, if set."""
+    if settings.metrics_port is None:
+        return None
+    runner = web.AppRunner(worker_metrics_app(), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.TCPSite(runner, settings.metrics_host, settings.metrics_port).start()
+    logger.info(
+        "service.metrics_listening",
+        url=f"http://{settings.metrics_host}:{settings.metrics_port}/metrics",
+    )
+    return runner
+
+
 async def _stop_loops(
     service: Service,
     worker_task: asyncio.Task[None] | None,
@@ -233,6 +257,7 @@ async def run_service(
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, service.reload_in_background, "signal:SIGHUP")
     runner: web.AppRunner | None = None
+    metrics_runner: web.AppRunner | None = None
     worker_task: asyncio.Task[None] | None = None
     dispatcher_task: asyncio.Task[None] | None = None
     listener: asyncio.Task[None] | None = None
@@ -244,6 +269,7 @@ async def run_service(
             await web.TCPSite(runner, settings.host, settings.port).start()
             logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
         if service.worker is not None:
+            metrics_runner = await _start_metrics_listener(settings)
             worker_task = asyncio.create_task(service.worker.run(), name="worker")
             if service.dispatcher is not None:
                 dispatcher_task = asyncio.create_task(
@@ -277,8 +303,7 @@ async def run_service(
                 await pending
         await _cancel(listener)
         await service.stop_intakes(service.live.runtime)
-        if runner is not None:
-            await runner.cleanup()
+        await _cleanup(runner, metrics_runner)  # no more requests, no more scrapes
         await _stop_loops(service, worker_task, dispatcher_task)
         await service.live.aclose()
         await service.engine.dispose()

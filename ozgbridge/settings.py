@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -49,6 +51,32 @@ class Settings(BaseSettings):
         default=False, description="mark the dashboard cookie Secure (set when served over https)"
     )
 
+    # Sign-in throttling and client addresses (README "Security": sign-in and sessions).
+    ui_sign_in_limit: int = Field(
+        default=10,
+        ge=1,
+        description="failed dashboard sign-ins per client address (and per "
+        "token prefix) within ui_sign_in_window; more get 429",
+    )
+    ui_sign_in_window: float = Field(
+        default=300.0, gt=0, description="seconds over which failed sign-ins are counted"
+    )
+    trusted_proxies: Annotated[list[IPv4Network | IPv6Network], NoDecode] = Field(
+        default_factory=list,
+        description="CIDRs of reverse proxies whose X-Forwarded-For names the client; "
+        "empty: the peer is the client",
+    )
+
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="worker processes serve Prometheus /metrics at this port; off if unset",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="address of the worker metrics listener (0.0.0.0 in a container)",
+    )
     config_watch_seconds: float = Field(
         default=0,
         ge=0,
@@ -62,6 +90,19 @@ class Settings(BaseSettings):
         pattern="^(auto|json|console)$",
         description="auto: console on a terminal, JSON lines otherwise",
     )
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: Any) -> Any:
+        """A comma-separated list of CIDRs or addresses (``10.0.0.0/8, ::1``), or a list."""
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if isinstance(value, list):
+            try:
+                return [ip_network(str(item), strict=False) for item in value]
+            except ValueError as exc:
+                raise ValueError(f"not a network (CIDR): {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _lease_outlives_delivery(self) -> Settings:

@@ -130,6 +130,25 @@ class Maturity(_Model):
         return self
 
 
+class BreakerConfig(_Model):
+    """The route's circuit breaker: after ``failures`` consecutive retriable failures the route
+    opens for ``cooldown`` seconds (doubling after each failed probe, up to ``max_cooldown``)."""
+
+    failures: int = Field(default=5, ge=1, le=1000)
+    cooldown: PositiveFloat = 30.0
+    max_cooldown: PositiveFloat = 600.0
+
+    @model_validator(mode="after")
+    def _max_not_below_cooldown(self) -> BreakerConfig:
+        if self.max_cooldown < self.cooldown:
+            raise FieldValueError(
+                f"max_cooldown ({self.max_cooldown:g}) must not be below cooldown "
+                f"({self.cooldown:g})",
+                "max_cooldown",
+            )
+        return self
+
+
 class RouteConfig(_Model):
     """Which services of a tenant go to which connector, with which options.
 
@@ -144,6 +163,10 @@ class RouteConfig(_Model):
     maturity: Maturity | None = None
     retry_schedule: list[NonNegativeFloat] | None = Field(default=None, min_length=1)
     timeout: PositiveFloat | None = None
+    breaker: BreakerConfig = Field(default_factory=BreakerConfig)
+    # Across all workers: attempts in flight at once, and attempts started per second.
+    max_in_flight: int | None = Field(default=None, ge=1, le=10_000)
+    rate_limit: PositiveFloat | None = None
 
     _keys: frozenset[str] = PrivateAttr(default=frozenset())
 
@@ -226,12 +249,14 @@ class TenantConfig(_Model):
 
 
 class Role(StrEnum):
-    """What an API key may do: submit (portal), see its own tenant, see reports, operate."""
+    """What an API key may do: submit (portal), see its own tenant, see reports, operate, or
+    only read the Prometheus metrics (metrics)."""
 
     PORTAL = "portal"
     TENANT = "tenant"
     COORDINATOR = "coordinator"
     OPERATOR = "operator"
+    METRICS = "metrics"
 
 
 class PortalEvents(_Model):

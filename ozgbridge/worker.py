@@ -3,8 +3,10 @@
 One loop claims as many deliveries as there are free slots; each claimed delivery runs as its own
 task that keeps its lease alive, calls the connector once, and records the outcome. The outcome
 decides what comes next: delivered; retriable → pending again at the next rung of the retry
-ladder; permanent or ladder exhausted → dead (visible, replayable). On stop the loop claims
-nothing more, lets in-flight attempts finish within a grace period, and hands back the rest.
+ladder; permanent or ladder exhausted → dead (visible, replayable). Which routes may be claimed
+from (pause, circuit breaker, limits) is decided inside the claim, across all workers. On stop the
+loop claims nothing more, lets in-flight attempts finish within a grace period, and hands back the
+rest.
 
 The configuration comes from a `LiveConfig`: each claimed delivery takes the configuration that is
 current when it is claimed and keeps it (connector, retry schedule, tenant name) until its outcome
@@ -19,13 +21,16 @@ import functools
 import os
 import secrets
 import socket
+import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from ozgbridge import metrics
 from ozgbridge.connector import Connector
 from ozgbridge.domain import AttemptOutcome, Envelope, utcnow
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
@@ -91,6 +96,7 @@ class Worker:
 
     async def run(self) -> None:
         self.log.info("worker.started", concurrency=self.settings.worker_concurrency)
+        metrics.WORKER_LAST_CLAIM.set(time.time())
         try:
             while not self._stopping.is_set():
                 claimed = await self._claim()
@@ -104,6 +110,7 @@ class Worker:
                     )
                     self._in_flight[delivery.id] = task
                     task.add_done_callback(functools.partial(self._finished, delivery.id, runtime))
+                metrics.WORKER_IN_FLIGHT.set(self.in_flight)
                 if not claimed or self.in_flight >= self.settings.worker_concurrency:
                     await self._idle(full=self.in_flight >= self.settings.worker_concurrency)
         finally:
@@ -113,11 +120,15 @@ class Worker:
     async def _claim(self) -> list[ClaimedDelivery]:
         free = self._free_slots()
         if free <= 0:
+            metrics.WORKER_LAST_CLAIM.set(time.time())  # busy, not stuck
             return []
         try:
-            return await self.queue.claim(
+            claimed = await self.queue.claim(
                 self.worker_id, limit=free, lease_seconds=self.settings.lease_seconds
             )
+            metrics.WORKER_LAST_CLAIM.set(time.time())
+            metrics.WORKER_CLAIMS.inc(len(claimed))
+            return claimed
         except Exception:
             # Database away: nothing is lost (state lives there); try again after a pause.
             self.log.exception("worker.claim_failed")
@@ -137,16 +148,24 @@ class Worker:
             return {}
 
     async def _idle(self, *, full: bool) -> None:
-        """Wait for a free slot, a wake-up hint, or the next due delivery — whichever is first."""
+        """Wait for a free slot, a wake-up hint, or the next due delivery — whichever is first.
+
+        Due work on routes the last claim could not serve (paused, breaker open, at their limit)
+        does not count as due: it wakes the worker when its route may open (the claim's hint),
+        or at the next poll.
+        """
         timeout = self.settings.poll_interval
         if not full:
+            hint = self.queue.hint
             try:
-                due = await self.queue.next_due_at()
+                due = await self.queue.next_due_at(exclude=hint.blocked)
             except Exception:
                 self.log.exception("worker.poll_failed")
                 due = None
-            if due is not None:
-                timeout = min(timeout, max(0.0, (due - utcnow()).total_seconds()))
+            now = utcnow()
+            for moment in (due, hint.wake_at):
+                if moment is not None:
+                    timeout = min(timeout, max(0.0, (moment - now).total_seconds()))
         events = [self._slot_freed] if full else [self._wakeup, self._slot_freed]
         await self._first_of(*events, within=timeout)
         if full:
@@ -180,6 +199,7 @@ class Worker:
 
     def _finished(self, delivery_id: str, runtime: Runtime, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(delivery_id, None)
+        metrics.WORKER_IN_FLIGHT.set(self.in_flight)
         runtime.release()
         self._slot_freed.set()
 
@@ -204,6 +224,7 @@ class Worker:
             tenant_id=claimed.tenant_id,
             route_id=claimed.route_id,
             attempt=claimed.attempt,
+            probe=claimed.probe,
         )
         started_at = utcnow()
         renewal = asyncio.create_task(self._keep_lease(claimed, log))
@@ -215,6 +236,7 @@ class Worker:
                 started_at,
                 error="interrupted: the worker shut down during the attempt",
                 retry_at=utcnow(),
+                evidence=False,
             )
             await asyncio.shield(self._record(claimed, result, log))
             raise
@@ -231,18 +253,23 @@ class Worker:
     ) -> AttemptResult:
         route_key = (claimed.tenant_id, claimed.route_id)
         connector = runtime.connectors.get(route_key)
+        if connector is None:
+            error = RetriableDeliveryError(
+                f"route {claimed.tenant_id}/{claimed.route_id} is not configured (any more)"
+            )
+            # says nothing about the back-end: the breaker ignores it
+            return replace(self._failure(claimed, started_at, error, runtime), evidence=False)
+        clock = time.perf_counter()
         try:
-            if connector is None:
-                raise RetriableDeliveryError(
-                    f"route {claimed.tenant_id}/{claimed.route_id} is not configured (any more)"
-                )
             if envelope is None:
                 envelope = await self.repository.load_envelope(
                     claimed, tenant_name=runtime.tenant_names[claimed.tenant_id]
                 )
             receipt = await connector.deliver(envelope)
         except DeliveryError as error:
+            metrics.ATTEMPT_DURATION.labels(claimed.connector).observe(time.perf_counter() - clock)
             return self._failure(claimed, started_at, error, runtime)
+        metrics.ATTEMPT_DURATION.labels(claimed.connector).observe(time.perf_counter() - clock)
         return AttemptResult(
             AttemptOutcome.DELIVERED,
             started_at,
@@ -264,16 +291,28 @@ class Worker:
                 detail,
                 response_excerpt=excerpt,
             )
+        if claimed.probe:
+            # The probe's failure re-opens the breaker, which holds the delivery back; the wait is
+            # the route's, not the delivery's, so it costs no rung (and cannot make it dead).
+            return AttemptResult(
+                AttemptOutcome.RETRIABLE,
+                started_at,
+                error.status_code,
+                detail,
+                retry_at=utcnow(),
+                keeps_rung=True,
+                response_excerpt=excerpt,
+            )
         route = self._route(claimed, runtime)
         schedule = route.retry_schedule if route and route.retry_schedule else DEFAULT_SCHEDULE
         delay = next_delay(
             schedule,
-            claimed.attempt,
+            claimed.rung,
             retry_after=getattr(error, "retry_after", None),
             jitter=self.settings.retry_jitter,
         )
         if delay is None:
-            detail = f"{detail} (gave up after {claimed.attempt} attempts)"[:500]
+            detail = f"{detail} (gave up after {claimed.rung} attempts)"[:500]
         return AttemptResult(
             AttemptOutcome.RETRIABLE,
             started_at,
@@ -318,6 +357,9 @@ class Worker:
             # The lease will expire and the delivery be attempted again: at-least-once holds.
             log.exception("delivery.record_failed", outcome=str(result.outcome))
             return
+        metrics.DELIVERY_ATTEMPTS.labels(
+            claimed.tenant_id, claimed.route_id, claimed.connector, str(result.outcome)
+        ).inc()
         fields: dict[str, Any] = {
             "outcome": str(result.outcome),
             "status_code": result.status_code,
@@ -329,6 +371,8 @@ class Worker:
         log.info("delivery.attempt", **fields, error=result.error)
         if result.outcome == AttemptOutcome.DELIVERED:
             log.info("delivery.delivered", remote_reference=result.remote_reference)
+        elif result.keeps_rung:
+            log.info("delivery.probe_failed")
         elif result.retry_at is None:
             log.warning("delivery.dead", error=result.error)
         else:

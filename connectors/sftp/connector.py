@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import posixpath
+import secrets
 import stat
 from dataclasses import dataclass
 
@@ -68,6 +69,34 @@ class SftpConnector(Connector[SftpOptions]):
             # A timeout: requests may still be stuck on the server; start afresh next time.
             self._drop(connection)
             raise
+
+    async def check(self) -> Receipt:
+        """A route test must not leave a folder the back-end would import: instead, connect,
+        check the drop directory and create and remove a hidden file in it."""
+        step = _Step()
+        connection: asyncssh.SSHClientConnection | None = None
+        probe = posixpath.join(self._directory, f".ozgbridge-check-{secrets.token_hex(8)}")
+        try:
+            async with asyncio.timeout(self.timeout):
+                connection, sftp = await self._sftp()
+                step.name = "stat of the drop directory"
+                await self._require_directory(sftp)
+                step.name = "write"
+                await self._write_file(sftp, probe, b"ozgbridge route check\n")
+                step.name = "remove"
+                await sftp.remove(probe)
+        except TimeoutError as exc:
+            self._drop(connection)
+            raise RetriableDeliveryError(
+                f"no answer from {self.describe_target()} within {self.timeout:g} s ({step.name})"
+            ) from exc
+        except (asyncssh.Error, OSError) as exc:
+            if not isinstance(exc, asyncssh.SFTPError) or exc.code in errors.CONNECTION_STATUSES:
+                self._drop(connection)
+            raise errors.translate(
+                exc, host=self.options.host, port=self.options.port, step=step.name
+            ) from exc
+        return Receipt(detail="drop directory is writable")
 
     async def _upload(
         self,

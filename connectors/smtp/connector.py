@@ -92,10 +92,31 @@ class SmtpConnector(Connector[SmtpOptions]):
         message.outer_headers(mail, envelope, self.options, message_id_value=message_id, now=now)
         return message.to_bytes(mail)
 
-    async def _send(self, raw: bytes) -> dict[str, aiosmtplib.SMTPResponse]:
-        """One SMTP session; the one place where aiosmtplib's errors are translated."""
+    async def check(self) -> Receipt:
+        """A route test must not put a ping into the authority's mailbox: the session goes as
+        far as a delivery's — TLS, login, the sender and every recipient accepted — and is then
+        reset and ended without DATA, so no mail is sent."""
         options = self.options
-        client = aiosmtplib.SMTP(
+        client = await self._client()
+        try:
+            async with asyncio.timeout(self.timeout):
+                await client.connect()
+                try:
+                    await client.mail(options.sender)
+                    for recipient in options.recipients:
+                        await client.rcpt(recipient)
+                    await client.rset()
+                finally:
+                    await _quit(client)
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            raise replies.translate(
+                exc, target=self.describe_target(), timeout=self.timeout
+            ) from exc
+        return Receipt(status_code=250, detail=f"{len(options.recipients)} recipients accepted")
+
+    async def _client(self) -> aiosmtplib.SMTP:
+        options = self.options
+        return aiosmtplib.SMTP(
             hostname=options.host,
             port=options.server_port(),
             username=options.username,
@@ -107,6 +128,11 @@ class SmtpConnector(Connector[SmtpOptions]):
             start_tls=options.security == "starttls",
             tls_context=await self._tls_context() if options.security != "none" else None,
         )
+
+    async def _send(self, raw: bytes) -> dict[str, aiosmtplib.SMTPResponse]:
+        """One SMTP session; the one place where aiosmtplib's errors are translated."""
+        options = self.options
+        client = await self._client()
         try:
             await client.connect()
             try:

@@ -1,8 +1,10 @@
 """The aiohttp application: typed state, middlewares, routes.
 
 Middlewares, outermost first: `access_log_middleware` binds the request id and writes one
-``http.request`` line per request with the final status; `problem_middleware` turns every error
-into problem+json before that line is written.
+``http.request`` line per request with the final status and the client address;
+`problem_middleware` turns every error into problem+json before that line is written;
+`header_check_middleware` refuses unreadable framing headers (400) and resolves the client address
+(see clients.py).
 """
 
 from __future__ import annotations
@@ -14,23 +16,45 @@ from collections.abc import Callable, Sequence
 import structlog
 from aiohttp import web
 
-from ozgbridge import audit
+from ozgbridge import audit, metrics
 from ozgbridge.api import (
     admin,
     applications,
     callbacks,
+    clients,
     event_routes,
     health,
     openapi,
     status_routes,
 )
 from ozgbridge.api.auth import authenticated_key
-from ozgbridge.api.problems import REQUEST_ID_KEY, Handler, problem_middleware
+from ozgbridge.api.deliveries import setup_delivery_routes
+from ozgbridge.api.metrics import serve_metrics
+from ozgbridge.api.problems import (
+    CLIENT_CLOSED,
+    REQUEST_ID_KEY,
+    Handler,
+    client_gone,
+    problem_middleware,
+)
 from ozgbridge.api.reports import setup_report_routes
-from ozgbridge.api.state import EVENT_LOG, LIVE, ON_ACCEPTED, REPOSITORY, SETTINGS, STATUS_DESK
+from ozgbridge.api.route_ops import setup_route_ops
+from ozgbridge.api.sanity import header_check_middleware
+from ozgbridge.api.state import (
+    DATABASE_GAUGES,
+    EVENT_LOG,
+    LIVE,
+    ON_ACCEPTED,
+    OPERATIONS,
+    REPOSITORY,
+    SETTINGS,
+    STATUS_DESK,
+)
 from ozgbridge.ids import new_id
 from ozgbridge.intake import Intake, intake_classes
 from ozgbridge.live import LiveConfig
+from ozgbridge.metrics_db import DatabaseGauges
+from ozgbridge.operations import Operations
 from ozgbridge.routing import Router
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
@@ -58,6 +82,15 @@ def _path_template(request: web.Request) -> str:
     return resource.canonical if resource is not None else request.path
 
 
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def _metrics_handler(request: web.Request) -> str:
+    # Only templates of real routes: a label per random path would grow without end.
+    resource = request.match_info.route.resource
+    return resource.canonical if resource is not None else "unmatched"
+
+
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request_id_for(request)
@@ -72,15 +105,28 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
             return response
         finally:
             key = authenticated_key(request)
+            extra = {}
+            if status == CLIENT_CLOSED or (status is None and client_gone(request)):
+                # The client went away before the answer was ready (nginx logs 499 too).
+                status, extra = CLIENT_CLOSED, {"error": "client_closed"}
+            elapsed = time.perf_counter() - started
             access_log.info(
                 "http.request",
                 method=request.method,
                 path=_path_template(request),
-                client=request.remote,  # the peer: behind a proxy, the proxy
-                status=status,  # None: the client went away before an answer was ready
-                duration_ms=round((time.perf_counter() - started) * 1000, 1),
+                # behind OZGBRIDGE_TRUSTED_PROXIES, whom they forwarded for
+                client=clients.for_log(request),
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
                 key_id=key.id if key is not None else None,
+                **extra,
             )
+            handler_label = _metrics_handler(request)
+            method = request.method if request.method in _METHODS else "other"
+            metrics.HTTP_REQUESTS.labels(
+                handler_label, method, str(status) if status is not None else "aborted"
+            ).inc()
+            metrics.HTTP_DURATION.labels(handler_label, method).observe(elapsed)
 
 
 def create_app(
@@ -105,12 +151,17 @@ def create_app(
         live = _standalone(settings, repository, deployment, router, intakes)
     app = web.Application(
         client_max_size=settings.max_body_bytes,
-        middlewares=[access_log_middleware, problem_middleware],
+        middlewares=[access_log_middleware, problem_middleware, header_check_middleware],
     )
     app[SETTINGS] = settings
     app[LIVE] = live
     app[REPOSITORY] = repository
     app[ON_ACCEPTED] = on_accepted
+    # Operations and gauges follow reloads: they read the configuration of the moment.
+    app[OPERATIONS] = Operations(
+        repository.engine, lambda: live.deployment, settings, wake=on_accepted
+    )
+    app[DATABASE_GAUGES] = DatabaseGauges(repository.engine, lambda: live.deployment)
     app[STATUS_DESK] = StatusDesk(repository.engine, notify=repository.notify, on_news=on_accepted)
     app[EVENT_LOG] = EventLog(repository.engine)
     app.router.add_post("/v1/applications", applications.submit)
@@ -123,6 +174,9 @@ def create_app(
     app.router.add_get("/v1/openapi.json", openapi.serve)
     callbacks.setup_callback_routes(app, intake_classes())
     setup_report_routes(app)
+    setup_delivery_routes(app)
+    setup_route_ops(app)
+    app.router.add_get("/metrics", serve_metrics)
     # Imported here: the dashboard builds on the API's auth and report modules, so importing it
     # at module level would make ozgbridge.api and ozgbridge.ui import each other.
     from ozgbridge.ui.routes import setup_ui  # noqa: PLC0415

@@ -195,6 +195,8 @@ async def get_application(request: web.Request) -> web.StreamResponse:
     key = authenticate(request, current_deployment(request))
     if key.role is Role.COORDINATOR:
         raise Problem(403, "coordinators see aggregates only")
+    if key.role is Role.METRICS:
+        raise Problem(403, "metrics keys read /metrics only")
     application_id = request.match_info["id"]
     view = await app[REPOSITORY].get_application(application_id) if is_id(application_id) else None
     # The same answer for "missing" and "not yours": a key must not learn which ids exist.

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from ozgbridge.api.problems import TYPE_INVALID_JSON, Problem, validation_problem
 from ozgbridge.api.schemas import ApplicationIn
+from ozgbridge.api.strictjson import refuse_duplicate_keys
 from ozgbridge.domain import sha256_hex
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -65,6 +66,7 @@ async def parse_application(raw: bytes, max_attachments: int) -> ApplicationIn:
 
 
 def _parse(raw: bytes, max_attachments: int) -> ApplicationIn:
+    refuse_duplicate_keys(raw)
     try:
         return ApplicationIn.model_validate_json(raw, context={"max_attachments": max_attachments})
     except ValidationError as exc:

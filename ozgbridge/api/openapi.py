@@ -15,7 +15,7 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from ozgbridge.api import openapi_status
+from ozgbridge.api import openapi_ops, openapi_status
 from ozgbridge.api.admin import ReloadOut
 from ozgbridge.api.openapi_callbacks import callback_paths, callback_schemes
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
@@ -40,13 +40,14 @@ _MODELS: list[tuple[type[BaseModel], Mode]] = [
     (HealthOut, "serialization"),
     (ProblemOut, "serialization"),
     (ReportDocument, "serialization"),
+    *openapi_ops.MODELS,
     *openapi_status.MODELS,
     (ReloadOut, "serialization"),
     (DeliveryDocument, "serialization"),
     (DeliveryManifest, "serialization"),
 ]
 _PROBLEM_TEXTS = {
-    400: "Malformed JSON or a malformed header",
+    400: "Malformed JSON, a key given twice, or a malformed header",
     401: "No API key, or an unknown one",
     403: "The API key's role may not do this",
     404: "No such resource visible to this API key",
@@ -159,6 +160,7 @@ def build_document() -> dict[str, Any]:
             **openapi_status.paths(ref, problems, request_id),
             "/v1/reports/ozg": {"get": report},
             **callback_paths(_problems(problem, 401, 404, 413)),
+            **openapi_ops.paths(ref, problem, request_id),
             "/v1/admin/reload": {"post": _admin_reload(ref(ReloadOut), problem, request_id)},
             "/healthz": {
                 "get": {

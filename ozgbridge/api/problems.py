@@ -9,11 +9,13 @@ personal data and never reach the client.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from http import HTTPStatus
 
 import structlog
 from aiohttp import web
+from aiohttp.streams import EofStream
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
@@ -29,6 +31,9 @@ TYPE_IDEMPOTENCY_CONFLICT = "urn:ozgbridge:problem:idempotency-key-reused"
 TYPE_BLANK = "about:blank"
 
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
+# nginx's code for "the client closed the connection before the answer was ready": never sent,
+# only logged.
+CLIENT_CLOSED = 499
 
 log = structlog.get_logger("ozgbridge.api")
 
@@ -128,6 +133,18 @@ def _from_http_exception(exc: web.HTTPException) -> Problem:
     return Problem(exc.status, detail, headers=headers)
 
 
+def client_gone(request: web.Request) -> bool:
+    """Whether the client's connection is closed (or closing)."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+def _is_disconnect(exc: BaseException) -> bool:
+    # aiohttp fails a body read with ConnectionResetError("Connection lost") when the peer goes;
+    # a write to a closed transport raises ClientConnectionResetError, a ConnectionResetError too.
+    return isinstance(exc, (ConnectionError, asyncio.IncompleteReadError, EofStream))
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -138,7 +155,11 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         if exc.status < 400:
             raise
         return problem_response(request, _from_http_exception(exc))
-    except Exception:
+    except Exception as exc:
+        if client_gone(request) and _is_disconnect(exc):
+            # Reading the body failed because the client went away: its doing, not a bug. The
+            # answer cannot be delivered; the access log records 499.
+            return web.Response(status=CLIENT_CLOSED)
         # A stray ValidationError lands here too: request bodies are validated (and turned into
         # 422 problems) at the intake, so any other one is our bug, not the client's.
         log.exception("http.unhandled_error", method=request.method, path=request.path)

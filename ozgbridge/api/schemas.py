@@ -37,6 +37,8 @@ from ozgbridge.domain import (
     RegionRef,
     ServiceRef,
 )
+from ozgbridge.regions import default_directory
+from ozgbridge.regions.consistency import RegionError, ars_for_ags, check_ars
 
 MAX_FILENAME_BYTES = 255
 # Bidirectional overrides can make "rechnung\u202efdp.exe" display as "rechnungexe.pdf".
@@ -138,18 +140,48 @@ class ServiceIn(CamelModel):
 
 
 class RegionIn(CamelModel):
-    """Where the application belongs: exactly one of ARS (preferred) or AGS."""
+    """Where the application belongs: exactly one of ARS (preferred) or AGS.
+
+    Either must name a region that exists — all twelve digits of an ARS, Gemeindeverband part
+    included (`ozgbridge.regions.consistency`, against the shipped municipality directory).
+    """
 
     ars: ARS | None = None
     ags: AGS | None = None
+
+    _ars_of_ags: str | None = PrivateAttr(default=None)
+
+    @field_validator("ars")
+    @classmethod
+    def _ars_exists(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                check_ars(value, default_directory())
+            except RegionError as exc:
+                raise PydanticCustomError("region", str(exc)) from None
+        return value
+
+    @field_validator("ags")
+    @classmethod
+    def _ags_exists(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ars_for_ags(value, default_directory())
+            except RegionError as exc:
+                raise PydanticCustomError("region", str(exc)) from None
+        return value
 
     @model_validator(mode="after")
     def _exactly_one(self) -> RegionIn:
         if (self.ars is None) == (self.ags is None):
             raise PydanticCustomError("region", "give exactly one of ars and ags")
+        if self.ags is not None:
+            self._ars_of_ags = ars_for_ags(self.ags, default_directory())
         return self
 
     def to_ref(self) -> RegionRef:
+        if self.ags is not None and self._ars_of_ags is not None:
+            return RegionRef(ars=self._ars_of_ags, ags=self.ags)
         return RegionRef.of(ars=self.ars, ags=self.ags)
 
 

@@ -14,6 +14,8 @@ from collections.abc import Callable
 from aiohttp import web
 
 from ozgbridge.live import LiveConfig
+from ozgbridge.metrics_db import DatabaseGauges
+from ozgbridge.operations import Operations
 from ozgbridge.routing import Router
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
@@ -27,6 +29,8 @@ REPOSITORY = web.AppKey("repository", Repository)
 LIVE = web.AppKey("live", LiveConfig)
 # Called after each committed acceptance; the worker uses it to look for due work at once.
 ON_ACCEPTED = web.AppKey[Callable[[], None] | None]("on_accepted")
+OPERATIONS = web.AppKey("operations", Operations)
+DATABASE_GAUGES = web.AppKey("database_gauges", DatabaseGauges)
 
 _RUNTIME = web.RequestKey("runtime", Runtime)
 

@@ -32,6 +32,7 @@ from ozgbridge.api.schemas_status import (
     StatusIn,
 )
 from ozgbridge.api.state import REPOSITORY, STATUS_DESK, current_deployment, current_router
+from ozgbridge.api.strictjson import refuse_duplicate_keys
 from ozgbridge.domain import ApplicationStatus, RegionRef, ServiceRef, sha256_hex
 from ozgbridge.ids import is_id
 from ozgbridge.status_desk import Recorded, Reporter
@@ -56,6 +57,7 @@ def json_answer(model: BaseModel, status: int = 200) -> web.Response:
 
 
 def _parse_status(raw: bytes) -> StatusIn:
+    refuse_duplicate_keys(raw)
     try:
         return StatusIn.model_validate_json(raw)
     except ValidationError as exc:

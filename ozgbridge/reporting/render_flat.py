@@ -1,7 +1,9 @@
 """Flat renderers: JSON (the whole report) and CSV (one view per file).
 
 CSV is RFC 4180 with a comma, UTF-8 without a byte-order mark, ``.`` as decimal point and empty
-cells for "no value": it is meant for tools. People who open files in a spreadsheet get XLSX.
+cells for "no value": it is meant for tools. People who open files in a spreadsheet get XLSX —
+but some open the CSV anyway, so every text field is quoted and text a spreadsheet would take for
+a formula is prefixed with ``'`` (see `ozgbridge.reporting.formulas`); numbers stay bare.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import io
 from dataclasses import astuple
 
 from ozgbridge.reporting.document import to_document
+from ozgbridge.reporting.formulas import csv_text
 from ozgbridge.reporting.model import Report, columns, view_rows
 
 
@@ -21,8 +24,8 @@ def render_json(report: Report) -> bytes:
 def render_csv(report: Report, view: str) -> bytes:
     """One view (see `ozgbridge.reporting.model.VIEWS`) as CSV with a header row."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(columns(view))
+    csv.writer(buffer, lineterminator="\r\n").writerow(columns(view))  # our own names
+    writer = csv.writer(buffer, lineterminator="\r\n", quoting=csv.QUOTE_NONNUMERIC)
     for row in view_rows(report, view):
-        writer.writerow(["" if value is None else value for value in astuple(row)])
+        writer.writerow(["" if value is None else csv_text(value) for value in astuple(row)])
     return buffer.getvalue().encode("utf-8")

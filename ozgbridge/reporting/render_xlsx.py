@@ -4,7 +4,8 @@ Cells are real numbers, shares and dates with number formats (Excel shows them i
 locale: ``1.234``, ``97,5 %``, ``31.10.2026``); yes/no is ``ja``/``nein``, codes are their German
 labels. The coverage sheet mirrors the federal Dashboard Digitale Verwaltung export: its federal
 columns keep the federal field names and values, so it can be joined column for column. Every
-sheet has a bold, frozen header row and an autofilter.
+sheet has a bold, frozen header row and an autofilter. Text that a spreadsheet would take for a
+formula is typed as a string with Excel's quote prefix (see `ozgbridge.reporting.formulas`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from ozgbridge.reporting import labels
 from ozgbridge.reporting.fmt import fmt_period
+from ozgbridge.reporting.formulas import formula_like
 from ozgbridge.reporting.model import VIEWS, Report, columns, view_rows
 
 _BOLD = Font(bold=True)
@@ -42,6 +44,15 @@ def _header(sheet: Worksheet, names: list[str]) -> None:
     sheet.freeze_panes = "A2"
     for index, name in enumerate(names, start=1):
         sheet.column_dimensions[get_column_letter(index)].width = max(12, min(42, len(name) + 4))
+
+
+def _as_text(sheet: Worksheet, row: int) -> None:
+    """Make every formula-like text cell of ``row`` a string cell (openpyxl makes ``=…`` a
+    formula) with the quote prefix, so that editing it in Excel keeps it text."""
+    for cell in sheet[row]:
+        if formula_like(cell.value):
+            cell.data_type = "s"
+            cell.quotePrefix = True
 
 
 def _finish(sheet: Worksheet) -> None:
@@ -81,6 +92,7 @@ def _overview(sheet: Worksheet, report: Report) -> None:
     sheet.append(["erstellt (UTC)", report.generated_at.replace(tzinfo=None)])
     sheet.cell(row=5, column=2).number_format = _TIME
     sheet.append(["Kommunen", ", ".join(t.name for t in report.tenants)])
+    _as_text(sheet, sheet.max_row)
     before = previous.headline if previous is not None else None
     for number, (name, label) in enumerate(labels.SUMMARY.items(), start=sheet.max_row + 1):
         value = getattr(report.totals, name)
@@ -109,6 +121,8 @@ def render_xlsx(report: Report) -> bytes:
         for number, row in enumerate(view_rows(report, view), start=2):
             cells = [_cell(name, value) for name, value in zip(names, astuple(row), strict=True)]
             sheet.append([value for value, _ in cells])
+            if any(formula_like(value) for value, _ in cells):
+                _as_text(sheet, number)
             for index, (_, number_format) in enumerate(cells, start=1):
                 if number_format is not None:
                     sheet.cell(row=number, column=index).number_format = number_format

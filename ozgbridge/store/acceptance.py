@@ -86,6 +86,7 @@ class AcceptanceRows:
                 "next_attempt_at": now + timedelta(seconds=new.first_attempt_delay),
                 "created_at": now,
                 "updated_at": now,
+                "queued_at": now,
             }
         )
         if idempotency is not None:

@@ -3,7 +3,7 @@ application's status and the audit events — all inside the caller's transactio
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, bindparam, select, update
@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from ozgbridge import audit
 from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.ids import new_id
+from ozgbridge.ops.admission import RouteKey, RoutePolicy
+from ozgbridge.store.breakers import update_breakers
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 from ozgbridge.store.tables import UTCDateTime, applications, attempts, deliveries
 
@@ -25,7 +27,7 @@ def held_by(delivery_id: Any, worker_id: Any) -> ColumnElement[bool]:
     return and_(
         deliveries.c.id == delivery_id,
         deliveries.c.lease_owner == worker_id,
-        deliveries.c.state == DeliveryState.LEASED,
+        deliveries.c.state == DeliveryState.DELIVERING,
     )
 
 
@@ -100,7 +102,9 @@ def _final_event(
 
 
 async def record_outcomes_together(
-    conn: AsyncConnection, items: Sequence[tuple[ClaimedDelivery, str, AttemptResult]]
+    conn: AsyncConnection,
+    items: Sequence[tuple[ClaimedDelivery, str, AttemptResult]],
+    policies: Mapping[RouteKey, RoutePolicy] | None = None,
 ) -> tuple[list[bool], list[audit.AuditEvent]]:
     """Record a batch of outcomes in a fixed number of statements, whatever the batch size.
 
@@ -138,14 +142,14 @@ async def record_outcomes_together(
         else:
             ours = (
                 row is not None
-                and row.state == DeliveryState.LEASED
+                and row.state == DeliveryState.DELIVERING
                 and row.lease_owner == worker_id
             )
             if ours:
                 failed.append(
                     {"b_id": claimed.id, "b_state": final or DeliveryState.PENDING,
                      "b_next": result.retry_at or now, "b_error": result.error,
-                     "b_code": result.status_code}
+                     "b_code": result.status_code, "b_back": int(result.keeps_rung)}
                 )  # fmt: skip
         owned.append(ours)
         events.append(_attempt_event(claimed, worker_id, result))
@@ -197,6 +201,7 @@ async def record_outcomes_together(
             .values(
                 state=bindparam("b_state"),
                 next_attempt_at=bindparam("b_next", type_=UTCDateTime),
+                rung=deliveries.c.rung - bindparam("b_back"),
                 last_error=bindparam("b_error"),
                 last_status_code=bindparam("b_code"),
                 lease_owner=None,
@@ -219,4 +224,5 @@ async def record_outcomes_together(
             .values(status=bindparam("b_status"), updated_at=now),
             statuses,
         )
+    events += await update_breakers(conn, items, policies or {}, now)
     return owned, events

@@ -1,17 +1,18 @@
 """The delivery queue: claiming due deliveries under a lease, renewing it, recording outcomes.
 
-A claim takes pending deliveries whose time has come *and* leased ones whose lease ran out (their
-worker died), so a crashed worker's deliveries come back by themselves. While a delivery is leased
-its ``next_attempt_at`` equals ``lease_expires_at``: one partial index serves both cases.
-PostgreSQL claims in one statement with ``FOR UPDATE SKIP LOCKED``; SQLite needs no row locks
-because every transaction holds the database write lock (see engine.py).
+A claim takes pending deliveries whose time has come *and* delivering ones whose lease ran out
+(their worker died), so a crashed worker's deliveries come back by themselves. While a delivery is
+leased its ``next_attempt_at`` equals ``lease_expires_at``: one partial index serves both cases.
+PostgreSQL claims with ``FOR UPDATE SKIP LOCKED``; SQLite needs no row locks because every
+transaction holds the database write lock (see engine.py). Paused routes, open breakers and
+per-route limits are honoured inside the claim (see claims.py).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from types import SimpleNamespace
 from typing import Any
 
 import structlog
@@ -20,6 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit
 from ozgbridge.domain import AttemptOutcome, DeliveryState, utcnow
+from ozgbridge.ops.admission import RouteKey, RoutePolicy
+from ozgbridge.store import claims
 from ozgbridge.store.batching import Failed, GroupCommit
 from ozgbridge.store.outcomes import held_by, record_outcomes_together, upsert_attempts
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
@@ -31,79 +34,63 @@ _UNFINISHED = text(UNFINISHED_SQL)  # literal, so the partial index ix_deliverie
 
 
 _Record = tuple[ClaimedDelivery, str, AttemptResult]
+Policies = Mapping[RouteKey, RoutePolicy]
 # Runs inside the transaction that records a batch of outcomes, after them: what else the
 # outcomes cause (portal events, a status the back-end reported) commits with them.
 OutcomeHook = Callable[[AsyncConnection, Sequence[_Record], Sequence[bool]], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class ClaimHint:
+    """What the last claim learnt for the worker's wait: routes whose due work cannot go now,
+    and the earliest moment one of them may open by itself (cool-down end, next rate token)."""
+
+    blocked: frozenset[RouteKey] = frozenset()
+    wake_at: datetime | None = None
+
+
 class DeliveryQueue:
-    def __init__(self, engine: AsyncEngine, *, after_outcomes: OutcomeHook | None = None) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        policies: Policies | Callable[[], Policies] | None = None,
+        after_outcomes: OutcomeHook | None = None,
+    ) -> None:
+        """``policies``: breaker settings and limits per route (routes not named get the
+        defaults), fixed or a function giving the ones in force (a reload replaces them)."""
         self.engine = engine
+        self._policies = policies
         self.after_outcomes = after_outcomes
+        self.hint = ClaimHint()
         # Outcomes reported together share one transaction (see batching.py for why).
         self._records: GroupCommit[_Record, bool] = GroupCommit(self._flush_records)
+
+    @property
+    def policies(self) -> Policies:
+        source = self._policies
+        if source is None:
+            return {}
+        return source() if callable(source) else source
 
     async def claim(
         self, worker_id: str, *, limit: int, lease_seconds: float
     ) -> list[ClaimedDelivery]:
-        """Lease up to ``limit`` due deliveries for this worker."""
+        """Lease up to ``limit`` due deliveries for this worker, within every route's limits."""
         now = utcnow()
-        expires = now + timedelta(seconds=lease_seconds)
-        due = select(
-            deliveries.c.id,
-            deliveries.c.state.label("prev_state"),
-            deliveries.c.lease_owner.label("prev_owner"),
-            deliveries.c.leased_at.label("prev_leased_at"),
-        ).where(_UNFINISHED, deliveries.c.next_attempt_at <= now)
-        due = due.order_by(deliveries.c.next_attempt_at).limit(limit)
-        lease = {
-            "state": DeliveryState.LEASED,
-            "attempts": deliveries.c.attempts + 1,
-            "lease_owner": worker_id,
-            "leased_at": now,
-            "lease_expires_at": expires,
-            "next_attempt_at": expires,
-            "updated_at": now,
-        }
-        claimed_cols = (
-            deliveries.c.id,
-            deliveries.c.application_id,
-            deliveries.c.tenant_id,
-            deliveries.c.route_id,
-            deliveries.c.connector,
-            deliveries.c.attempts,
-        )
-        rows: list[Any]
         async with self.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                candidates = due.with_for_update(skip_locked=True).subquery("candidates")
-                rows = list(
-                    await conn.execute(
-                        update(deliveries)
-                        .where(deliveries.c.id == candidates.c.id)
-                        .values(lease)
-                        .returning(
-                            *claimed_cols,
-                            candidates.c.prev_state,
-                            candidates.c.prev_owner,
-                            candidates.c.prev_leased_at,
-                        )
-                    )
-                )
-            else:
-                previous = {row.id: row for row in (await conn.execute(due)).all()}
-                if not previous:
-                    return []
-                updated = (
-                    await conn.execute(
-                        update(deliveries)
-                        .where(deliveries.c.id.in_(previous))
-                        .values(lease)
-                        .returning(*claimed_cols)
-                    )
-                ).all()
-                rows = [_merged(row, previous[row.id]) for row in updated]
-            await self._note_expired_leases(conn, rows, now)
+            run = await claims.claim(
+                conn,
+                worker_id,
+                limit=limit,
+                lease_seconds=lease_seconds,
+                policies=self.policies,
+                now=now,
+            )
+            await self._note_expired_leases(conn, run.rows, now)
+            if run.events:
+                await audit.append(conn, *run.events)
+        self.hint = ClaimHint(frozenset(run.blocked), run.wake_at)
         return [
             ClaimedDelivery(
                 id=row.id,
@@ -112,16 +99,18 @@ class DeliveryQueue:
                 route_id=row.route_id,
                 connector=row.connector,
                 attempt=row.attempts,
-                lease_expires_at=expires,
+                lease_expires_at=row.lease_expires_at,
+                rung=row.rung,
+                probe=row.id in run.probes,
             )
-            for row in rows
+            for row in run.rows
         ]
 
     async def _note_expired_leases(
         self, conn: AsyncConnection, rows: list[Any], now: datetime
     ) -> None:
         """Give the attempt a dead worker never reported its own row and audit event."""
-        expired = [row for row in rows if row.prev_state == DeliveryState.LEASED]
+        expired = [row for row in rows if row.prev_state == DeliveryState.DELIVERING]
         for row in expired:
             logger.warning(
                 "delivery.lease_expired",
@@ -187,19 +176,20 @@ class DeliveryQueue:
 
     async def _flush_records(self, items: list[_Record]) -> list[bool | Failed]:
         async with self.engine.begin() as conn:
-            owned, events = await record_outcomes_together(conn, items)
+            owned, events = await record_outcomes_together(conn, items, self.policies)
             await audit.append(conn, *events)
             if self.after_outcomes is not None:
                 await self.after_outcomes(conn, items, owned)
         return list(owned)
 
-    async def next_due_at(self) -> datetime | None:
+    async def next_due_at(self, *, exclude: frozenset[RouteKey] = frozenset()) -> datetime | None:
+        """When the next delivery falls due, not counting the routes in ``exclude``."""
+        query = select(func.min(deliveries.c.next_attempt_at)).where(_UNFINISHED)
+        skip = claims.not_in_routes(set(exclude))
+        if skip is not None:
+            query = query.where(skip)
         async with self.engine.connect() as conn:
-            value: datetime | None = (
-                await conn.execute(
-                    select(func.min(deliveries.c.next_attempt_at)).where(_UNFINISHED)
-                )
-            ).scalar()
+            value: datetime | None = (await conn.execute(query)).scalar()
         return value
 
     async def count_unfinished(self) -> int:
@@ -211,13 +201,3 @@ class DeliveryQueue:
                     )
                 ).scalar_one()
             )
-
-
-def _merged(row: Any, previous: Any) -> SimpleNamespace:
-    """A claimed row together with the values it had before the claim (SQLite path)."""
-    return SimpleNamespace(
-        **row._mapping,
-        prev_state=previous.prev_state,
-        prev_owner=previous.prev_owner,
-        prev_leased_at=previous.prev_leased_at,
-    )

@@ -143,6 +143,8 @@ class ClaimedDelivery:
     connector: str
     attempt: int
     lease_expires_at: datetime
+    rung: int  # this attempt's position on the retry ladder (1 = first since the ladder began)
+    probe: bool = False  # the one delivery a half-open circuit breaker let through
 
 
 @dataclass(frozen=True)
@@ -153,6 +155,11 @@ class AttemptResult:
     error: str | None = None
     remote_reference: str | None = None
     retry_at: datetime | None = None  # for a failure: when to try again; None = dead
+    # A failed breaker probe is part of waiting on an open route: its rung is given back.
+    keeps_rung: bool = False
+    # False when the attempt says nothing about the back-end (the worker shut down mid-attempt,
+    # the route is not configured): the circuit breaker ignores it.
+    evidence: bool = True
     # The start of the back-end's error answer: stored, shown through the API, never logged.
     response_excerpt: str | None = field(default=None, repr=False)
     # A success whose answer also reported a processing status (it may hold a note: no repr).

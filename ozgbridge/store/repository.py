@@ -8,7 +8,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge import audit
+from ozgbridge import audit, metrics
 from ozgbridge.domain import (
     ApplicationStatus,
     AttachmentData,
@@ -91,6 +91,7 @@ class Repository:
         won the race.
         """
         await self._group.submit((new, idempotency))
+        metrics.APPLICATIONS_RECEIVED.labels(new.tenant_id, new.leika_key).inc()
 
     async def record_unmet_demand(self, leika_key: str, ars: str) -> bool:
         """Count a submission refused because nobody is responsible (see store/demand.py)."""
@@ -196,7 +197,7 @@ class Repository:
                     attempts=d.attempts,
                     next_attempt_at=(
                         d.next_attempt_at
-                        if d.state in (DeliveryState.PENDING, DeliveryState.LEASED)
+                        if d.state in (DeliveryState.PENDING, DeliveryState.DELIVERING)
                         else None
                     ),
                     last_error=d.last_error,

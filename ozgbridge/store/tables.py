@@ -15,6 +15,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -121,7 +122,7 @@ attachments = Table(
 # Written out literally, in the index and in every query that should use it: a planner (SQLite's
 # in particular) can only use a partial index when the query's condition visibly implies the
 # index's, which a bound parameter like "state IN (?, ?)" does not.
-UNFINISHED_SQL = "state IN ('pending', 'leased')"
+UNFINISHED_SQL = "state IN ('pending', 'delivering')"
 
 deliveries = Table(
     "deliveries",
@@ -132,10 +133,13 @@ deliveries = Table(
     Column("route_id", String(64), nullable=False),
     Column("connector", String(64), nullable=False),
     Column("state", String(16), nullable=False),
+    # Attempt numbers run on across replays; ``rung`` is the position on the retry ladder, which
+    # a replay restarts and which waiting on a paused or open route never advances.
     Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("rung", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime, nullable=False),
-    # While leased, next_attempt_at == lease_expires_at: one partial index then finds both due
-    # pending deliveries and expired leases.
+    # While delivering (leased), next_attempt_at == lease_expires_at: one partial index then finds
+    # both due pending deliveries and expired leases.
     Column("lease_owner", String(64)),
     Column("leased_at", UTCDateTime),
     Column("lease_expires_at", UTCDateTime),
@@ -144,7 +148,11 @@ deliveries = Table(
     Column("remote_reference", String(500)),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    # When the current ladder began: creation, or the last replay ("oldest pending" counts here).
+    Column("queued_at", UTCDateTime),
     Column("delivered_at", UTCDateTime),
+    Column("cancelled_at", UTCDateTime),
+    Column("cancel_reason", String(500)),
     Index(None, "application_id"),
     # Claims only ever look at unfinished deliveries; a partial index keeps claim cost flat
     # however many finished deliveries accumulate.
@@ -155,6 +163,17 @@ deliveries = Table(
         postgresql_where=text(UNFINISHED_SQL),
     ),
     Index("ix_deliveries_tenant_state", "tenant_id", "state"),
+    # Claims of routes with limits (max_in_flight, rate_limit, breaker probes) look per route.
+    Index(
+        "ix_deliveries_route_due",
+        "tenant_id",
+        "route_id",
+        "next_attempt_at",
+        sqlite_where=text(UNFINISHED_SQL),
+        postgresql_where=text(UNFINISHED_SQL),
+    ),
+    # Listings (newest first = highest ULID first) and bulk replays by state.
+    Index("ix_deliveries_state_id", "state", "id"),
 )
 
 attempts = Table(
@@ -303,6 +322,59 @@ plugin_records = Table(
     Index(None, "delivery_id"),
 )
 
+# A route's runtime state, shared by every process: pause, circuit breaker, rate-limit bucket.
+# A route without a row is active with a closed breaker. (Its configuration lives in the YAML.)
+route_states = Table(
+    "route_states",
+    metadata,
+    Column("tenant_id", String(64), primary_key=True),
+    Column("route_id", String(64), primary_key=True),
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    Column("breaker", String(16), nullable=False, server_default=text("'closed'")),
+    Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
+    Column("cooldown", Float),
+    Column("open_until", UTCDateTime),
+    _id("probe_delivery_id"),
+    Column("tokens", Float),
+    Column("tokens_at", UTCDateTime),
+    Column("last_success_at", UTCDateTime),
+    Column("last_failure_at", UTCDateTime),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# Every route test (ping) and its result. With route_transitions the basis for availability
+# figures: keep names and columns stable.
+route_checks = Table(
+    "route_checks",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("route_id", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("ok", Boolean, nullable=False),
+    Column("status_code", Integer),
+    Column("duration_ms", Integer, nullable=False),
+    Column("error", String(500)),
+    Column("actor", String(100), nullable=False),
+    Index(None, "tenant_id", "route_id", "at"),
+)
+
+# Every change of a route's state (active, paused, open, half-open) as operators see it: the
+# state at time t is the to_state of the last row before t, or active without one.
+route_transitions = Table(
+    "route_transitions",
+    metadata,
+    _id(primary_key=True),
+    Column("tenant_id", String(64), nullable=False),
+    Column("route_id", String(64), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("from_state", String(16), nullable=False),
+    Column("to_state", String(16), nullable=False),
+    Column("reason", String(500), nullable=False),
+    Column("actor", String(100), nullable=False),
+    Index(None, "tenant_id", "route_id", "at"),
+)
+
 # Unmet demand: submissions refused because no authority is responsible, counted per service,
 # region and month (UTC). Counts only — never who asked or what they sent.
 unmet_demand = Table(
@@ -313,4 +385,27 @@ unmet_demand = Table(
     Column("ars", String(12), primary_key=True),
     Column("refusals", Integer, nullable=False),
     Column("last_at", UTCDateTime, nullable=False),
+)
+
+# Dashboard sessions ended by sign-out before their expiry. A session cookie is signed, so every
+# API process accepts it until it expires — unless its id is here. Rows are useless once the
+# session would have expired anyway and are removed from then on.
+ui_revoked_sessions = Table(
+    "ui_revoked_sessions",
+    metadata,
+    _id("session_id", primary_key=True),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Index(None, "expires_at"),
+)
+
+# Failed dashboard sign-ins, one row per failure and subject it counts against (the client
+# address, the token prefix's hash), for the throttle. Kept for the throttle's window only.
+ui_sign_in_failures = Table(
+    "ui_sign_in_failures",
+    metadata,
+    _id(primary_key=True),
+    Column("subject", String(80), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Index(None, "subject", "at"),
+    Index(None, "at"),
 )

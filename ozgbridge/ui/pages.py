@@ -13,8 +13,12 @@ from html import escape
 from importlib import resources
 from string import Template
 
-from ozgbridge.reporting.render_html import CSS
+from ozgbridge.reporting.render_html import CSS as REPORT_CSS
 
+# The report's stylesheet plus the operations pages' additions, inlined into every page.
+CSS = REPORT_CSS + resources.files("ozgbridge.ui").joinpath("templates", "ops.css").read_text(
+    "utf-8"
+)
 # The Content-Security-Policy allows exactly this stylesheet and nothing else: no scripts at all.
 CSS_HASH = base64.b64encode(hashlib.sha256(CSS.encode("utf-8")).digest()).decode("ascii")
 SECURITY_HEADERS = {

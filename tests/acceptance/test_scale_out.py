@@ -2,7 +2,7 @@
 
 2 API + 3 worker processes, 5,000 applications submitted concurrently, a back-end that fails about
 20 % of requests at random and hangs on some; one worker is killed with SIGKILL midway and another
-started. Afterwards every accepted application is delivered, nothing is left pending or leased,
+started. Afterwards every accepted application is delivered, nothing is left pending or delivering,
 duplicates are counted, and the audit chain verifies.
 """
 
@@ -123,7 +123,7 @@ async def test_scale_out_under_faults_loses_nothing(
             async with asyncio.timeout(240):
                 while True:
                     open_count = await pg.fetchval(
-                        "SELECT count(*) FROM deliveries WHERE state IN ('pending', 'leased')"
+                        "SELECT count(*) FROM deliveries WHERE state IN ('pending', 'delivering')"
                     )
                     if open_count == 0:
                         break

@@ -682,7 +682,7 @@ def test_key_rules(tmp_path: Path) -> None:
         ConfigProblem(
             KEYS_FILE,
             "keys[7].role",
-            "Input should be 'portal', 'tenant', 'coordinator' or 'operator'",
+            "Input should be 'portal', 'tenant', 'coordinator', 'operator' or 'metrics'",
             9,
         ),
         ConfigProblem(KEYS_FILE, "extra", "unknown field (misspelt, or not supported here)", 10),

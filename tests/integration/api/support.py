@@ -36,6 +36,7 @@ KEYS: dict[str, tuple[str, str | None, str]] = {
     "kreis-staff": ("tenant", "kreis-heinsberg", "test-kreis-token"),
     "coordinator": ("coordinator", None, "test-coordinator-token"),
     "operator": ("operator", None, "test-operator-token"),
+    "metrics": ("metrics", None, "test-metrics-token"),
     "demo-portal": ("portal", None, "test-demo-portal-token"),
 }
 ERKELENZ_ARS = "053700004004"

@@ -54,7 +54,7 @@ async def test_a_valid_configuration_is_swapped_in(setup: tuple[Api, Path]) -> N
     assert answer["status"] == "reloaded"
     assert answer["changed"] is True
     assert answer["fingerprint"] != answer["previousFingerprint"]
-    assert (answer["tenants"], answer["keys"]) == (11, 9)
+    assert (answer["tenants"], answer["keys"]) == (11, 10)
     accepted = await api.client.post("/v1/applications", json=body(), headers=new_key)
     assert accepted.status == 202
     again = await (await api.client.post(RELOAD, headers=auth("operator"))).json()

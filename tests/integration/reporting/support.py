@@ -143,14 +143,19 @@ class App:
     tenant: str
     leika_key: str
     received_at: datetime
-    state: str  # delivery state: delivered, dead, pending, leased
+    state: str  # delivery state: delivered, dead, pending, delivering
     latency: float | None = None
     attempts: int = 1
     data_size: int = 100
     attachment_sizes: tuple[int, ...] = ()
 
 
-_STATUS = {"delivered": "delivered", "dead": "dead", "pending": "received", "leased": "delivering"}
+_STATUS = {
+    "delivered": "delivered",
+    "dead": "dead",
+    "pending": "received",
+    "delivering": "delivering",
+}
 _ids = itertools.count(1)
 
 
@@ -173,7 +178,7 @@ DATA: list[App] = [
     App("town-b", GEWERBE, oct_(8), "delivered", 5, 1, data_size=250),
     App("town-b", GEWERBE, oct_(9), "delivered", 5, 1, data_size=250),
     App("town-b", GEWERBE, oct_(10), "delivered", 100, 1, data_size=250),
-    App("town-b", GEWERBE, oct_(11), "leased", None, 1, data_size=250),
+    App("town-b", GEWERBE, oct_(11), "delivering", None, 1, data_size=250),
     # Kreis: Kfz 1.5 s and 2.5 s (attempts 1 and 2) and one dead; a Hundesteuer through the
     # catch-all route (this makes Hundesteuer online for town-b); an uncatalogued key, pending.
     App("kreis", KFZ, oct_(12), "delivered", 1.5, 1),

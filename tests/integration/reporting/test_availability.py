@@ -1,8 +1,8 @@
 """Availability per route and period, route tests and breaker time — on both engines.
 
-``route_checks`` and ``route_transitions`` belong to the operations work; until its migration
-runs, these tests create them exactly as that contract describes (``create_all`` skips them once
-they exist), so the report's queries are proven against the real columns either way.
+``route_checks`` and ``route_transitions`` belong to the operations work (migration
+0003_operations); these tests declare them exactly as that contract describes (``create_all``
+skips them, as they exist), so the report's queries are proven against the real columns.
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ async def test_availability_per_route(engine: AsyncEngine, tmp_path: Path) -> No
             App("town-a", GEWERBE, oct_(6), "pending", None, 3),  # old, still trying: late
             # Younger than an hour and under way: may yet make it, so not counted either way.
             App("town-a", GEWERBE, now - timedelta(minutes=10), "pending", None, 0),
-            App("town-a", HUND, now - timedelta(minutes=5), "leased", None, 1),
+            App("town-a", HUND, now - timedelta(minutes=5), "delivering", None, 1),
         ],
         demand=[],
     )
@@ -106,8 +106,9 @@ async def test_availability_per_route(engine: AsyncEngine, tmp_path: Path) -> No
         None,
         "ohne_nachweis",
     )
-    # Without the operations tables there is nothing to say about tests or the breaker.
-    assert (gewerbe.checks_ok, gewerbe.breaker_open_s) == (None, None)
+    # The operations tables are there (migration 0003_operations), and empty: no test passed,
+    # the breaker was never open.
+    assert (gewerbe.checks_ok, gewerbe.breaker_open_s) == (0, 0.0)
     health = {r.tenant: r for r in report.tenant_health}
     assert health["town-a"].availability == pytest.approx(1 / 4)
     assert report.totals.availability == pytest.approx(1 / 4)

@@ -302,7 +302,7 @@ async def test_outcomes_recorded_together_each_land_correctly(
         (ApplicationStatus.DELIVERED, DeliveryState.DELIVERED),
         (ApplicationStatus.DELIVERING, DeliveryState.PENDING),
         (ApplicationStatus.DEAD, DeliveryState.DEAD),
-        (ApplicationStatus.RECEIVED, DeliveryState.LEASED),
+        (ApplicationStatus.RECEIVED, DeliveryState.DELIVERING),
     ]
     assert [v.deliveries[0].remote_reference for v in views if v][:2] == ["A", "B"]
     assert views[2] is not None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import csv
 import io
 import re
 from datetime import UTC, datetime
@@ -265,6 +266,8 @@ async def test_downloads_and_print_view(ui: Running) -> None:
     assert "Stadt A" not in text
     assert "<script" not in text
     assert other.status == 403
-    rows = (await coverage.text()).splitlines()
-    assert rows[0].startswith("leika_key,leika_name,ars,ars_name,ars_federal_state,bundesland")
-    assert all(",town-b," in row for row in rows[1:])
+    text = await coverage.text()
+    assert text.startswith("leika_key,leika_name,ars,ars_name,ars_federal_state,bundesland")
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert rows
+    assert all(row["tenant"] == "town-b" for row in rows)
