@@ -24,7 +24,8 @@ from ozgbridge.reporting.period import Period
 
 RouteKey = tuple[str, str]  # (tenant id, route id)
 WITHIN = 3600.0  # seconds: "delivered within an hour"
-OPEN = "open"
+# Both keep the back-end from traffic: half-open lets through only the one probe delivery.
+NOT_CLOSED = frozenset({"open", "half-open"})
 
 
 class Verdict(StrEnum):
@@ -85,7 +86,7 @@ def verdict(facts: RouteFacts | None, checks: RouteChecks | None) -> Verdict:
 
 
 def open_seconds(transitions: Sequence[Transition], period: Period, now: datetime) -> float:
-    """Seconds within ``period`` (and before ``now``) the route spent in state ``open``.
+    """Seconds within ``period`` (and before ``now``) the route's breaker was not closed.
 
     ``transitions`` are the route's, in time order, including those before the period (the last
     of them gives the state the period starts in).
@@ -98,10 +99,10 @@ def open_seconds(transitions: Sequence[Transition], period: Period, now: datetim
         if transition.at >= end:
             break
         at = max(transition.at, period.start)
-        if state == OPEN:
+        if state in NOT_CLOSED:
             total += (at - since).total_seconds()
         state, since = transition.to_state, at
-    if state == OPEN:
+    if state in NOT_CLOSED:
         total += (end - since).total_seconds()
     return total
 

@@ -76,7 +76,7 @@ async def build_report(
         queries.fetch_facts(engine, period, filtered),
         queries.fetch_counts(engine, periods[-1], filtered) if compare else _none(),
         route_queries.route_facts(engine, periods, now),
-        route_queries.route_checks(engine, periods),
+        route_queries.checks_per_route(engine, periods),
         route_queries.breaker_open(engine, periods, now),
         *(demand_between(engine, p.months()[0], p.months()[-1]) for p in periods),
     )

@@ -2,9 +2,7 @@
 
 The report needs them for its period and for the previous one (Δ); conditional sums per period
 read the deliveries table once for both. Route tests and breaker transitions come from the
-operations tables ``route_checks`` and ``route_transitions``; where they do not exist (a
-database from before them), `route_checks` and `breaker_open` return None and the report
-leaves those figures empty.
+operations tables ``route_checks`` and ``route_transitions``.
 """
 
 from __future__ import annotations
@@ -14,20 +12,15 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
-    Boolean,
     ColumnElement,
-    String,
     and_,
     case,
-    column,
     func,
-    inspect,
     literal,
     literal_column,
     not_,
     or_,
     select,
-    table,
 )
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -42,25 +35,7 @@ from ozgbridge.reporting.availability import (
 )
 from ozgbridge.reporting.period import Period
 from ozgbridge.reporting.sql import count_if
-from ozgbridge.store.tables import UTCDateTime, deliveries
-
-# The operations tables' contract (route tests/pings and breaker state changes), as far as
-# reports read them.
-ROUTE_CHECKS = table(
-    "route_checks",
-    column("tenant_id", String),
-    column("route_id", String),
-    column("at", UTCDateTime),
-    column("ok", Boolean),
-)
-ROUTE_TRANSITIONS = table(
-    "route_transitions",
-    column("id", String),
-    column("tenant_id", String),
-    column("route_id", String),
-    column("at", UTCDateTime),
-    column("to_state", String),
-)
+from ozgbridge.store.tables import deliveries, route_checks, route_transitions
 
 _UNDER_WAY = (DeliveryState.PENDING.value, DeliveryState.LEASED.value)
 
@@ -129,18 +104,11 @@ async def route_facts(
     return result
 
 
-async def _has_table(engine: AsyncEngine, name: str) -> bool:
-    async with engine.connect() as conn:
-        return bool(await conn.run_sync(lambda sync: inspect(sync).has_table(name)))
-
-
-async def route_checks(
+async def checks_per_route(
     engine: AsyncEngine, periods: Sequence[Period]
-) -> list[dict[RouteKey, RouteChecks]] | None:
-    """For each period: successful and failed route tests per route; None without the table."""
-    if not await _has_table(engine, "route_checks"):
-        return None
-    c = ROUTE_CHECKS.c
+) -> list[dict[RouteKey, RouteChecks]]:
+    """For each period: successful and failed route tests per route."""
+    c = route_checks.c
     columns: list[Any] = []
     for i, period in enumerate(periods):
         columns += [
@@ -167,11 +135,11 @@ async def route_checks(
 
 async def breaker_open(
     engine: AsyncEngine, periods: Sequence[Period], now: datetime
-) -> list[dict[RouteKey, float]] | None:
-    """For each period: seconds each route's breaker was open; None without the table."""
-    if not periods or not await _has_table(engine, "route_transitions"):
-        return None
-    t = ROUTE_TRANSITIONS.c
+) -> list[dict[RouteKey, float]]:
+    """For each period: seconds each route's breaker was open or half-open."""
+    if not periods:
+        return []
+    t = route_transitions.c
     stmt = (
         select(t.tenant_id, t.route_id, t.at, t.to_state)
         .where(t.at < max(p.end for p in periods))

@@ -144,6 +144,8 @@ async def _cancel_unfinished(
         )
         .values(
             state=DeliveryState.CANCELLED,
+            cancelled_at=at,
+            cancel_reason=why,
             last_error=f"cancelled: {why}",
             lease_owner=None,
             lease_expires_at=None,

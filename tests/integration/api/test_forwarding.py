@@ -54,6 +54,9 @@ async def test_town_forwards_a_bauantrag_to_the_kreis_and_loses_sight_of_it(api_
         ("erkelenz", "cancelled"),
         ("kreis-heinsberg", "pending"),
     ]
+    # The operators' delivery view says when and why it was cancelled, as for a manual cancel.
+    assert rows[0].cancelled_at is not None
+    assert rows[0].cancel_reason == "the application was forwarded to kreis-heinsberg"
     # Erkelenz no longer sees it, nor may it report on it; the portal still sees it
     gone = await api_db.client.get(
         f"/v1/applications/{application_id}", headers=auth("erkelenz-staff")

@@ -152,6 +152,19 @@ class Bridge:
         async with self.http.post(path, headers=self.auth(key)) as response:
             return response.status, await response.json()
 
+    async def listed_until(
+        self, path: str, key: str, check: Any, timeout: float = 20, **params: str
+    ) -> dict[str, Any]:
+        """Poll a list endpoint until ``check(page)`` holds: the portal may hear an event a
+        moment before the outbox records it as delivered."""
+        async with asyncio.timeout(timeout):
+            while True:
+                status, page = await self.get(path, key, **params)
+                assert status == 200, page
+                if check(page):
+                    return dict(page)
+                await asyncio.sleep(0.05)
+
     async def until(self, application_id: str, check: Any, timeout: float = 20) -> dict[str, Any]:
         async with asyncio.timeout(timeout):
             while True:

@@ -75,8 +75,10 @@ def test_breaker_open_time() -> None:
         Transition(datetime(2026, 11, 2, tzinfo=UTC), "active"),
     ]
 
-    assert open_seconds(history, OCTOBER, at(31, 23)) == (24 + 2 + 24 + 23) * HOUR
-    assert open_seconds(history, OCTOBER, datetime(2027, 1, 1, tzinfo=UTC)) == (24 + 2 + 48) * HOUR
+    # Half-open counts as open (only the probe gets through): 1 Oct 00:00 to 2 Oct 03:00, then
+    # 30 Oct to the period's end.
+    assert open_seconds(history, OCTOBER, at(31, 23)) == (24 + 3 + 24 + 23) * HOUR
+    assert open_seconds(history, OCTOBER, datetime(2027, 1, 1, tzinfo=UTC)) == (24 + 3 + 48) * HOUR
     assert open_seconds(history, OCTOBER, at(1, 6)) == 6 * HOUR  # up to now only
     assert open_seconds([], OCTOBER, at(31)) == 0.0
     assert open_seconds(history, OCTOBER, datetime(2026, 9, 1, tzinfo=UTC)) == 0.0
