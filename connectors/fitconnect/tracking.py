@@ -168,5 +168,5 @@ async def _check_case(repository: Repository, sender: Sender, record: PluginReco
             "fitconnect.case_decided",
             application_id=record.application_id,
             case_id=case_id,
-            decided_by=outcome.name,
+            decision=outcome.name,
         )

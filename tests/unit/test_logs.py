@@ -47,3 +47,27 @@ def test_console_lines_on_a_terminal() -> None:
     text = out.getvalue()
     assert "config.warning" in text
     assert not text.lstrip().startswith("{")
+
+
+def test_no_log_call_passes_a_field_named_event() -> None:
+    """structlog's first argument is ``event``: a keyword of that name raises TypeError at run
+    time, on the one path that logs it (found once in a FIT-Connect decision log line)."""
+    import ast  # noqa: PLC0415
+
+    from tests.conftest import REPO_ROOT  # noqa: PLC0415
+
+    methods = {"debug", "info", "warning", "error", "exception", "critical", "msg"}
+    offenders = []
+    for path in [
+        *(REPO_ROOT / "ozgbridge").rglob("*.py"),
+        *(REPO_ROOT / "connectors").rglob("*.py"),
+    ]:
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr in methods
+                and any(k.arg == "event" for k in node.keywords)
+            ):
+                offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
+    assert offenders == []
