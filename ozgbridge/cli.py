@@ -17,15 +17,19 @@ import click
 import httpx
 
 from ozgbridge import __version__
+from ozgbridge.audit_keys import AuditKeyError
+from ozgbridge.cli_audit import audit
 from ozgbridge.cli_common import config_option, err, fail, out, settings_from_env, show
 from ozgbridge.cli_config import config
 from ozgbridge.cli_connectors import connectors
-from ozgbridge.cli_db import audit, db
+from ozgbridge.cli_data import data_keys, purge_command
+from ozgbridge.cli_db import db
 from ozgbridge.cli_deliveries import deliveries
+from ozgbridge.cli_key_lifetime import keys_list, keys_rotate
 from ozgbridge.cli_keys import keys, secrets
 from ozgbridge.cli_report import report
 from ozgbridge.cli_routes import routes
-from ozgbridge.errors import ConfigError, SchemaOutdatedError
+from ozgbridge.errors import ConfigError, DataProtectionError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
 from ozgbridge.service import run_service
 from ozgbridge.settings import Settings
@@ -42,10 +46,18 @@ def main() -> None:
     )
 
 
-def _run(settings: Settings, *, api: bool, worker: bool, upgrade: bool) -> None:
+def _run(
+    settings: Settings, *, api: bool, worker: bool, upgrade: bool, create_keys: bool = False
+) -> None:
     configure_logging(settings.log_level, settings.log_format)
     try:
-        asyncio.run(run_service(settings, api=api, worker=worker, upgrade=upgrade))
+        asyncio.run(
+            run_service(
+                settings, api=api, worker=worker, upgrade=upgrade, create_embedded_keys=create_keys
+            )
+        )
+    except AuditKeyError as exc:
+        fail(str(exc))
     except ConfigError as exc:
         for problem in [*exc.problems, *exc.warnings]:
             show(problem)
@@ -53,7 +65,7 @@ def _run(settings: Settings, *, api: bool, worker: bool, upgrade: bool) -> None:
             f"configuration in {settings.config_dir} is not usable "
             f"({len(exc.problems)} problem(s)); `ozgbridge config validate` shows the same"
         )
-    except SchemaOutdatedError as exc:
+    except (SchemaOutdatedError, DataProtectionError) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot start: {exc}")
@@ -74,7 +86,8 @@ _upgrade_option = click.option(
 def serve(config_dir: Path | None, host: str | None, port: int | None, upgrade: bool) -> None:
     """API and worker in one process (the embedded default, SQLite under var/)."""
     settings = settings_from_env(config_dir=config_dir, host=host, port=port)
-    _run(settings, api=True, worker=True, upgrade=upgrade)
+    # On the embedded default only, the first start makes var/data-keys.yaml.
+    _run(settings, api=True, worker=True, upgrade=upgrade, create_keys=True)
 
 
 @main.command()
@@ -129,8 +142,22 @@ def submit(file: Any, url: str, token: str, idempotency_key: str | None) -> None
         raise SystemExit(1)
 
 
-for command in (config, db, audit, keys, secrets, report, deliveries, routes, connectors):
+for command in (
+    config,
+    db,
+    audit,
+    keys,
+    secrets,
+    report,
+    deliveries,
+    routes,
+    data_keys,
+    purge_command,
+    connectors,
+):
     main.add_command(command)
+keys.add_command(keys_rotate)
+keys.add_command(keys_list)
 
 if __name__ == "__main__":  # pragma: no cover
     sys.exit(main())

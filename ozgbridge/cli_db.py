@@ -1,4 +1,4 @@
-"""``ozgbridge db …`` (schema, health of the data) and ``ozgbridge audit verify``."""
+"""``ozgbridge db …``: schema, health of the data (the audit log: cli_audit.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from typing import Any
 import click
 from sqlalchemy.exc import SQLAlchemyError
 
-from ozgbridge import audit as audit_log
 from ozgbridge.cli_common import err, fail, out, redacted, settings_from_env
 from ozgbridge.domain import utcnow
 from ozgbridge.errors import ConfigError
@@ -149,34 +148,3 @@ def _print(found: Inventory, now: datetime, where: str) -> None:
         highlight=False,
         soft_wrap=True,
     )
-
-
-@click.group()
-def audit() -> None:
-    """Audit log."""
-
-
-@audit.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chain; exit 1 naming the first bad event."""
-
-    async def check() -> audit_log.VerifyResult:
-        engine = create_engine(settings_from_env().database_url)
-        try:
-            return await audit_log.verify(engine)
-        finally:
-            await engine.dispose()
-
-    result = asyncio.run(check())
-    if result.ok:
-        out.print(
-            f"[green]✓[/green] audit chain intact: {result.checked} events, "
-            f"head {result.last_hash[:16]}…"
-        )
-        return
-    err.print(
-        f"[red]✗[/red] audit chain broken at event {result.first_bad_seq}: {result.problem} "
-        f"({result.checked} events before it verified)",
-        highlight=False,
-    )
-    raise SystemExit(1)

@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ozgbridge.configfile import FieldValueError
 from ozgbridge.domain import AttachmentData, Envelope, FormData, RegionRef, ServiceRef, utcnow
+from ozgbridge.egress import ANYWHERE, EgressPolicy, EgressRefused
 from ozgbridge.errors import (
     ConfigError,
     DeliveryError,
@@ -48,6 +49,8 @@ __all__ = [
     "ConnectorContext",
     "ConnectorOptions",
     "DeliveryError",
+    "EgressPolicy",
+    "EgressRefused",
     "Envelope",
     "FieldValueError",
     "FormData",
@@ -102,6 +105,8 @@ class ConnectorContext:
     # How many deliveries the worker runs at once (OZGBRIDGE_WORKER_CONCURRENCY): any one route
     # may get all of them, so a connection pool of this size never makes a delivery wait.
     concurrency: int = 16
+    # Where deliveries may connect to (OZGBRIDGE_CONNECTOR_ALLOWED_NETWORKS; see egress.py).
+    egress: EgressPolicy = ANYWHERE
 
 
 OptionsT = TypeVar("OptionsT", bound=ConnectorOptions)
@@ -188,6 +193,16 @@ class Connector(abc.ABC, Generic[OptionsT]):
         ``ozgbridge config validate`` prints these as warnings and the service logs them at
         start-up; neither fails. Override for choices a connector allows but should not hide,
         such as an unencrypted transport.
+        """
+        return []
+
+    @classmethod
+    def destinations(cls, options: ConnectorOptions) -> list[tuple[tuple[str | int, ...], str]]:
+        """The hosts this connector connects to, as (location below ``options``, host) pairs.
+
+        ``ozgbridge config validate`` checks those written as literal addresses against
+        ``OZGBRIDGE_CONNECTOR_ALLOWED_NETWORKS``; at delivery time the connector itself checks
+        the addresses it connects to (`ConnectorContext.egress`).
         """
         return []
 

@@ -4,6 +4,7 @@
 
     OzgbridgeError
     ├── ConfigError                 fix the configuration; nothing runs until then
+    │   └── AuditKeyError           no usable audit key where one is needed (audit_keys)
     ├── InvalidValue                one value is wrong (also a ValueError, so pydantic validators
     │   │                           may raise it and get it reported at the field)
     │   ├── FieldValueError         … at a part below the field (configfile; list item, key)
@@ -34,8 +35,18 @@
     ├── Problem                     an HTTP problem+json answer a handler chose (api.problems)
     ├── Denied                      a dashboard page answers with this response instead
     │                               (ui.ops_common: sign-in redirect, refusal page)
+    ├── DataProtectionError         stored content cannot be sealed or opened
+    │   ├── DataKeyError            the data key file is missing or malformed, or lacks a key
+    │   │   └── UnknownDataKeyError stored content is sealed under a key id the file lacks
+    │   ├── SealBrokenError         sealed content does not authenticate (altered, wrong key)
+    │   └── ContentPurgedError      the content was deleted by retention; only metadata is left
     ├── ActionRefused               an operator action does not fit the current state; 409
-    └── DeliveryError               raised by connectors only
+    ├── EgressRefused               a connection outside the allowed networks, never attempted
+    │                               (also an OSError; egress)
+    ├── BudgetExhausted             memory for request bodies did not free up in time; 503
+    │                               (membudget)
+    └── DeliveryError               raised by connectors (and by the store for an envelope whose
+        │                           content cannot be opened)
         ├── RetriableDeliveryError  try later (timeouts, connection errors, 5xx, 408, 425, 429)
         └── PermanentDeliveryError  trying again cannot help (other 4xx, 3xx, rejected content)
 
@@ -49,6 +60,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 Severity = Literal["error", "warning"]
@@ -134,6 +146,38 @@ class CallbackRejected(OzgbridgeError):
 
 class IntakeRejected(OzgbridgeError):
     """An intake cannot take one incoming submission; it answers its sender, stores nothing."""
+
+
+class DataProtectionError(OzgbridgeError):
+    """Stored form data or attachments cannot be sealed or opened."""
+
+
+class DataKeyError(DataProtectionError):
+    """The data keys (``OZGBRIDGE_DATA_KEYS``) are missing, malformed or incomplete."""
+
+
+class UnknownDataKeyError(DataKeyError):
+    """Content is sealed under a key id the configured key file does not hold."""
+
+    def __init__(self, key_id: str, message: str) -> None:
+        self.key_id = key_id
+        super().__init__(message)
+
+
+class SealBrokenError(DataProtectionError):
+    """Sealed content does not authenticate: altered, moved to another row, or another key."""
+
+
+class ContentPurgedError(DataProtectionError):
+    """The application's content was deleted by retention (its metadata is kept)."""
+
+    def __init__(self, application_id: str, purged_at: datetime) -> None:
+        self.application_id = application_id
+        self.purged_at = purged_at
+        super().__init__(
+            f"the content of application {application_id} was purged at "
+            f"{purged_at.isoformat(timespec='seconds')} (retention); only its metadata is kept"
+        )
 
 
 class ActionRefused(OzgbridgeError):

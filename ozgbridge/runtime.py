@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from ozgbridge import intake
 from ozgbridge.configfile import Loc
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
+from ozgbridge.egress import EgressPolicy
 from ozgbridge.errors import ConfigError, ConfigProblem
 from ozgbridge.ops.admission import RoutePolicy, policies_of
 from ozgbridge.routing import Router
@@ -144,6 +145,7 @@ def _connectors(
                 route_id=route.id,
                 data_dir=data_dir,
                 concurrency=settings.worker_concurrency,
+                egress=EgressPolicy.of(settings.connector_allowed_networks),
             )
             try:
                 connectors[(tenant.id, route.id)] = connector_class(route.connector).from_config(

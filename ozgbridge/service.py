@@ -1,9 +1,10 @@
 """One ozgbridge process: the API, the worker, or both (the embedded default), wired together.
 
-Start-up order matters: configuration first (bad config never touches the database), then the
-schema check, then connectors (`ozgbridge.runtime.build`: the same check ``config validate``
-runs). Shutdown is the reverse: stop taking HTTP requests, let the worker finish or hand back
-in-flight deliveries, close connectors, release the database.
+Start-up order matters: configuration and data keys first (neither bad config nor missing keys
+ever touch the database), then the schema check, then connectors (`ozgbridge.runtime.build`: the
+same check ``config validate`` runs). Worker processes also run the retention purge as a task of
+its own. Shutdown is the reverse: stop taking HTTP requests, let the worker and the purge finish
+or hand back what they hold, close connectors, release the database.
 
 SIGHUP (like ``POST /v1/admin/reload``) reloads the configuration directory in this process
 (`ozgbridge.live`); worker processes restart their intakes with the new configuration. With
@@ -24,8 +25,12 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge import audit, intake, runtime
+from ozgbridge import audit, audit_keys, intake, malloc, runtime
+from ozgbridge.api import connections, spool
 from ozgbridge.api.app import create_app
+from ozgbridge.audit_verify import start_checkpoint_log
+from ozgbridge.dataprotection.purge import PurgeTask
+from ozgbridge.dataprotection.startup import load_sealer
 from ozgbridge.delivery_news import DeliveryNews
 from ozgbridge.events.dispatcher import EventDispatcher
 from ozgbridge.events.sender import PortalSender
@@ -60,6 +65,8 @@ class Service:
     sender: PortalSender | None = None
     _intake_tasks: list[asyncio.Task[None]] = field(default_factory=list)
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
+    purge: PurgeTask | None = None
+    _purge_task: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         """New deliveries or portal events may be due (a hint for this process's loops)."""
@@ -97,6 +104,21 @@ class Service:
         tasks, self._intake_tasks = self._intake_tasks, []
         await intake.stop(previous.intakes, tasks, grace=self.settings.shutdown_grace)
 
+    def start_intakes_and_purge(self) -> None:
+        """The worker side's own tasks: the configured intakes, and the retention purge."""
+        self.start_intakes(self.live.runtime)
+        if self.purge is not None:
+            self._purge_task = asyncio.create_task(self.purge.run(), name="purge")
+
+    async def stop_purge(self) -> None:
+        """Let the purge finish its batch (a cancelled transaction can leave its connection
+        stuck), then end it."""
+        if self.purge is None or self._purge_task is None:
+            return
+        self.purge.stop()
+        await asyncio.wait([self._purge_task], timeout=self.settings.shutdown_grace)
+        await _cancel(self._purge_task)
+
     def reload_in_background(self, actor: str) -> None:
         task = asyncio.create_task(self.live.reload(actor=actor), name="config-reload")
         self._background.add(task)
@@ -115,19 +137,35 @@ def _log_warnings(deployment: Deployment) -> None:
 
 
 async def open_service(
-    settings: Settings, *, api: bool, worker: bool, upgrade: bool = False
+    settings: Settings,
+    *,
+    api: bool,
+    worker: bool,
+    upgrade: bool = False,
+    create_embedded_keys: bool = False,
 ) -> Service:
+    """``create_embedded_keys``: on the embedded default, make ``var/data-keys.yaml`` if missing
+    (``ozgbridge serve``); see `ozgbridge.dataprotection.startup`."""
+    malloc.fix_mmap_threshold()
     deployment = runtime.load(settings)
+    audit.use_keys(
+        audit_keys.for_service(
+            settings.database_url, settings.audit_key, unkeyed=settings.audit_unkeyed
+        )
+    )
+    sealer = load_sealer(settings, create_embedded=create_embedded_keys)
     engine = create_engine(settings.database_url)
     try:
         if upgrade:
             await migrate.upgrade(settings.database_url)
         await migrate.ensure_current(engine)
+        if api:
+            spool.check_directory(settings.spool_dir)
         initial = await runtime.build(deployment, settings, worker=worker)
     except BaseException:
         await engine.dispose()
         raise
-    repository = Repository(engine, notify=settings.pg_notify)
+    repository = Repository(engine, notify=settings.pg_notify, sealer=sealer)
     worker_id = default_worker_id()
     roles = ",".join(r for r, on in (("api", api), ("worker", worker)) if on)
 
@@ -162,9 +200,16 @@ async def open_service(
             repository=repository,
             # Breaker settings and limits of the configuration in force (reloads included).
             queue=DeliveryQueue(
-                engine, policies=lambda: live.runtime.route_policies, after_outcomes=news
+                engine,
+                policies=lambda: live.runtime.route_policies,
+                after_outcomes=news,
+                sealer=sealer,
             ),
             worker_id=worker_id,
+        )
+        # Retention follows the configuration running now, reloads included.
+        service.purge = PurgeTask(
+            engine, lambda: live.deployment, settings, actor="system:retention"
         )
     if api:
         service.app = create_app(
@@ -230,7 +275,9 @@ async def _stop_loops(
     worker_task: asyncio.Task[None] | None,
     dispatcher_task: asyncio.Task[None] | None,
 ) -> None:
-    """Stop claiming; let deliveries and events in flight finish (or hand them back)."""
+    """Stop claiming; let deliveries, events and the purge's batch in flight finish (or hand
+    them back)."""
+    await service.stop_purge()
     for loop in (service.worker, service.dispatcher):
         if loop is not None:
             loop.stop()
@@ -241,16 +288,38 @@ async def _stop_loops(
         await service.sender.aclose()
 
 
+async def _serve_api(service: Service, settings: Settings) -> web.AppRunner | None:
+    """The API on its port, under the connection limits (api/connections.py)."""
+    if service.app is None:
+        return None
+    runner = connections.runner(service.app, settings)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, settings.host, settings.port).start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
+    return runner
+
+
 async def run_service(
     settings: Settings,
     *,
     api: bool,
     worker: bool,
     upgrade: bool = False,
+    create_embedded_keys: bool = False,
     started: Callable[[Service], Awaitable[None]] | None = None,
 ) -> None:
     """Run until SIGTERM/SIGINT, then shut down cleanly; SIGHUP reloads the configuration."""
-    service = await open_service(settings, api=api, worker=worker, upgrade=upgrade)
+    service = await open_service(
+        settings,
+        api=api,
+        worker=worker,
+        upgrade=upgrade,
+        create_embedded_keys=create_embedded_keys,
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -262,12 +331,9 @@ async def run_service(
     dispatcher_task: asyncio.Task[None] | None = None
     listener: asyncio.Task[None] | None = None
     watcher: asyncio.Task[None] | None = None
+    checkpoints = start_checkpoint_log(service.engine, settings.audit_checkpoint_interval)
     try:
-        if service.app is not None:
-            runner = web.AppRunner(service.app, access_log=None, handle_signals=False)
-            await runner.setup()
-            await web.TCPSite(runner, settings.host, settings.port).start()
-            logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
+        runner = await _serve_api(service, settings)
         if service.worker is not None:
             metrics_runner = await _start_metrics_listener(settings)
             worker_task = asyncio.create_task(service.worker.run(), name="worker")
@@ -279,7 +345,7 @@ async def run_service(
                 listener = asyncio.create_task(
                     listen(settings.database_url, service.wake), name="pg-listen"
                 )
-            service.start_intakes(service.live.runtime)
+            service.start_intakes_and_purge()
         if settings.config_watch_seconds > 0:
             watcher = asyncio.create_task(
                 watch(service.live, settings.config_dir, settings.config_watch_seconds),
@@ -296,6 +362,7 @@ async def run_service(
         stop_waiter.cancel()
         logger.info("service.stopping")
     finally:
+        await _cancel(checkpoints)
         loop.remove_signal_handler(signal.SIGHUP)
         await _cancel(watcher)
         for pending in list(service._background):  # a reload still running: let it end

@@ -12,17 +12,21 @@ import re
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
     NonNegativeFloat,
+    NonNegativeInt,
     PlainValidator,
     PositiveFloat,
     PrivateAttr,
@@ -85,7 +89,19 @@ def _regions(value: Any) -> Literal["children"] | list[str]:
     return list(value)
 
 
+def _expiry(value: Any) -> Any:
+    # YAML reads 2026-12-31 as a date: the key stops working when that day begins (UTC).
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime(value.year, value.month, value.day, tzinfo=UTC)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        raise ValueError(
+            "give a time zone, e.g. 2026-12-31T00:00:00Z or 2026-12-31T00:00:00+01:00, or a date"
+        )
+    return value
+
+
 Slug = Annotated[str, AfterValidator(_slug)]
+Expiry = Annotated[AwareDatetime, BeforeValidator(_expiry)]
 ServiceSelector = Annotated[str, AfterValidator(_service_selector)]
 Sha256Hex = Annotated[str, AfterValidator(_sha256_hex)]
 Regions = Annotated[
@@ -130,6 +146,17 @@ class Maturity(_Model):
         return self
 
 
+class Retention(_Model):
+    """How many days a finished application's content is kept; 0 = purge as soon as possible.
+
+    A field left out falls back to the tenant's, then to the process settings
+    (``OZGBRIDGE_RETENTION_DELIVERED_DAYS`` / ``_DEAD_DAYS``). Metadata is kept regardless.
+    """
+
+    delivered_days: NonNegativeInt | None = Field(default=None, le=3650)
+    dead_days: NonNegativeInt | None = Field(default=None, le=3650)
+
+
 class BreakerConfig(_Model):
     """The route's circuit breaker: after ``failures`` consecutive retriable failures the route
     opens for ``cooldown`` seconds (doubling after each failed probe, up to ``max_cooldown``)."""
@@ -163,6 +190,7 @@ class RouteConfig(_Model):
     maturity: Maturity | None = None
     retry_schedule: list[NonNegativeFloat] | None = Field(default=None, min_length=1)
     timeout: PositiveFloat | None = None
+    retention: Retention | None = None
     breaker: BreakerConfig = Field(default_factory=BreakerConfig)
     # Across all workers: attempts in flight at once, and attempts started per second.
     max_in_flight: int | None = Field(default=None, ge=1, le=10_000)
@@ -221,6 +249,7 @@ class TenantConfig(_Model):
     parent: Slug | None = None
     routes: list[RouteConfig] = Field(default_factory=list)
     responsible_for: list[Responsibility] = Field(default_factory=list)
+    retention: Retention | None = None
     # Where the tenant was read from, for messages; never part of dumps or the schema.
     source: SkipJsonSchema[Path] = Field(default=Path("<inline>"), exclude=True, repr=False)
 
@@ -257,6 +286,13 @@ class Role(StrEnum):
     COORDINATOR = "coordinator"
     OPERATOR = "operator"
     METRICS = "metrics"
+
+
+class PreviousToken(_Model):
+    """A key's replaced token (see ``ozgbridge keys rotate``): works until ``expires``."""
+
+    sha256: Sha256Hex
+    expires: Expiry
 
 
 class PortalEvents(_Model):
@@ -296,6 +332,8 @@ class PortalEvents(_Model):
 class ApiKey(_Model):
     """An API key, stored only as the SHA-256 of its token. ``demo`` keys are logged when used.
 
+    ``expires`` ends the key (a date: at 00:00 UTC that day); ``previous`` holds tokens replaced
+    by a rotation, each working until its own ``expires`` (and never past the key's).
     A portal key may carry ``events``: ozgbridge then sends it events about the applications it
     submits (see ozgbridge.events).
     """
@@ -305,6 +343,25 @@ class ApiKey(_Model):
     tenant: Slug | None = None
     sha256: Sha256Hex
     demo: bool = False
+    expires: Expiry | None = None
+    previous: list[PreviousToken] = Field(default_factory=list)
+
+    @property
+    def hashes(self) -> tuple[str, ...]:
+        """Every token hash that authenticates as this key: the current one first."""
+        return (self.sha256, *(p.sha256 for p in self.previous))
+
+    def token_expires(self, sha256_hex: str) -> datetime | None:
+        """When the token hashing to ``sha256_hex`` stops working (None: it does not expire)."""
+        if sha256_hex == self.sha256:
+            return self.expires
+        for previous in self.previous:
+            if previous.sha256 == sha256_hex:
+                if self.expires is None:
+                    return previous.expires
+                return min(previous.expires, self.expires)
+        return None
+
     events: PortalEvents | None = None
 
     @model_validator(mode="after")
@@ -367,7 +424,7 @@ class Deployment:
         # Lookups run per request (keys) and per delivery (routes): index them once.
         object.__setattr__(self, "_children", dict(children))
         object.__setattr__(self, "_routes", routes)
-        object.__setattr__(self, "_keys_by_hash", {key.sha256: key for key in self.keys})
+        object.__setattr__(self, "_keys_by_hash", {h: key for key in self.keys for h in key.hashes})
 
     def problem(self, source: Path, loc: Loc, message: str) -> ConfigProblem:
         """An error located in one of the deployment's files (by field path, at its line)."""

@@ -278,6 +278,15 @@ def _overlap(
     return Finding(claim.tenant.source, claim.loc, message)
 
 
+def _key_hashes(key: ApiKey, index: int) -> list[tuple[Loc, str]]:
+    """A key's token hashes, the current one and those a rotation kept, with their locations."""
+    found: list[tuple[Loc, str]] = [(("keys", index, "sha256"), key.sha256)]
+    found += [
+        (("keys", index, "previous", n, "sha256"), p.sha256) for n, p in enumerate(key.previous)
+    ]
+    return found
+
+
 def check_keys(
     keys: Sequence[tuple[int, ApiKey]], declared_ids: Iterable[str], source: Path
 ) -> list[Finding]:
@@ -297,16 +306,17 @@ def check_keys(
             )
         else:
             ids[key.id] = index
-        if key.sha256 in hashes:
-            findings.append(
-                Finding(
-                    source,
-                    ("keys", index, "sha256"),
-                    f"same hash as keys[{hashes[key.sha256]}]: every key needs its own token",
+        for loc, digest in _key_hashes(key, index):
+            if digest in hashes:
+                findings.append(
+                    Finding(
+                        source,
+                        loc,
+                        f"same hash as keys[{hashes[digest]}]: every key needs its own token",
+                    )
                 )
-            )
-        else:
-            hashes[key.sha256] = index
+            else:
+                hashes[digest] = index
         if key.role is Role.TENANT and key.tenant is not None and key.tenant not in known:
             findings.append(
                 Finding(

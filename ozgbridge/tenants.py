@@ -24,8 +24,10 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from pydantic import ValidationError
 
-from ozgbridge import connector, intake, tenant_facts, tenant_rules
+from ozgbridge import apikeys, connector, intake, tenant_facts, tenant_rules
 from ozgbridge.configfile import Loc, YamlDocument, read_yaml
+from ozgbridge.domain import utcnow
+from ozgbridge.egress import ENVIRONMENT_VARIABLE, EgressPolicy
 from ozgbridge.errors import ConfigError, ConfigProblem
 from ozgbridge.event_transport import event_transport_class
 from ozgbridge.regions import Directory, default_directory
@@ -160,6 +162,7 @@ class _Loader:
 
         findings = self._findings(tenants, declared, known_ids)
         findings += tenant_rules.check_keys(keys, known_ids, keys_path)
+        findings += apikeys.expiry_findings(keys, keys_path, utcnow())
         self.problems += [self._located(finding) for finding in findings]
         if self.check_connectors:  # intake plug-ins, like connectors, come from entry points
             self.problems += intake.check_configs(self.config_dir, self.resolver)
@@ -358,6 +361,24 @@ class _Loader:
                 document.problem((*prefix, *loc), message, "warning")
                 for loc, message in cls.option_warnings(validated)
             ]
+            self._check_egress(document, prefix, cls.destinations(validated))
+
+    def _check_egress(
+        self, document: YamlDocument, prefix: Loc, destinations: list[tuple[Loc, str]]
+    ) -> None:
+        """Hosts written as addresses outside OZGBRIDGE_CONNECTOR_ALLOWED_NETWORKS (names are
+        checked after resolution, at delivery time)."""
+        try:
+            policy = EgressPolicy.from_environment()
+        except ValueError as exc:
+            problem = ConfigProblem(ENVIRONMENT_VARIABLE, "", str(exc))
+            if problem not in self.problems:
+                self.problems.append(problem)
+            return
+        for loc, host in destinations:
+            message = policy.literal_problem(host)
+            if message is not None:
+                self.problems.append(document.problem((*prefix, *loc), message))
 
     def _load_keys(self, path: Path) -> tuple[list[tuple[int, ApiKey]], Any]:
         if not path.is_file():

@@ -35,6 +35,7 @@ from ozgbridge.connector import Connector
 from ozgbridge.domain import AttemptOutcome, Envelope, utcnow
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 from ozgbridge.live import LiveConfig
+from ozgbridge.payload_budget import PayloadBudget
 from ozgbridge.retry import DEFAULT_SCHEDULE, next_delay
 from ozgbridge.routing import Router
 from ozgbridge.runtime import RouteKey, Runtime
@@ -80,6 +81,7 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._payloads = PayloadBudget(repository, settings.worker_payload_budget)
 
     def wake(self) -> None:
         """A hint that work may be due (a new application was accepted)."""
@@ -138,11 +140,15 @@ class Worker:
     async def _load_envelopes(
         self, claimed: list[ClaimedDelivery], runtime: Runtime
     ) -> dict[str, Envelope]:
-        """One read for the whole batch; on failure each attempt loads its own."""
+        """Small payloads in one read for the whole batch (see payload_budget.py); the others,
+        and all of them if this fails, are loaded by their attempt under the payload budget."""
         if not claimed:
             return {}
         try:
-            return await self.repository.load_envelopes(claimed, runtime.tenant_names)
+            small = await self._payloads.batchable(claimed)
+            if not small:
+                return {}
+            return await self.repository.load_envelopes(small, runtime.tenant_names)
         except Exception:
             self.log.exception("worker.load_failed", claimed=len(claimed))
             return {}
@@ -229,7 +235,8 @@ class Worker:
         started_at = utcnow()
         renewal = asyncio.create_task(self._keep_lease(claimed, log))
         try:
-            result = await self._deliver(claimed, started_at, envelope, runtime)
+            async with self._payloads.hold(claimed, envelope):
+                result = await self._deliver(claimed, started_at, envelope, runtime)
         except asyncio.CancelledError:
             result = AttemptResult(
                 AttemptOutcome.RETRIABLE,

@@ -19,6 +19,9 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ozgbridge import audit, audit_keys
+from ozgbridge.dataprotection import keys as data_keys
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.store.engine import create_engine
 from ozgbridge.store.migrate import upgrade
 
@@ -39,6 +42,43 @@ async def _pg_admin(sql: str) -> None:
         await conn.execute(sql)
     finally:
         await conn.close()
+
+
+@pytest.fixture(scope="session")
+def data_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data key file (one fresh key), as a deployment's OZGBRIDGE_DATA_KEYS would name it."""
+    return data_keys.create_file(tmp_path_factory.mktemp("keys") / "data-keys.yaml").source
+
+
+@pytest.fixture
+def sealer(data_key_file: Path) -> Sealer:
+    """Seals with the test data key, as a deployed process does."""
+    return Sealer(data_keys.load(data_key_file))
+
+
+@pytest.fixture(autouse=True)
+def _data_keys_configured(data_key_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every process a test starts seals content, as deployed; a test that means to run
+    without keys says so (``Settings(data_keys=None)``)."""
+    monkeypatch.setenv("OZGBRIDGE_DATA_KEYS", str(data_key_file))
+
+
+@pytest.fixture(scope="session")
+def audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An audit key file (one fresh key), as a deployment's OZGBRIDGE_AUDIT_KEY would name it."""
+    path = tmp_path_factory.mktemp("audit") / "audit-key.yaml"
+    audit_keys.create_file(path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _audit_key_configured(audit_key_file: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every process a test starts chains the audit log with a key, as deployed; each test
+    starts with the process's keys unset (looked up in the environment on first use)."""
+    monkeypatch.setenv("OZGBRIDGE_AUDIT_KEY", str(audit_key_file))
+    audit.reset_keys()
+    yield
+    audit.reset_keys()
 
 
 @pytest.fixture(scope="session")

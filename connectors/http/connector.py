@@ -26,6 +26,7 @@ from ozgbridge.connector import (
     ConfigError,
     Connector,
     ConnectorContext,
+    ConnectorOptions,
     DeliveryError,
     Envelope,
     PermanentDeliveryError,
@@ -60,11 +61,19 @@ class HttpConnector(Connector[HttpOptions]):
         except ValueError as exc:
             raise ConfigError(f"route {context.route_id!r}: {exc}") from None
         # Everything that can be wrong with the wire is found while the configuration loads.
-        self._wire = Wire(url=url, tls=self._tls_verification(), proxy=proxy)
+        refused = context.egress.literal_problem(url.host or "")
+        if refused is not None:
+            raise ConfigError(f"route {context.route_id!r}: url: {refused}")
+        self._wire = Wire(url=url, tls=self._tls_verification(), proxy=proxy, egress=context.egress)
         self._keys = options.signing_keys()
         self._static_headers = {k: v.get_secret_value() for k, v in options.headers.items()}
         self._session: Session | None = None
         self._session_lock = asyncio.Lock()
+
+    @classmethod
+    def destinations(cls, options: ConnectorOptions) -> list[tuple[tuple[str | int, ...], str]]:
+        assert isinstance(options, HttpOptions)
+        return [(("url",), options.url.host or "")]
 
     def describe_target(self) -> str:
         return self._wire.target

@@ -14,16 +14,20 @@ import base64
 import errno
 import functools
 import os
+import socket
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import aiohttp
+import aiohttp.abc
 import certifi
 from yarl import URL
 
 from connectors.http.answer import MAX_RESPONSE_BYTES, HttpAnswer
-from ozgbridge.errors import RetriableDeliveryError
+from ozgbridge.egress import ANYWHERE, EgressPolicy, EgressRefused
+from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 
 _MAX_TARGET_CHARS = 200
 
@@ -56,11 +60,13 @@ def _tls_context(cert_file: str | None, cert_dir: str | None) -> ssl.SSLContext:
 
 @dataclass(frozen=True)
 class Wire:
-    """How to reach one URL: the TLS setting and the proxy, fixed when the connector is built."""
+    """How to reach one URL: the TLS setting, the proxy and the allowed networks, fixed when the
+    connector is built."""
 
     url: URL
     tls: ssl.SSLContext | bool  # False: no verification; True: `default_tls_context()`
     proxy: URL | None = None
+    egress: EgressPolicy = ANYWHERE
 
     @property
     def target(self) -> str:
@@ -96,7 +102,7 @@ class Session:
                 self._request_headers = credentials
             self._proxy = wire.proxy.with_user(None)
         self._session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=connections, ssl=tls),
+            connector=_tcp_connector(wire, connections, tls),
             # The same bound as the connector's own timeout; whichever fires, the attempt is
             # retriable and the message names the target.
             timeout=aiohttp.ClientTimeout(total=timeout),
@@ -113,6 +119,8 @@ class Session:
     async def post(self, body: bytes, headers: Mapping[str, str]) -> HttpAnswer:
         """POST once (redirects are never followed: a signed application goes to one place)."""
         try:
+            if self._proxy is not None and self.wire.egress.restricted:
+                await _check_behind_proxy(self.wire)
             async with self._session.post(
                 self.wire.url,
                 data=body,
@@ -123,7 +131,7 @@ class Session:
             ) as response:
                 content = await _read_bounded(response)
                 return HttpAnswer(response.status, response.headers, content)
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError, EgressRefused) as exc:
             raise transport_error(exc, self.wire.target, self.timeout) from exc
 
     async def close(self) -> None:
@@ -144,14 +152,91 @@ async def _read_bounded(response: aiohttp.ClientResponse) -> bytes:
     return b"".join(chunks)
 
 
+def _tcp_connector(
+    wire: Wire, connections: int, tls: ssl.SSLContext | bool
+) -> aiohttp.TCPConnector:
+    if not wire.egress.restricted or wire.proxy is not None:
+        # Through a proxy, we connect to the proxy only (the operator's); the target's
+        # addresses are checked before each request instead (`_check_behind_proxy`).
+        return aiohttp.TCPConnector(limit=connections, ssl=tls)
+    return aiohttp.TCPConnector(
+        limit=connections,
+        ssl=tls,
+        resolver=AllowedResolver(wire.egress),
+        socket_factory=functools.partial(_allowed_socket, wire.egress),
+    )
+
+
+class AllowedResolver(aiohttp.abc.AbstractResolver):
+    """The default resolver, passing on only addresses inside the allowed networks."""
+
+    def __init__(self, policy: EgressPolicy) -> None:
+        self._policy = policy
+        self._resolver = aiohttp.DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[aiohttp.abc.ResolveResult]:
+        results = await self._resolver.resolve(host, port, family)
+        allowed = set(self._policy.check(host, [result["host"] for result in results]))
+        return [result for result in results if result["host"] in allowed]
+
+    async def close(self) -> None:
+        await self._resolver.close()
+
+
+def _allowed_socket(policy: EgressPolicy, addr_info: Any) -> socket.socket:
+    """The last check, on the very address connected to (literal addresses skip resolvers)."""
+    family, kind, proto, _name, address = addr_info
+    if not policy.allows(str(address[0])):
+        raise EgressRefused(str(address[0]), [str(address[0])])
+    return socket.socket(family=family, type=kind, proto=proto)
+
+
+async def _check_behind_proxy(wire: Wire) -> None:
+    """Behind a proxy the proxy resolves the target; refuse if any of its addresses (as we
+    resolve them) is outside the allowed networks."""
+    host = wire.url.host or ""
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(
+            host, wire.url.port, type=socket.SOCK_STREAM
+        )
+    except OSError:
+        return  # the proxy reports what it cannot resolve
+    addresses = sorted({str(info[4][0]) for info in infos})
+    refused = [address for address in addresses if not wire.egress.allows(address)]
+    if refused:
+        raise EgressRefused(host, refused)
+
+
 def transport_error(
-    exc: aiohttp.ClientError | TimeoutError, target: str, timeout: float
-) -> RetriableDeliveryError:
-    """What went wrong on the wire, naming the target; all of it may heal, so all retriable."""
+    exc: aiohttp.ClientError | TimeoutError | EgressRefused, target: str, timeout: float
+) -> DeliveryError:
+    """What went wrong on the wire, naming the target. All of it may heal, so retriable —
+    except an address outside the allowed networks: the route is wrong, trying again won't do."""
+    refused = exc if isinstance(exc, EgressRefused) else _egress_cause(exc)
+    if refused is not None:
+        return PermanentDeliveryError(f"{target}: {refused}")
     return RetriableDeliveryError(_describe(exc, target, timeout))
 
 
-def _describe(exc: aiohttp.ClientError | TimeoutError, target: str, timeout: float) -> str:
+def _egress_cause(exc: BaseException) -> EgressRefused | None:
+    seen = 0
+    current: BaseException | None = exc
+    while current is not None and seen < 8:
+        if isinstance(current, EgressRefused):
+            return current
+        os_error = getattr(current, "os_error", None)
+        if isinstance(os_error, EgressRefused):
+            return os_error
+        current = current.__cause__ or current.__context__
+        seen += 1
+    return None
+
+
+def _describe(
+    exc: aiohttp.ClientError | TimeoutError | EgressRefused, target: str, timeout: float
+) -> str:
     # Most specific first: the aiohttp classes inherit from each other (and from OSError).
     if isinstance(exc, TimeoutError):  # includes aiohttp's ServerTimeoutError
         return f"no answer from {target} within {timeout:g} s"

@@ -15,7 +15,8 @@ import structlog
 from connectors import folder_layout as layout
 from connectors.sftp import errors
 from connectors.sftp.options import SftpOptions
-from ozgbridge.connector import Connector, ConnectorContext, Receipt
+from ozgbridge import egress
+from ozgbridge.connector import Connector, ConnectorContext, ConnectorOptions, Receipt
 from ozgbridge.domain import Envelope
 from ozgbridge.errors import DeliveryError, RetriableDeliveryError
 
@@ -50,6 +51,11 @@ class SftpConnector(Connector[SftpOptions]):
 
     def describe_target(self) -> str:
         return f"the SFTP server {self.options.host}:{self.options.port}"
+
+    @classmethod
+    def destinations(cls, options: ConnectorOptions) -> list[tuple[tuple[str | int, ...], str]]:
+        assert isinstance(options, SftpOptions)
+        return [(("host",), options.host)]
 
     async def send(self, envelope: Envelope) -> Receipt:
         name = layout.folder_name(envelope)
@@ -221,9 +227,22 @@ class SftpConnector(Connector[SftpOptions]):
             if self._session is not None and not self._session[0].is_closed():
                 return self._session
             self._drop(self._session[0] if self._session else None)
+            # With allowed networks, connect here, to a checked address (egress.py); the host
+            # name still selects the known_hosts entry.
+            sock = (
+                await egress.connect(
+                    self.context.egress,
+                    self.options.host,
+                    self.options.port,
+                    connect_timeout=self.timeout,
+                )
+                if self.context.egress.restricted
+                else None
+            )
             connection = await asyncssh.connect(
                 self.options.host,
                 self.options.port,
+                sock=sock,
                 username=self.options.username,
                 password=self._password,
                 client_keys=[self._client_key] if self._client_key is not None else None,

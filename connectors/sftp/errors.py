@@ -18,6 +18,7 @@ from typing import Literal
 
 import asyncssh
 
+from ozgbridge.egress import EgressRefused
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 
 Outcome = Literal["retriable", "permanent"]
@@ -67,6 +68,8 @@ def translate(exc: asyncssh.Error | OSError, *, host: str, port: int, step: str)
     own text goes into ``response_excerpt`` only (kept for operators, never logged).
     """
     server = f"the SFTP server {host}:{port}"
+    if isinstance(exc, EgressRefused):  # the route is wrong: trying again cannot help
+        return PermanentDeliveryError(f"{server}: {exc}")
     excerpt = exc.reason[:EXCERPT_CHARS] or None if isinstance(exc, asyncssh.Error) else None
     if isinstance(exc, asyncssh.HostKeyNotVerifiable):
         return PermanentDeliveryError(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 import ssl
 from datetime import UTC, datetime
 
@@ -12,6 +13,7 @@ import structlog
 from connectors.smtp import message, replies
 from connectors.smtp.options import SmtpOptions
 from connectors.smtp.smime import Smime
+from ozgbridge import egress
 from ozgbridge.connector import Connector, ConnectorContext, ConnectorOptions, Receipt
 from ozgbridge.domain import Envelope
 from ozgbridge.errors import ConfigError
@@ -41,6 +43,11 @@ class SmtpConnector(Connector[SmtpOptions]):
     def option_warnings(cls, options: ConnectorOptions) -> list[tuple[tuple[str | int, ...], str]]:
         assert isinstance(options, SmtpOptions)
         return options.warnings()
+
+    @classmethod
+    def destinations(cls, options: ConnectorOptions) -> list[tuple[tuple[str | int, ...], str]]:
+        assert isinstance(options, SmtpOptions)
+        return [(("host",), options.host)]
 
     def _custom_ca_context(self) -> ssl.SSLContext | None:
         if self.options.ca_file is None:
@@ -116,9 +123,12 @@ class SmtpConnector(Connector[SmtpOptions]):
 
     async def _client(self) -> aiosmtplib.SMTP:
         options = self.options
+        # With allowed networks, connect here, to a checked address (egress.py).
+        sock = await self._allowed_socket() if self.context.egress.restricted else None
         return aiosmtplib.SMTP(
             hostname=options.host,
-            port=options.server_port(),
+            port=None if sock is not None else options.server_port(),
+            sock=sock,
             username=options.username,
             password=self._password,
             local_hostname=options.helo_name,
@@ -150,6 +160,17 @@ class SmtpConnector(Connector[SmtpOptions]):
         self._quitting.add(quitting)
         quitting.add_done_callback(self._quitting.discard)
         return refused
+
+    async def _allowed_socket(self) -> socket.socket:
+        port = self.options.server_port()
+        try:
+            return await egress.connect(
+                self.context.egress, self.options.host, port, connect_timeout=self.timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            raise replies.translate(
+                exc, target=self.describe_target(), timeout=self.timeout
+            ) from exc
 
     async def aclose(self) -> None:
         if self._quitting:

@@ -22,6 +22,7 @@ from typing import Literal
 
 import aiosmtplib
 
+from ozgbridge.egress import EgressRefused
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 
 Command = Literal["connect", "EHLO", "STARTTLS", "AUTH", "MAIL", "RCPT", "DATA"]
@@ -123,6 +124,8 @@ def translate(
 
     ``target`` names the server (``the mail server host:port``) in the details.
     """
+    if isinstance(exc, EgressRefused):  # the route is wrong: trying again cannot help
+        return PermanentDeliveryError(f"{target}: {exc}")
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused):
         replies = ((r.code, r.message) for r in exc.recipients)
         return refused_recipients_error(replies, target=target)

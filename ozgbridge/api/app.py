@@ -29,6 +29,8 @@ from ozgbridge.api import (
 )
 from ozgbridge.api.auth import authenticated_key
 from ozgbridge.api.deliveries import setup_delivery_routes
+from ozgbridge.api.headers import setup_headers
+from ozgbridge.api.key_usage import KEY_USAGE, KeyUsage, flush_periodically
 from ozgbridge.api.metrics import serve_metrics
 from ozgbridge.api.problems import (
     CLIENT_CLOSED,
@@ -43,6 +45,7 @@ from ozgbridge.api.sanity import header_check_middleware
 from ozgbridge.api.state import (
     DATABASE_GAUGES,
     EVENT_LOG,
+    INTAKE_BUDGET,
     LIVE,
     ON_ACCEPTED,
     OPERATIONS,
@@ -53,6 +56,7 @@ from ozgbridge.api.state import (
 from ozgbridge.ids import new_id
 from ozgbridge.intake import Intake, intake_classes
 from ozgbridge.live import LiveConfig
+from ozgbridge.membudget import ByteBudget
 from ozgbridge.metrics_db import DatabaseGauges
 from ozgbridge.operations import Operations
 from ozgbridge.routing import Router
@@ -157,6 +161,9 @@ def create_app(
     app[LIVE] = live
     app[REPOSITORY] = repository
     app[ON_ACCEPTED] = on_accepted
+    app[KEY_USAGE] = KeyUsage()
+    app.cleanup_ctx.append(flush_periodically)
+    app[INTAKE_BUDGET] = ByteBudget(settings.intake_memory_budget)
     # Operations and gauges follow reloads: they read the configuration of the moment.
     app[OPERATIONS] = Operations(
         repository.engine, lambda: live.deployment, settings, wake=on_accepted
@@ -177,6 +184,7 @@ def create_app(
     setup_delivery_routes(app)
     setup_route_ops(app)
     app.router.add_get("/metrics", serve_metrics)
+    setup_headers(app)
     # Imported here: the dashboard builds on the API's auth and report modules, so importing it
     # at module level would make ozgbridge.api and ozgbridge.ui import each other.
     from ozgbridge.ui.routes import setup_ui  # noqa: PLC0415

@@ -15,6 +15,7 @@ from aiohttp import web
 from ozgbridge import status
 from ozgbridge.api import intake
 from ozgbridge.api.auth import authenticate
+from ozgbridge.api.headers import link_base
 from ozgbridge.api.problems import TYPE_IDEMPOTENCY_CONFLICT, TYPE_UNROUTABLE, Problem
 from ozgbridge.api.schemas import (
     AcceptedOut,
@@ -27,6 +28,7 @@ from ozgbridge.api.schemas import (
     StatusEntryOut,
 )
 from ozgbridge.api.state import (
+    INTAKE_BUDGET,
     ON_ACCEPTED,
     REPOSITORY,
     SETTINGS,
@@ -72,28 +74,34 @@ def _replay(stored: IdempotencyRecord, request_sha256: str) -> web.Response:
     )
 
 
-def _base_url(request: web.Request) -> str:
-    public_url = request.app[SETTINGS].public_url
-    return public_url.rstrip("/") if public_url else str(request.url.origin())
-
-
 async def submit(request: web.Request) -> web.StreamResponse:
     """POST /v1/applications: validate, route, store durably, answer 202."""
     app = request.app
-    settings, repository = app[SETTINGS], app[REPOSITORY]
+    settings = app[SETTINGS]
     key = authenticate(request, current_deployment(request))
     if key.role is not Role.PORTAL:
         raise Problem(403, f"role {key.role} may not submit applications")
     idempotency_key = intake.idempotency_key(request)
-    raw = await intake.read_json_body(request, settings.max_body_bytes)
-    digest = await intake.body_sha256(raw)
+    received = await intake.receive(request, settings.max_body_bytes, settings.spool_dir)
+    try:
+        async with intake.budgeted(app[INTAKE_BUDGET], received, settings.intake_budget_wait):
+            return await _accept(request, key, idempotency_key, received)
+    finally:
+        received.close()
 
+
+async def _accept(
+    request: web.Request, key: ApiKey, idempotency_key: str | None, received: intake.Received
+) -> web.StreamResponse:
+    app = request.app
+    settings, repository = app[SETTINGS], app[REPOSITORY]
+    digest = received.sha256
     if idempotency_key is not None:
         stored = await repository.find_idempotent(key.id, idempotency_key)
         if stored is not None:
             return _replay(stored, digest)
 
-    body = await intake.parse_application(raw, settings.max_attachments)
+    body = await received.parse(settings.max_attachments)
     region = body.region.to_ref()
     try:
         resolution = current_router(request).resolve(body.service.leika_key, region)
@@ -104,7 +112,7 @@ async def submit(request: web.Request) -> web.StreamResponse:
         ) from None
 
     new = _new_application(body, region, key, resolution)
-    location = f"{_base_url(request)}/v1/applications/{new.id}"
+    location = f"{link_base(settings)}/v1/applications/{new.id}"
     answer = AcceptedOut(
         id=new.id,
         status=ApplicationStatus.RECEIVED,
@@ -259,5 +267,6 @@ def _application_out(
             )
             for e in entries
         ],
+        content_purged_at=view.content_purged_at,
         forwarded_from=[ForwardedFromOut(tenant=m.from_tenant, at=m.at, by=m.by) for m in moves],
     )

@@ -119,7 +119,10 @@ def build_document() -> dict[str, Any]:
             "202": {
                 "description": "Stored durably; delivery follows",
                 "headers": {
-                    "Location": {"schema": {"type": "string", "format": "uri"}},
+                    "Location": {
+                        "description": "absolute with OZGBRIDGE_PUBLIC_URL, else relative",
+                        "schema": {"type": "string", "format": "uri-reference"},
+                    },
                     "Idempotent-Replayed": {
                         "description": "present on a replayed answer",
                         "schema": {"type": "string", "enum": ["true"]},
@@ -128,6 +131,17 @@ def build_document() -> dict[str, Any]:
                 "content": _json(ref(AcceptedOut)),
             },
             **_problems(problem, 400, 401, 403, 409, 413, 415, 422, 500),
+            "408": {
+                "description": "The body did not arrive in time (OZGBRIDGE_BODY_TIMEOUT); "
+                "nothing was stored",
+                "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
+            },
+            "503": {
+                "description": "Busy with other large submissions (intake memory budget); "
+                "nothing was stored — send it again after Retry-After",
+                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
+                "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
+            },
         },
     }
     status = {

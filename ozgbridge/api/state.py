@@ -14,6 +14,7 @@ from collections.abc import Callable
 from aiohttp import web
 
 from ozgbridge.live import LiveConfig
+from ozgbridge.membudget import ByteBudget
 from ozgbridge.metrics_db import DatabaseGauges
 from ozgbridge.operations import Operations
 from ozgbridge.routing import Router
@@ -31,6 +32,8 @@ LIVE = web.AppKey("live", LiveConfig)
 ON_ACCEPTED = web.AppKey[Callable[[], None] | None]("on_accepted")
 OPERATIONS = web.AppKey("operations", Operations)
 DATABASE_GAUGES = web.AppKey("database_gauges", DatabaseGauges)
+# Bytes of submissions this API process may hold at once (OZGBRIDGE_INTAKE_MEMORY_BUDGET).
+INTAKE_BUDGET = web.AppKey("intake_budget", ByteBudget)
 
 _RUNTIME = web.RequestKey("runtime", Runtime)
 

@@ -10,6 +10,7 @@ with duplicate names") and answers 400 naming the key and where it repeats.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import jiter
 
@@ -34,12 +35,17 @@ def duplicate_key(raw: bytes) -> tuple[str, int, int] | None:
     return None
 
 
-def refuse_duplicate_keys(raw: bytes) -> None:
-    """Raise a 400 problem naming the first key ``raw`` repeats in one object."""
+def refuse_duplicate_keys(raw: bytes, column_of: Callable[[int, int], int] | None = None) -> None:
+    """Raise a 400 problem naming the first key ``raw`` repeats in one object.
+
+    ``column_of(line, column)``: where a position in ``raw`` is in the body, when ``raw`` is not
+    the body itself (a large body's skeleton, api/extract.py)."""
     found = duplicate_key(raw)
     if found is None:
         return
     key, line, column = found
+    if column_of is not None:
+        column = column_of(line, column)
     shown = key if len(key) <= 100 else key[:100] + "…"
     raise Problem(
         400,

@@ -9,6 +9,7 @@ stays unique and its history readable.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from ozgbridge.domain import DeliveryState
 from ozgbridge.errors import ActionRefused
@@ -20,14 +21,23 @@ BULK_REPLAY_STATES = REPLAYABLE
 
 @dataclass(frozen=True)
 class DeliveryFacts:
-    """What an action decision may look at. (Data protection adds "content purged" here.)"""
+    """What an action decision may look at."""
 
     id: str
     state: DeliveryState
+    # When retention deleted the application's content (see ozgbridge.dataprotection.purge).
+    content_purged_at: datetime | None = None
 
 
 def refuse_replay(facts: DeliveryFacts, *, force: bool = False) -> ActionRefused | None:
     """None if ``facts`` may be replayed, else the refusal (answered 409)."""
+    if facts.content_purged_at is not None:
+        when = facts.content_purged_at.isoformat(timespec="seconds").replace("+00:00", "Z")
+        return ActionRefused(
+            f"the application's form data and attachments were deleted at {when} (retention): "
+            "there is nothing left to deliver",
+            state=facts.state,
+        )
     if facts.state in REPLAYABLE:
         return None
     if facts.state is DeliveryState.DELIVERED:

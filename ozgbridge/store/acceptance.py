@@ -1,4 +1,8 @@
-"""What accepting applications writes: rows for every table and the audit events, for a batch."""
+"""What accepting applications writes: rows for every table and the audit events, for a batch.
+
+Content is sealed per application before it joins a group commit (`seal_content`), so the
+serialised part of intake — building rows, one transaction — does no cryptography.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,50 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ozgbridge import audit
+from ozgbridge.dataprotection.sealing import (
+    Sealer,
+    application_data_aad,
+    attachment_content_aad,
+    attachment_filename_aad,
+)
 from ozgbridge.domain import ApplicationStatus, DeliveryState, sha256_hex
 from ozgbridge.store.records import IdempotencyRecord, NewApplication
 
-Acceptance = tuple[NewApplication, IdempotencyRecord | None]
+
+@dataclass(frozen=True)
+class SealedContent:
+    """An application's content as stored: form data, then (file name, content) per attachment."""
+
+    key_id: str | None
+    data: bytes = field(repr=False)
+    attachments: tuple[tuple[bytes, bytes], ...] = field(repr=False)
+
+
+def seal_content(new: NewApplication, sealer: Sealer) -> SealedContent:
+    return SealedContent(
+        key_id=sealer.key_id,
+        data=sealer.seal(new.data, application_data_aad(new.id)),
+        attachments=tuple(
+            (
+                sealer.seal(a.filename.encode("utf-8"), attachment_filename_aad(a.id)),
+                sealer.seal(a.content, attachment_content_aad(a.id)),
+            )
+            for a in new.attachments
+        ),
+    )
+
+
+Acceptance = tuple[NewApplication, IdempotencyRecord | None, SealedContent]
 Row = dict[str, Any]
+
+
+def content_size(new: NewApplication) -> int:
+    return len(new.data) + sum(len(a.content) for a in new.attachments)
 
 
 def acceptance_size(item: Acceptance) -> int:
     """Bytes of content an acceptance carries (bounds the size of one group commit)."""
-    new = item[0]
-    return len(new.data) + sum(len(a.content) for a in new.attachments)
+    return content_size(item[0])
 
 
 @dataclass
@@ -31,12 +68,16 @@ class AcceptanceRows:
     @classmethod
     def of(cls, items: list[Acceptance], now: datetime) -> AcceptanceRows:
         rows = cls()
-        for new, idempotency in items:
-            rows.add(new, idempotency, now)
+        for new, idempotency, sealed in items:
+            rows.add(new, idempotency, sealed, now)
         return rows
 
     def add(
-        self, new: NewApplication, idempotency: IdempotencyRecord | None, now: datetime
+        self,
+        new: NewApplication,
+        idempotency: IdempotencyRecord | None,
+        sealed: SealedContent,
+        now: datetime,
     ) -> None:
         data_sha256 = sha256_hex(new.data)
         self.applications.append(
@@ -54,7 +95,8 @@ class AcceptanceRows:
                 "data_schema_uri": new.data_schema_uri,
                 "data_sha256": data_sha256,
                 "data_size": len(new.data),
-                "data": new.data,
+                "data": sealed.data,
+                "data_key_id": sealed.key_id,
                 "received_at": now,
                 "updated_at": now,
                 "portal_events": new.portal_events,
@@ -65,14 +107,17 @@ class AcceptanceRows:
                 "id": a.id,
                 "application_id": new.id,
                 "position": position,
-                "filename": a.filename,
+                "filename": filename,
                 "mime_type": a.mime_type,
                 "purpose": a.purpose,
                 "sha256": sha256_hex(a.content),
                 "size": len(a.content),
-                "content": a.content,
+                "content": content,
+                "key_id": sealed.key_id,
             }
-            for position, a in enumerate(new.attachments)
+            for position, (a, (filename, content)) in enumerate(
+                zip(new.attachments, sealed.attachments, strict=True)
+            )
         ]
         self.deliveries.append(
             {

@@ -1,8 +1,12 @@
 """Tamper-evident audit log: an append-only, hash-chained list of events.
 
 Each event stores a sequence number, time, actor, action, subject ids and non-personal details, and
-``hash = sha256(prev_hash + canonical_json(event))``. Changing, removing or reordering any stored
-event breaks the chain from that event on; `verify` names the first broken link.
+``hash = HMAC-SHA-256(audit key, prev_hash + canonical_json(event))`` with the id of the key
+(``key_id``; see audit_keys.py). Events from before keyed chaining have no key id and
+``hash = sha256(prev_hash + canonical_json(event))``; they verify as they always did. Changing,
+removing or reordering any stored event breaks the chain from that event on, and without the key
+nobody can recompute it; `ozgbridge.audit_verify` lists every broken link (reading the chain
+with `stored_events` and `chain_head` here).
 
 Events are appended inside the caller's transaction, so a state change and its audit event commit
 together or not at all. Appends are serialised (SQLite: the write lock every transaction takes;
@@ -12,6 +16,7 @@ PostgreSQL: a transaction-scoped advisory lock) so the chain stays one line with
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, field
@@ -21,6 +26,8 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from ozgbridge import audit_keys
+from ozgbridge.audit_keys import AuditKey, AuditKeyError, AuditKeys
 from ozgbridge.domain import utcnow
 from ozgbridge.store.tables import audit_events
 
@@ -72,8 +79,41 @@ def event_document(
     }
 
 
-def chain_hash(prev_hash: str, document: Mapping[str, Any]) -> str:
-    return hashlib.sha256((prev_hash + canonical_json(document)).encode("utf-8")).hexdigest()
+def chain_hash(prev_hash: str, document: Mapping[str, Any], key: AuditKey | None = None) -> str:
+    """The link to ``prev_hash``: HMAC-SHA-256 under ``key``, or plain SHA-256 without one."""
+    message = (prev_hash + canonical_json(document)).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key.secret, message, hashlib.sha256).hexdigest()
+
+
+def keyed_document(document: dict[str, Any], key_id: str | None) -> dict[str, Any]:
+    """What a keyed event's hash covers: its fields and the id of its key."""
+    return document if key_id is None else {**document, "key_id": key_id}
+
+
+_UNSET = object()
+_keys: Any = _UNSET
+
+
+def use_keys(keys: AuditKeys | None) -> None:
+    """The keys this process chains with (None: plain SHA-256); services set them at start."""
+    global _keys  # noqa: PLW0603 - one setting of the whole process, like its logging
+    _keys = keys
+
+
+def reset_keys() -> None:
+    """Forget the keys: the next append looks them up in the environment again."""
+    global _keys  # noqa: PLW0603
+    _keys = _UNSET
+
+
+def chaining_keys() -> AuditKeys | None:
+    """The process's keys; where nobody set them (command-line tools), from the environment."""
+    if _keys is _UNSET:
+        use_keys(audit_keys.from_environment())
+    keys: AuditKeys | None = _keys
+    return keys
 
 
 async def append(conn: AsyncConnection, *events: AuditEvent) -> int:
@@ -82,14 +122,22 @@ async def append(conn: AsyncConnection, *events: AuditEvent) -> int:
         raise ValueError("append needs at least one event")
     if conn.dialect.name == "postgresql":
         await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    keys = chaining_keys()
+    key = keys.primary if keys is not None else None
     last = (
         await conn.execute(
-            select(audit_events.c.seq, audit_events.c.hash)
+            select(audit_events.c.seq, audit_events.c.hash, audit_events.c.key_id)
             .order_by(audit_events.c.seq.desc())
             .limit(1)
         )
     ).first()
+    if last is not None and last.key_id is not None and key is None:
+        raise AuditKeyError(
+            f"the audit log is chained with audit key {last.key_id!r}, and this process has no "
+            "audit key: set OZGBRIDGE_AUDIT_KEY"
+        )
     seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    key_id = key.id if key is not None else None
     at = utcnow()
     rows = []
     for event in events:
@@ -107,7 +155,7 @@ async def append(conn: AsyncConnection, *events: AuditEvent) -> int:
             delivery_id=event.delivery_id,
             details=event.details,
         )
-        digest = chain_hash(prev_hash, document)
+        digest = chain_hash(prev_hash, keyed_document(document, key_id), key)
         rows.append(
             {
                 "seq": seq,
@@ -120,6 +168,7 @@ async def append(conn: AsyncConnection, *events: AuditEvent) -> int:
                 "details": canonical_json(dict(event.details)),
                 "prev_hash": prev_hash,
                 "hash": digest,
+                "key_id": key_id,
             }
         )
         prev_hash = digest
@@ -133,16 +182,8 @@ async def record(engine: AsyncEngine, *events: AuditEvent) -> int:
         return await append(conn, *events)
 
 
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    checked: int
-    first_bad_seq: int | None = None
-    problem: str | None = None
-    last_hash: str = GENESIS_HASH
-
-
-async def _stored_events(engine: AsyncEngine, page: int) -> AsyncIterator[Any]:
+async def stored_events(engine: AsyncEngine, *, page: int = 5000) -> AsyncIterator[Any]:
+    """Every stored event in chain order, read ``page`` rows at a time (each its own read)."""
     after = 0
     while True:
         async with engine.connect() as conn:
@@ -161,39 +202,14 @@ async def _stored_events(engine: AsyncEngine, page: int) -> AsyncIterator[Any]:
         after = rows[-1].seq
 
 
-async def verify(engine: AsyncEngine, *, page: int = 5000) -> VerifyResult:
-    """Recompute the whole chain; stop at the first event that does not fit."""
-    prev_hash = GENESIS_HASH
-    expected_seq = 1
-    checked = 0
-    async for row in _stored_events(engine, page):
-        if row.seq != expected_seq:
-            return VerifyResult(
-                False, checked, expected_seq, f"event {expected_seq} is missing", prev_hash
+async def chain_head(engine: AsyncEngine) -> tuple[int, str, datetime] | None:
+    """(seq, hash, time) of the chain's last event; None while it is empty."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(audit_events.c.seq, audit_events.c.hash, audit_events.c.at)
+                .order_by(audit_events.c.seq.desc())
+                .limit(1)
             )
-        try:
-            details = json.loads(row.details)
-        except ValueError:
-            return VerifyResult(False, checked, row.seq, "details are not JSON", prev_hash)
-        document = event_document(
-            seq=row.seq,
-            at=row.at,
-            actor=row.actor,
-            action=row.action,
-            tenant_id=row.tenant_id,
-            application_id=row.application_id,
-            delivery_id=row.delivery_id,
-            details=details,
-        )
-        if row.prev_hash != prev_hash:
-            return VerifyResult(
-                False, checked, row.seq, "prev_hash does not match the previous event", prev_hash
-            )
-        if chain_hash(prev_hash, document) != row.hash:
-            return VerifyResult(
-                False, checked, row.seq, "content does not match its hash (altered)", prev_hash
-            )
-        prev_hash = row.hash
-        expected_seq += 1
-        checked += 1
-    return VerifyResult(True, checked, last_hash=prev_hash)
+        ).first()
+    return None if row is None else (row.seq, row.hash, row.at)

@@ -43,7 +43,9 @@ class BulkResult:
 
 
 def _facts(row: Any) -> DeliveryFacts:
-    return DeliveryFacts(id=row.id, state=DeliveryState(row.state))
+    return DeliveryFacts(
+        id=row.id, state=DeliveryState(row.state), content_purged_at=row.content_purged_at
+    )
 
 
 def _replayed(now: datetime) -> dict[str, Any]:
@@ -71,12 +73,21 @@ class DeliveryActions:
     async def _locked(
         self, conn: AsyncConnection, delivery_id: str, tenants: list[str] | None
     ) -> Any:
-        query = select(
-            deliveries.c.id,
-            deliveries.c.state,
-            deliveries.c.tenant_id,
-            deliveries.c.application_id,
-        ).where(deliveries.c.id == delivery_id)
+        # The application's row is locked too: a purge skips it meanwhile, or has finished and
+        # the replay sees that it did (see store/purge.py).
+        query = (
+            select(
+                deliveries.c.id,
+                deliveries.c.state,
+                deliveries.c.tenant_id,
+                deliveries.c.application_id,
+                applications.c.content_purged_at,
+            )
+            .select_from(
+                deliveries.join(applications, applications.c.id == deliveries.c.application_id)
+            )
+            .where(deliveries.c.id == delivery_id)
+        )
         row = (await conn.execute(query.with_for_update())).first()
         if row is None or (tenants is not None and row.tenant_id not in tenants):
             raise DeliveryNotFound(delivery_id)
@@ -235,14 +246,14 @@ class DeliveryActions:
                 deliveries.c.state,
                 deliveries.c.tenant_id,
                 deliveries.c.application_id,
+                applications.c.content_purged_at,
+            )
+            .select_from(
+                deliveries.join(applications, applications.c.id == deliveries.c.application_id)
             )
             .where(and_(deliveries.c.id > after, *where.conditions()))
             .order_by(deliveries.c.id)
             .limit(size)
         )
-        if where.service is not None:
-            query = query.select_from(
-                deliveries.join(applications, applications.c.id == deliveries.c.application_id)
-            )
         # FOR UPDATE OF deliveries: lock the rows changed here, not the applications read.
         return list(await conn.execute(query.with_for_update(of=deliveries)))

@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from ozgbridge import audit
+from ozgbridge.dataprotection.sealing import Sealer, attempt_response_aad
 from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.ids import new_id
 from ozgbridge.ops.admission import RouteKey, RoutePolicy
@@ -47,7 +48,7 @@ def _final_state(result: AttemptResult) -> DeliveryState | None:
 
 _ATTEMPT_OUTCOME_FIELDS = (
     "worker", "started_at", "finished_at", "outcome", "status_code", "error", "retry_at",
-    "response_excerpt",
+    "response_excerpt", "response_key_id",
 )  # fmt: skip
 
 
@@ -56,7 +57,10 @@ async def upsert_attempts(conn: AsyncConnection, rows: Sequence[dict[str, Any]])
     latest = {(row["delivery_id"], row["number"]): row for row in rows}  # one write per row
     dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
     statement = dialect_insert(attempts).values(
-        [{"id": new_id(), "response_excerpt": None, **row} for row in latest.values()]
+        [
+            {"id": new_id(), "response_excerpt": None, "response_key_id": None, **row}
+            for row in latest.values()
+        ]
     )
     statement = statement.on_conflict_do_update(
         index_elements=["delivery_id", "number"],
@@ -101,10 +105,23 @@ def _final_event(
     )
 
 
+def _sealed_excerpt(
+    sealer: Sealer, claimed: ClaimedDelivery, result: AttemptResult
+) -> dict[str, Any]:
+    if result.response_excerpt is None:
+        return {"response_excerpt": None, "response_key_id": None}
+    aad = attempt_response_aad(claimed.id, claimed.attempt)
+    return {
+        "response_excerpt": sealer.seal(result.response_excerpt.encode("utf-8"), aad),
+        "response_key_id": sealer.key_id,
+    }
+
+
 async def record_outcomes_together(
     conn: AsyncConnection,
     items: Sequence[tuple[ClaimedDelivery, str, AttemptResult]],
     policies: Mapping[RouteKey, RoutePolicy] | None = None,
+    sealer: Sealer | None = None,
 ) -> tuple[list[bool], list[audit.AuditEvent]]:
     """Record a batch of outcomes in a fixed number of statements, whatever the batch size.
 
@@ -173,7 +190,7 @@ async def record_outcomes_together(
                 "status_code": r.status_code,
                 "error": r.error,
                 "retry_at": r.retry_at,
-                "response_excerpt": r.response_excerpt,
+                **_sealed_excerpt(sealer or Sealer.plaintext(), c, r),
             }
             for c, w, r in items
         ],

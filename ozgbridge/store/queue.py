@@ -20,6 +20,7 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.domain import AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.ops.admission import RouteKey, RoutePolicy
 from ozgbridge.store import claims
@@ -56,13 +57,16 @@ class DeliveryQueue:
         *,
         policies: Policies | Callable[[], Policies] | None = None,
         after_outcomes: OutcomeHook | None = None,
+        sealer: Sealer | None = None,
     ) -> None:
         """``policies``: breaker settings and limits per route (routes not named get the
-        defaults), fixed or a function giving the ones in force (a reload replaces them)."""
+        defaults), fixed or a function giving the ones in force (a reload replaces them).
+        ``sealer`` seals what back-ends answered to failed attempts (it may quote content)."""
         self.engine = engine
         self._policies = policies
         self.after_outcomes = after_outcomes
         self.hint = ClaimHint()
+        self.sealer = sealer
         # Outcomes reported together share one transaction (see batching.py for why).
         self._records: GroupCommit[_Record, bool] = GroupCommit(self._flush_records)
 
@@ -176,7 +180,7 @@ class DeliveryQueue:
 
     async def _flush_records(self, items: list[_Record]) -> list[bool | Failed]:
         async with self.engine.begin() as conn:
-            owned, events = await record_outcomes_together(conn, items, self.policies)
+            owned, events = await record_outcomes_together(conn, items, self.policies, self.sealer)
             await audit.append(conn, *events)
             if self.after_outcomes is not None:
                 await self.after_outcomes(conn, items, owned)

@@ -129,6 +129,7 @@ class ApplicationView:
     data_size: int
     attachment_count: int
     deliveries: tuple[DeliveryView, ...]
+    content_purged_at: datetime | None = None  # retention deleted form data and attachments
     processing_status: str | None = None  # the authority's latest report, see status_rules
 
 

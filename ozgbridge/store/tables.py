@@ -1,7 +1,9 @@
 """The database schema (SQLAlchemy Core). Alembic migrations must produce exactly this.
 
-Contents (form data, attachments) live in their own columns and are read only by the worker and the
-owner-facing API; every aggregate query (reports, status) stays on the narrow columns.
+Contents (form data, attachments and their file names) live in their own columns, sealed with
+AES-256-GCM (see `ozgbridge.dataprotection.sealing`) under the data key named beside them, and are
+read only by the worker; every aggregate query (reports, status) stays on the narrow columns.
+Retention empties the content columns and sets ``content_purged_at``; the metadata stays.
 """
 
 from __future__ import annotations
@@ -67,6 +69,9 @@ def _id(name: str = "id", *args: Any, **kwargs: Any) -> Column[str]:
     return Column(name, String(26), *args, **kwargs)
 
 
+# Applications whose content retention has not deleted yet (written literally: see UNFINISHED_SQL).
+UNPURGED_SQL = "content_purged_at IS NULL"
+
 UNROUTABLE_SQL = "status = 'unroutable'"
 
 applications = Table(
@@ -86,8 +91,12 @@ applications = Table(
     Column("data_sha256", String(64), nullable=False),
     Column("data_size", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
+    # The data key that sealed ``data``; NULL: stored in plaintext (OZGBRIDGE_ALLOW_PLAINTEXT),
+    # or purged.
+    Column("data_key_id", String(32)),
     Column("received_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
+    Column("content_purged_at", UTCDateTime),
     # The authority's latest processing status (ozgbridge.status_rules.ProcessingStatus), beside
     # ozgbridge's own delivery ``status``; its history is in status_history.
     Column("processing_status", String(32)),
@@ -95,6 +104,15 @@ applications = Table(
     Column("portal_events", Boolean, nullable=False, server_default=text("false")),
     Index(None, "tenant_id", "received_at"),
     Index(None, "received_at"),
+    # Purge looks only at applications that still hold content; finished ones pile up forever as
+    # metadata, so the index covers only the rest (the predicate literal, as for deliveries).
+    Index(
+        "ix_applications_unpurged",
+        "status",
+        "updated_at",
+        sqlite_where=text(UNPURGED_SQL),
+        postgresql_where=text(UNPURGED_SQL),
+    ),
     # Operators list the unroutable ones; a partial index keeps that cheap (and free for intake).
     Index(
         "ix_applications_unroutable",
@@ -110,12 +128,15 @@ attachments = Table(
     _id(primary_key=True),
     _id("application_id", ForeignKey("applications.id", ondelete="CASCADE"), nullable=False),
     Column("position", Integer, nullable=False),
-    Column("filename", String(255), nullable=False),
+    # A file name can name a person ("Personalausweis_Mustermann.pdf"): sealed like the content.
+    Column("filename", LargeBinary, nullable=False),
     Column("mime_type", String(200), nullable=False),
     Column("purpose", String(16), nullable=False),
     Column("sha256", String(64), nullable=False),
     Column("size", Integer, nullable=False),
     Column("content", LargeBinary, nullable=False),
+    # The data key that sealed ``filename`` and ``content``; NULL: plaintext, or purged.
+    Column("key_id", String(32)),
     UniqueConstraint("application_id", "position"),
 )
 
@@ -192,7 +213,10 @@ attempts = Table(
     # The start (1 KB) of the back-end's answer to a failed attempt, for the people who fix it.
     # It may hold personal data: shown through the API to those who may see the application,
     # never logged or audited.
-    Column("response_excerpt", String(1024)),
+    # The start of the back-end's answer to a failed attempt: it may quote the application, so it
+    # is sealed like the content (under ``response_key_id``) and purged with it.
+    Column("response_excerpt", LargeBinary),
+    Column("response_key_id", String(32)),
     UniqueConstraint("delivery_id", "number"),
 )
 
@@ -211,6 +235,8 @@ audit_events = Table(
     Column("details", Text, nullable=False),
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
+    # The audit key the hash is an HMAC under; NULL: plain SHA-256 (events from before keys).
+    Column("key_id", String(32)),
     Index(None, "application_id"),
 )
 
@@ -224,6 +250,15 @@ idempotency_keys = Table(
     Column("response_status", Integer, nullable=False),
     Column("response_body", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    Index(None, "created_at"),  # retention deletes records past their window
+)
+
+# When each API key was last used, written in batches by the API processes (not per request).
+api_key_usage = Table(
+    "api_key_usage",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("last_used_at", UTCDateTime, nullable=False),
 )
 
 # What happened to an application after delivery, as reported back (by a back-end, or read by a

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from ozgbridge import audit
 from ozgbridge.api.auth import API_KEY
+from ozgbridge.api.key_usage import KEY_USAGE
 from ozgbridge.api.problems import Handler
 from ozgbridge.api.reports import FORMATS, ScopeError, make_report, render, requested_tenants
 from ozgbridge.api.state import REPOSITORY, SETTINGS, current_deployment
@@ -68,6 +69,7 @@ async def _read_session(request: web.Request) -> Session | None:
     if await session_store.is_revoked(request.app[REPOSITORY].engine, session.id):
         return None
     request[API_KEY] = session.key  # the access log names the key
+    request.app[KEY_USAGE].touch(session.key.id)
     return session
 
 

@@ -152,8 +152,9 @@ class SessionSigner:
         key = next((k for k in deployment.keys if k.id == claims.key_id), None)
         if key is None or not hmac.compare_digest(claims.key_binding, self._key_binding(key)):
             return None
-        if claims.expires <= (now if now is not None else time.time()):
-            return None
+        now = now if now is not None else time.time()
+        if claims.expires <= now or (key.expires is not None and key.expires.timestamp() <= now):
+            return None  # the session, or the key itself, has expired
         return Session(id=claims.session_id, key=key, expires=claims.expires, cookie=cookie)
 
     def csrf_token(self, session: Session) -> str:

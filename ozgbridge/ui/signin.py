@@ -25,7 +25,8 @@ from aiohttp import web
 
 from ozgbridge import audit
 from ozgbridge.api import clients
-from ozgbridge.api.auth import API_KEY
+from ozgbridge.api.auth import API_KEY, expiry_problem
+from ozgbridge.api.key_usage import KEY_USAGE
 from ozgbridge.api.state import REPOSITORY, SETTINGS, current_deployment
 from ozgbridge.store import sessions as session_store
 from ozgbridge.tenants import ApiKey, Role, token_sha256
@@ -78,18 +79,23 @@ async def _attempt(request: web.Request, token: str) -> Outcome:
             "Zu viele fehlgeschlagene Anmeldungen. Bitte später erneut versuchen.",
             {"Retry-After": str(verdict.retry_after)},
         )
-    valid = _TOKEN.fullmatch(token) is not None
-    key = current_deployment(request).key_by_hash(token_sha256(token)) if valid else None
+    digest = token_sha256(token) if _TOKEN.fullmatch(token) is not None else ""
+    key = current_deployment(request).key_by_hash(digest) if digest else None
     if key is None:
         await _record_failure(
             request, client, subjects=subjects, failures=failures, now=now, window=window
         )
         return Outcome(None, 401, "Unbekannter API-Schlüssel.")
+    if expiry_problem(key, digest) is not None:
+        # A genuine key past its time: not a guess, so not counted; said plainly.
+        log.info("ui.sign_in_refused", key_id=key.id, reason="expired")
+        return Outcome(None, 401, "Dieser API-Schlüssel ist abgelaufen.")
     if key.role not in ROLE_NAMES:
         # A genuine key of another role: not a guess, so not counted; said plainly.
         log.info("ui.sign_in_refused", key_id=key.id, role=str(key.role))
         return Outcome(None, 403, "Dieser Schlüssel darf keine Berichte sehen.")
     request[API_KEY] = key
+    request.app[KEY_USAGE].touch(key.id)
     if key.demo:
         log.warning("auth.demo_key_used", key_id=key.id, role=str(key.role), where="ui")
     await audit.record(

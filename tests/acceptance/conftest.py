@@ -20,6 +20,7 @@ import yaml
 from aiohttp import web
 
 from connectors._signing import verify_signature
+from ozgbridge.dataprotection import keys as data_keys
 from ozgbridge.tenants import token_sha256
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -153,16 +154,20 @@ async def wait_ready(url: str, process: Process, timeout: float = 30) -> None:
 
 
 @pytest.fixture
-def deployment(tmp_path: Path) -> Iterator[Deployment]:
+def deployment(tmp_path: Path, audit_key_file: Path) -> Iterator[Deployment]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OZGBRIDGE_")}
     env.update(
         {
             "OZGBRIDGE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'ozgbridge.sqlite3'}",
             "OZGBRIDGE_DATA_DIR": str(tmp_path / "var"),
             "OZGBRIDGE_LOG_FORMAT": "json",
+            "OZGBRIDGE_DATA_KEYS": str(tmp_path / "data-keys.yaml"),
+            # The test process's key too: what a test writes itself verifies in the CLI.
+            "OZGBRIDGE_AUDIT_KEY": str(audit_key_file),
             "ACCEPTANCE_SECRET": SIGNING_SECRET,
         }
     )
+    data_keys.create_file(tmp_path / "data-keys.yaml")
     deployment = Deployment(tmp_path, tmp_path / "config", free_port(), env)
     yield deployment
     for process in deployment.processes:

@@ -19,7 +19,7 @@ import shutil
 import time
 from typing import Any
 
-from tests.benchmarks import bench_claims, bench_delivery, bench_e2e, bench_intake
+from tests.benchmarks import bench_claims, bench_delivery, bench_e2e, bench_intake, bench_memory
 from tests.benchmarks.common import Row, workdir
 
 SUITES = {
@@ -27,6 +27,7 @@ SUITES = {
     "delivery": bench_delivery.run,
     "e2e": bench_e2e.run,
     "claims": bench_claims.run,
+    "memory": bench_memory.run,
 }
 
 

@@ -28,6 +28,7 @@ import asyncpg
 import yaml
 from aiohttp import web
 
+from ozgbridge import audit_keys
 from ozgbridge.store.migrate import upgrade
 from ozgbridge.store.notify import asyncpg_dsn
 from ozgbridge.tenants import token_sha256
@@ -123,10 +124,17 @@ class Ozgbridge:
                 "OZGBRIDGE_DATA_DIR": str(self.workdir / "var"),
                 "OZGBRIDGE_LOG_LEVEL": "WARNING",
                 "OZGBRIDGE_POLL_INTERVAL": "0.2",
+                "OZGBRIDGE_AUDIT_KEY": str(self.audit_key()),
                 **self.env_extra,
             }
         )
         return env
+
+    def audit_key(self) -> Path:
+        path = self.workdir / "audit-key.yaml"
+        if not path.exists():
+            audit_keys.create_file(path)
+        return path
 
     async def start(self, role: str, port: int | None = None) -> str | None:
         args = [OZGBRIDGE, role, "--config", str(self.config_dir)]

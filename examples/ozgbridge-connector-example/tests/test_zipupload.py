@@ -2,15 +2,17 @@
 
 import io
 import zipfile
+from ipaddress import ip_network
+from pathlib import Path
 
 import pytest
-from ozgbridge_connector_example import ZipUploadOptions
+from ozgbridge_connector_example import ZipUploadConnector, ZipUploadOptions
 from ozgbridge_connector_example.archive import build_archive
 from pydantic import ValidationError
 
-from ozgbridge.connector import PermanentDeliveryError
+from ozgbridge.connector import ConnectorContext, EgressPolicy, PermanentDeliveryError
 from ozgbridge.testing import make_attachment, make_envelope
-from tests.backend import UploadEndpoint
+from tests.backend import TOKEN, UploadEndpoint
 
 
 async def test_every_attempt_uploads_the_same_bytes_with_the_same_key(
@@ -55,3 +57,22 @@ def test_plain_http_only_on_loopback() -> None:
     with pytest.raises(ValidationError, match="must be https"):
         ZipUploadOptions.model_validate({"url": "http://dms.example/inbox"})
     ZipUploadOptions.model_validate({"url": "https://dms.example/inbox"})
+
+
+async def test_an_address_outside_the_allowed_networks_is_refused_permanently(
+    endpoint: UploadEndpoint,
+) -> None:
+    only_elsewhere = EgressPolicy.of([ip_network("10.20.0.0/16")])
+    context = ConnectorContext(
+        tenant_id="heinsberg", route_id="dms", data_dir=Path("."), egress=only_elsewhere
+    )
+    connector = ZipUploadConnector.from_config(
+        {"url": endpoint.url, "token": TOKEN}, context=context, timeout=10
+    )
+    try:
+        with pytest.raises(PermanentDeliveryError, match="outside"):
+            await connector.deliver(make_envelope())
+    finally:
+        await connector.aclose()
+
+    assert endpoint.uploads == []

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.api.app import create_app
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.routing import Router
 from ozgbridge.settings import Settings
 from ozgbridge.store.engine import create_engine
@@ -20,7 +21,7 @@ from tests.integration.api.support import Api, StartApi, write_config
 
 
 @pytest.fixture
-async def start_api(tmp_path: Path) -> AsyncIterator[StartApi]:
+async def start_api(tmp_path: Path, sealer: Sealer) -> AsyncIterator[StartApi]:
     running: list[tuple[TestClient[Any, Any], AsyncEngine]] = []
 
     async def start(
@@ -35,7 +36,7 @@ async def start_api(tmp_path: Path) -> AsyncIterator[StartApi]:
         deployment = load_deployment(config, check_connectors=False)
         engine = create_engine(database_url)
         wakeups: list[None] = []
-        repository = repository_class(engine)
+        repository = repository_class(engine, sealer=sealer)
         app = create_app(
             settings=Settings(database_url=database_url, config_dir=config, **settings),
             deployment=deployment,

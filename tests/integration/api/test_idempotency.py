@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import replace
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -70,8 +71,8 @@ class _TwinWinsRepository(Repository):
     """Commits a twin with the same Idempotency-Key just before each accept: the race a retry
     loses when its twin commits between the handler's lookup and its own commit."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
-        super().__init__(engine)
+    def __init__(self, engine: AsyncEngine, **options: Any) -> None:
+        super().__init__(engine, **options)
         self.twin_body_sha256: str | None = None  # None: the twin sent the same body
         self.twin_ids: list[str] = []
 

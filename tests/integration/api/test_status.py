@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from sqlalchemy import insert, select, update
 
+from ozgbridge.dataprotection.sealing import attempt_response_aad
 from ozgbridge.domain import utcnow
 from ozgbridge.ids import new_id
 from ozgbridge.store.tables import attempts, deliveries
@@ -51,8 +52,10 @@ async def test_status_view_shape_and_no_contents(api_db: Api) -> None:
         "deliveries",
         "processingStatus",
         "statusHistory",
+        "contentPurgedAt",
         "forwardedFrom",
     }
+    assert view["contentPurgedAt"] is None
     # nothing reported back by the authority yet
     assert (view["processingStatus"], view["statusHistory"], view["forwardedFrom"]) == (
         None,
@@ -126,6 +129,7 @@ async def test_delivery_progress_shows(api: Api) -> None:
 
 async def test_last_response_is_the_excerpt_of_the_last_attempt(api_db: Api) -> None:
     application_id = await submit(api_db)
+    sealer = api_db.repository.sealer
     async with api_db.engine.begin() as conn:
         delivery_id = (
             await conn.execute(
@@ -139,7 +143,10 @@ async def test_last_response_is_the_excerpt_of_the_last_attempt(api_db: Api) -> 
                 {"id": new_id(), "delivery_id": delivery_id, "number": number, "worker": "w1",
                  "started_at": now, "finished_at": now, "outcome": "retriable",
                  "status_code": 500, "error": "HTTP 500 from http://fv.example:80/in",
-                 "response_excerpt": excerpt}
+                 "response_excerpt": sealer.seal(
+                     excerpt.encode(), attempt_response_aad(delivery_id, number)
+                 ),
+                 "response_key_id": sealer.key_id}
                 for number, excerpt in [(2, "Datenbank voll – Antrag Schmidt"), (1, "first")]
             ],
         )  # fmt: skip

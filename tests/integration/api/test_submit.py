@@ -28,6 +28,7 @@ from tests.integration.api.support import (
     body,
     write_config,
 )
+from tests.sealed import stored
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
@@ -41,7 +42,8 @@ async def test_accepted_application_is_stored_before_the_answer(api_db: Api) -> 
     assert is_id(answer["id"])
     assert (answer["status"], answer["tenant"]) == ("received", "erkelenz")
     self_link = answer["links"]["self"]
-    assert self_link == str(api_db.client.make_url(f"/v1/applications/{answer['id']}"))
+    # No OZGBRIDGE_PUBLIC_URL: a relative link, never one built from the request's Host.
+    assert self_link == f"/v1/applications/{answer['id']}"
     assert response.headers["Location"] == self_link
     assert response.headers["X-Request-Id"]
 
@@ -81,14 +83,19 @@ async def test_accepted_application_is_stored_before_the_answer(api_db: Api) -> 
         "HS-TEST-1",
         "urn:ozgbridge:test:1",
     )
-    # JSON content is stored compact, UTF-8, not ASCII-escaped.
-    assert app.data == '{"betrieb":"Testbäckerei"}'.encode()
+    content = await stored(api_db.engine, api_db.repository.sealer, answer["id"])
+    # JSON content is stored compact, UTF-8, not ASCII-escaped — and sealed.
+    assert content.data == '{"betrieb":"Testbäckerei"}'.encode()
+    assert content.data_key_id == api_db.repository.sealer.key_id is not None
+    assert b"Testb" not in app.data
     assert (delivery.route_id, delivery.connector, delivery.state) == (
         "gewerbe",
         "filedrop",
         "pending",
     )
-    assert (stored_attachment.filename, stored_attachment.content) == ("nachweis.pdf", PDF)
+    assert content.attachments == [("nachweis.pdf", PDF)]
+    assert b"nachweis" not in stored_attachment.filename
+    assert PDF not in stored_attachment.content
     assert sorted(actions) == ["application.received", "application.routed"]
     assert (await audit.verify(api_db.engine)).ok
     assert len(api_db.wakeups) == 1
@@ -105,9 +112,11 @@ async def test_base64_form_data_is_stored_byte_for_byte(api: Api) -> None:
     response = await api.client.post("/v1/applications", json=document, headers=auth("portal-a"))
 
     assert response.status == 202, await response.text()
+    answer = await response.json()
     async with api.engine.connect() as conn:
-        row = (await conn.execute(select(applications.c.data, applications.c.data_mime_type))).one()
-    assert (row.data, row.data_mime_type) == (xml, "application/xml; charset=ISO-8859-1")
+        mime_type = (await conn.execute(select(applications.c.data_mime_type))).scalar_one()
+    content = await stored(api.engine, api.repository.sealer, answer["id"])
+    assert (content.data, mime_type) == (xml, "application/xml; charset=ISO-8859-1")
 
 
 @pytest.mark.parametrize(
@@ -190,15 +199,8 @@ async def test_many_attachments_keep_their_order(api: Api) -> None:
     )
 
     assert response.status == 202
-    async with api.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(attachments.c.filename, attachments.c.content).order_by(
-                    attachments.c.position
-                )
-            )
-        ).all()
-    assert [tuple(r) for r in rows] == [(f"anlage-{n}.pdf", f"file {n}".encode()) for n in range(5)]
+    content = await stored(api.engine, api.repository.sealer, (await response.json())["id"])
+    assert content.attachments == [(f"anlage-{n}.pdf", f"file {n}".encode()) for n in range(5)]
 
 
 async def test_example_request_with_the_demo_token(sqlite_url: str, start_api: StartApi) -> None:
@@ -230,6 +232,5 @@ async def test_large_attachment_arrives_intact(api_db: Api) -> None:
     )
 
     assert response.status == 202
-    async with api_db.engine.connect() as conn:
-        stored = (await conn.execute(select(attachments.c.content))).scalar_one()
-    assert stored == content
+    opened = await stored(api_db.engine, api_db.repository.sealer, (await response.json())["id"])
+    assert opened.attachments == [("scan.tiff", content)]

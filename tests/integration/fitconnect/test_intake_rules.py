@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from connectors.fitconnect import events, intake, limits, metadata
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.store.tables import applications, attachments
 from ozgbridge.testing.factories import make_envelope
 from tests.integration.fitconnect.bridge import ENV, running, write_config
@@ -23,6 +24,7 @@ from tests.integration.fitconnect.support import (
     jwcrypto_decrypt,
 )
 from tests.integration.fitconnect.test_intake import answered, engine_for, rows
+from tests.sealed import stored
 
 __all__ = ["engine_for"]  # the fixture, shared with test_intake
 PROBLEMS = "https://schema.fitko.de/fit-connect/events/problems/"
@@ -168,6 +170,7 @@ async def test_fragmented_attachments_travel_and_are_reassembled(
     standin: FitConnectStandIn,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    sealer: Sealer,
 ) -> None:
     # FIT-Connect's 200 MB upload limit, shrunk: the envelope's 200 kB photo needs 4 fragments.
     monkeypatch.setattr(limits, "MAX_UPLOAD_BYTES", 64 * 1024)
@@ -187,5 +190,8 @@ async def test_fragmented_attachments_travel_and_are_reassembled(
     async with running(config, database_url, tmp_path / "var"):
         assert await answered(standin.zd, submission) == "accept-submission"
 
-    stored = sorted(row.content for row in await rows(engine_for, select(attachments)))
-    assert stored == sorted(a.content for a in envelope.attachments)
+    [app] = await rows(engine_for, select(applications))
+    opened = await stored(engine_for, sealer, app.id)  # sealed at rest: open to compare
+    assert sorted(content for _, content in opened.attachments) == sorted(
+        a.content for a in envelope.attachments
+    )

@@ -256,7 +256,7 @@ async def seed(
                     "id": f"ATT{app_id[5:]}{position:02d}",
                     "application_id": app_id,
                     "position": position,
-                    "filename": f"{CONTENT_MARKER}.pdf",
+                    "filename": f"{CONTENT_MARKER}.pdf".encode(),
                     "mime_type": "application/pdf",
                     "purpose": "attachment",
                     "sha256": "0" * 64,

@@ -20,7 +20,7 @@ from ozgbridge.store.tables import UTCDateTime, deliveries
 from tests.conftest import PG_ADMIN_DSN, _pg_admin, sqlalchemy_pg_url
 from tests.factories import new_application
 
-BEFORE, AFTER = "0003_operations", "0011_plugin_state"
+BEFORE, AFTER = "0010_hardening", "0011_plugin_state"
 CREATED = datetime(2026, 11, 30, 8, 0, tzinfo=UTC)
 UPDATED = datetime(2026, 12, 1, 9, 30, tzinfo=UTC)
 legacy = sa.table(

@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.records import AttemptResult, IdempotencyRecord
@@ -19,8 +20,8 @@ from tests.factories import new_application
 
 
 @pytest.fixture
-def repo(engine: AsyncEngine) -> Repository:
-    return Repository(engine)
+def repo(engine: AsyncEngine, sealer: Sealer) -> Repository:
+    return Repository(engine, sealer=sealer)
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.connector import Connector
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.settings import Settings
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.repository import Repository
@@ -20,7 +21,9 @@ from tests.integration.worker.support import FAST, MakeWorker, write_config
 
 
 @pytest.fixture
-async def start_worker(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[MakeWorker]:
+async def start_worker(
+    engine: AsyncEngine, tmp_path: Path, sealer: Sealer
+) -> AsyncIterator[MakeWorker]:
     running: list[tuple[Worker, asyncio.Task[None]]] = []
 
     async def make(
@@ -41,8 +44,8 @@ async def start_worker(engine: AsyncEngine, tmp_path: Path) -> AsyncIterator[Mak
         worker = Worker(
             settings=Settings(**values),
             deployment=load_deployment(config),
-            repository=Repository(engine),
-            queue=DeliveryQueue(engine),
+            repository=Repository(engine, sealer=sealer),
+            queue=DeliveryQueue(engine, sealer=sealer),
             connectors={("erkelenz", "gewerbe"): connector},
             worker_id=worker_id,
         )

@@ -17,11 +17,13 @@ from structlog.testing import capture_logs
 from connectors._signing import verify_signature
 from connectors.http import HttpConnector
 from ozgbridge.connector import Connector, ConnectorContext
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.domain import ApplicationStatus
 from ozgbridge.store.repository import Repository
 from ozgbridge.store.tables import audit_events
 from tests.factories import new_application
 from tests.integration.worker.support import MakeWorker, attempt_rows, settled
+from tests.sealed import excerpt
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 NEXT_SECRET = "whsec_bmV4dC1zZWNyZXQtZm9yLXJvdGF0aW9uLXRlc3Q="
@@ -113,10 +115,10 @@ async def test_failing_three_times_then_ok_is_delivered_on_attempt_four(
 
 
 async def test_400_is_dead_at_once_and_keeps_the_answer_out_of_logs_and_audit(
-    engine: AsyncEngine, backend: Backend, start_worker: MakeWorker
+    engine: AsyncEngine, backend: Backend, start_worker: MakeWorker, sealer: Sealer
 ) -> None:
     backend.script = [400]
-    repo = Repository(engine)
+    repo = Repository(engine, sealer=sealer)
     new = new_application()
     await repo.accept(new)
     with capture_logs() as logs:
@@ -129,7 +131,8 @@ async def test_400_is_dead_at_once_and_keeps_the_answer_out_of_logs_and_audit(
     assert delivery.last_error == f"HTTP 400 from {backend.url}"
     assert delivery.last_response == json.dumps(LEAKY_ANSWER)
     [row] = await attempt_rows(engine)
-    assert row.response_excerpt == json.dumps(LEAKY_ANSWER)
+    assert excerpt(sealer, row) == json.dumps(LEAKY_ANSWER)
+    assert b"Mustermann" not in row.response_excerpt  # sealed at rest, like the content
     assert len(backend.requests) == 1
     # it may be personal data: shown to those who may see the application, nowhere else
     assert "delivery.dead" in {entry["event"] for entry in logs}
@@ -140,10 +143,10 @@ async def test_400_is_dead_at_once_and_keeps_the_answer_out_of_logs_and_audit(
 
 
 async def test_the_last_attempt_decides_what_the_view_shows(
-    engine: AsyncEngine, backend: Backend, start_worker: MakeWorker
+    engine: AsyncEngine, backend: Backend, start_worker: MakeWorker, sealer: Sealer
 ) -> None:
     backend.script = [503]
-    repo = Repository(engine)
+    repo = Repository(engine, sealer=sealer)
     new = new_application()
     await repo.accept(new)
     await start_worker(http_connector(backend.url))
@@ -154,8 +157,8 @@ async def test_the_last_attempt_decides_what_the_view_shows(
     assert (view.status, delivery.attempts) == (ApplicationStatus.DELIVERED, 2)
     assert (delivery.last_error, delivery.last_response) == (None, None)
     first, second = await attempt_rows(engine)
-    assert (first.status_code, first.response_excerpt) == (503, json.dumps(LEAKY_ANSWER))
-    assert (second.status_code, second.response_excerpt) == (200, None)
+    assert (first.status_code, excerpt(sealer, first)) == (503, json.dumps(LEAKY_ANSWER))
+    assert (second.status_code, excerpt(sealer, second)) == (200, None)
 
 
 async def test_exhausted_ladder_is_dead(

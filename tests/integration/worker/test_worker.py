@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.domain import ApplicationStatus, DeliveryState, utcnow
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
 from ozgbridge.store.repository import Repository
@@ -18,8 +19,10 @@ from tests.factories import new_application
 from tests.integration.worker.support import MakeWorker, attempt_rows, settled
 
 
-async def test_delivers_once_and_audits(engine: AsyncEngine, start_worker: MakeWorker) -> None:
-    repo = Repository(engine)
+async def test_delivers_once_and_audits(
+    engine: AsyncEngine, start_worker: MakeWorker, sealer: Sealer
+) -> None:
+    repo = Repository(engine, sealer=sealer)  # the worker opens what the API sealed
     backend = ScriptedConnector()
     new = new_application()
     await repo.accept(new)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from ozgbridge.domain import DeliveryState
@@ -35,3 +37,13 @@ def test_cancel_everything_but_delivered_and_cancelled() -> None:
         assert refuse_cancel(facts(state)) is None
     assert refuse_cancel(facts(DeliveryState.DELIVERED)) is not None
     assert refuse_cancel(facts(DeliveryState.CANCELLED)) is not None
+
+
+def test_purged_content_refuses_every_replay_even_forced() -> None:
+    purged = DeliveryFacts(
+        id="d", state=DeliveryState.DEAD, content_purged_at=datetime(2026, 12, 1, tzinfo=UTC)
+    )
+    for force in (False, True):
+        refusal = refuse_replay(purged, force=force)
+        assert refusal is not None
+        assert "deleted at 2026-12-01T00:00:00Z (retention)" in str(refusal)

@@ -1,7 +1,7 @@
 """plugin_records: state plug-ins keep through the store; fitconnect_submissions moves into it
 
 Revision ID: 0011_plugin_state
-Revises: 0003_operations
+Revises: 0010_hardening
 Create Date: 2026-12-06 20:00:00
 
 The FIT-Connect plug-in kept its submissions in a table of its own, written with raw SQL. Its rows
@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0011_plugin_state"
-down_revision: str | None = "0003_operations"
+down_revision: str | None = "0010_hardening"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,182 @@
+"""`ozgbridge data-keys create|rewrap` and `ozgbridge purge`: keys and lifetime of content."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from ozgbridge.dataprotection import keys as data_keys_file
+from ozgbridge.dataprotection import rewrap as rewrapping
+from ozgbridge.dataprotection.purge import PurgeReport, purge
+from ozgbridge.dataprotection.sealing import Sealer
+from ozgbridge.dataprotection.startup import key_file
+from ozgbridge.errors import ConfigError, DataProtectionError, SchemaOutdatedError
+from ozgbridge.logs import configure_logging
+from ozgbridge.settings import Settings
+from ozgbridge.store import migrate
+from ozgbridge.store.engine import create_engine
+from ozgbridge.tenants import load_deployment
+
+out = Console()
+err = Console(stderr=True)
+
+
+def _fail(message: str) -> None:
+    err.print(f"[red]error[/red]: {message}", highlight=False, soft_wrap=True)
+    raise SystemExit(2)
+
+
+async def _engine(settings: Settings) -> AsyncEngine:
+    engine = create_engine(settings.database_url)
+    try:
+        await migrate.ensure_current(engine)
+    except BaseException:
+        await engine.dispose()
+        raise
+    return engine
+
+
+@click.group("data-keys")
+def data_keys() -> None:
+    """Keys that seal form data and attachments at rest (OZGBRIDGE_DATA_KEYS)."""
+
+
+@data_keys.command("create")
+@click.option("--id", "key_id", help="key id (default: the current month, e.g. 2026-12)")
+@click.option(
+    "--file",
+    "path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="write a new key file with this key (mode 0600; never overwrites)",
+)
+def data_keys_create(key_id: str | None, path: Path | None) -> None:
+    """A new random AES-256 key, as an entry for the key file (or a new key file)."""
+    try:
+        key = data_keys_file.new_key(key_id)
+        if path is not None:
+            data_keys_file.create_file(path, key)
+    except DataProtectionError as exc:
+        _fail(str(exc))
+    except FileExistsError:
+        _fail(f"{path} exists: add the entry below to it by hand instead (first = sealing key)")
+    except OSError as exc:
+        _fail(f"cannot write {path}: {exc}")
+    if path is not None:
+        err.print(f"wrote {path} (mode 0600) with key {key.id!r}", highlight=False)
+        return
+    err.print(
+        "Put this entry first under `keys:` in the key file to seal new content with it, then "
+        "run `ozgbridge data-keys rewrap`; keep the old keys until rewrap has finished:"
+    )
+    print("  - " + json.dumps(data_keys_file.entry(key)))
+
+
+@data_keys.command("rewrap")
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1, max=10_000),
+    default=100,
+    show_default=True,
+    help="applications per transaction",
+)
+def data_keys_rewrap(batch: int) -> None:
+    """Re-seal everything stored under the first key (online; rerun to resume)."""
+    settings = Settings()
+    configure_logging(settings.log_level, "console")
+    path = key_file(settings)
+    if path is None:
+        _fail("no data keys: set OZGBRIDGE_DATA_KEYS to the key file")
+        return
+    try:
+        sealer = Sealer(data_keys_file.load(path))
+        done, total = asyncio.run(_rewrap(settings, sealer, batch))
+    except (DataProtectionError, SchemaOutdatedError) as exc:
+        _fail(str(exc))
+        return
+    except (OSError, SQLAlchemyError) as exc:
+        _fail(f"cannot use the database: {exc}")
+        return
+    out.print(
+        f"[green]✓[/green] {done} of {total} application(s) re-sealed under data key "
+        f"{sealer.key_id!r}; keys no longer in use can now be removed from {path}",
+        highlight=False,
+    )
+
+
+async def _rewrap(settings: Settings, sealer: Sealer, batch: int) -> tuple[int, int]:
+    engine = await _engine(settings)
+    try:
+        total = await rewrapping.pending(engine, sealer)
+        with Progress(
+            TextColumn("re-sealing"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        ) as progress:
+            task = progress.add_task("rewrap", total=total)
+            done = await rewrapping.rewrap(
+                engine,
+                sealer,
+                batch=batch,
+                actor="cli:data-keys-rewrap",
+                on_batch=lambda n: progress.advance(task, n),
+            )
+        return done, total
+    finally:
+        await engine.dispose()
+
+
+@click.command("purge")
+@click.option(
+    "--config",
+    "config_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="configuration directory (retention per tenant/route); default $OZGBRIDGE_CONFIG_DIR",
+)
+@click.option("--dry-run", is_flag=True, help="count what is due, delete nothing")
+def purge_command(config_dir: Path | None, dry_run: bool) -> None:
+    """Delete form data and attachments past their retention, and expired idempotency records."""
+    overrides: dict[str, Any] = {"config_dir": config_dir} if config_dir else {}
+    settings = Settings(**overrides)
+    configure_logging(settings.log_level, "console")
+    try:
+        # Retention lives in tenants and routes; connector options and secrets play no part.
+        deployment = load_deployment(
+            settings.config_dir, resolve_secrets=False, check_connectors=False
+        )
+        report = asyncio.run(_purge(settings, deployment, dry_run))
+    except ConfigError as exc:
+        _fail(f"configuration in {settings.config_dir} is not usable:\n{exc}")
+        return
+    except SchemaOutdatedError as exc:
+        _fail(str(exc))
+        return
+    except (OSError, SQLAlchemyError) as exc:
+        _fail(f"cannot use the database: {exc}")
+        return
+    verb = "due (dry run, nothing deleted)" if dry_run else "purged"
+    purged = report.purged
+    out.print(
+        f"[green]✓[/green] {verb}: content of {purged.applications} application(s) with "
+        f"{purged.attachments} attachment(s), {purged.content_bytes} bytes; "
+        f"{report.idempotency_records} idempotency record(s)",
+        highlight=False,
+    )
+
+
+async def _purge(settings: Settings, deployment: Any, dry_run: bool) -> PurgeReport:
+    engine = await _engine(settings)
+    try:
+        return await purge(engine, deployment, settings, actor="cli:purge", dry_run=dry_run)
+    finally:
+        await engine.dispose()

@@ -1,0 +1,103 @@
+"""Sealing stored content: AES-256-GCM with a random 96-bit nonce per value.
+
+A sealed value is ``nonce (12 bytes) ‖ ciphertext ‖ tag (16 bytes)``; the id of the key that
+sealed it is stored beside it, in its own column. The associated data names the column and the
+row (``applications.data:<application id>``), so a sealed value copied into another row or
+another column no longer opens — GCM authenticates it together with where it belongs.
+
+Random nonces are safe for 2³² values per key (NIST SP 800-38D, section 8.3); rotate keys long
+before that (a key a year is far below it at any plausible volume).
+
+One `AESGCM` object per key, made once: building one per value would cost more than sealing a
+small form.
+"""
+
+from __future__ import annotations
+
+import os
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from ozgbridge.dataprotection.keys import DataKeys
+from ozgbridge.errors import SealBrokenError, UnknownDataKeyError
+
+NONCE_BYTES = 12
+TAG_BYTES = 16
+
+
+def application_data_aad(application_id: str) -> bytes:
+    return b"applications.data:" + application_id.encode("ascii")
+
+
+def attachment_content_aad(attachment_id: str) -> bytes:
+    return b"attachments.content:" + attachment_id.encode("ascii")
+
+
+def attachment_filename_aad(attachment_id: str) -> bytes:
+    return b"attachments.filename:" + attachment_id.encode("ascii")
+
+
+def attempt_response_aad(delivery_id: str, number: int) -> bytes:
+    return f"attempts.response_excerpt:{delivery_id}:{number}".encode("ascii")
+
+
+class Sealer:
+    """Seals with the first data key, opens with any; without keys, stores plaintext.
+
+    Running without keys is allowed only when the operator said so
+    (``OZGBRIDGE_ALLOW_PLAINTEXT=true``, see `ozgbridge.dataprotection.startup`).
+    """
+
+    def __init__(self, keys: DataKeys | None) -> None:
+        self.keys = keys
+        self._ciphers = {key.id: AESGCM(key.secret) for key in keys.keys} if keys else {}
+        self.key_id: str | None = keys.primary.id if keys else None
+        self._primary = self._ciphers[self.key_id] if self.key_id is not None else None
+
+    @classmethod
+    def plaintext(cls) -> Sealer:
+        return cls(None)
+
+    @property
+    def sealing(self) -> bool:
+        return self._primary is not None
+
+    def seal(self, plaintext: bytes, aad: bytes) -> bytes:
+        """``plaintext`` sealed under the first key (`key_id`); unchanged without keys."""
+        if self._primary is None:
+            return plaintext
+        nonce = os.urandom(NONCE_BYTES)
+        return nonce + self._primary.encrypt(nonce, plaintext, aad)
+
+    def open(self, stored: bytes, key_id: str | None, aad: bytes, *, what: str) -> bytes:
+        """The plaintext of a stored value; ``key_id`` None means it was stored in plaintext.
+
+        ``what`` names the value in errors (ids only, never content).
+        """
+        if key_id is None:
+            return stored
+        cipher = self._ciphers.get(key_id)
+        if cipher is None:
+            raise UnknownDataKeyError(key_id, self.unknown_key_message(key_id, what))
+        try:
+            return cipher.decrypt(stored[:NONCE_BYTES], stored[NONCE_BYTES:], aad)
+        except InvalidTag as exc:
+            raise SealBrokenError(
+                f"{what} does not authenticate under data key {key_id!r}: it was altered or "
+                "moved, or the key file's key with that id is not the one that sealed it"
+            ) from exc
+
+    def knows(self, key_id: str | None) -> bool:
+        return key_id is None or key_id in self._ciphers
+
+    def unknown_key_message(self, key_id: str, what: str) -> str:
+        if self.keys is None:
+            return (
+                f"{what} is sealed under data key {key_id!r}, but no data keys are configured: "
+                "set OZGBRIDGE_DATA_KEYS to the key file that holds it"
+            )
+        return (
+            f"{what} is sealed under data key {key_id!r}, which {self.keys.source} does not hold "
+            f"(it has {', '.join(repr(i) for i in self.keys.ids)}): add that key back to the file"
+        )
