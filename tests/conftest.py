@@ -63,6 +63,7 @@ def _data_keys_configured(data_key_file: Path, monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("OZGBRIDGE_DATA_KEYS", str(data_key_file))
 
 
+@pytest.fixture(scope="session")
 def audit_key_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """An audit key file (one fresh key), as a deployment's OZGBRIDGE_AUDIT_KEY would name it."""
     path = tmp_path_factory.mktemp("audit") / "audit-key.yaml"
