@@ -72,7 +72,7 @@ class FileDropConnector(Connector[FileDropOptions]):
         # abspath, not resolve(): no file-system access here; a mount may not be there yet.
         self.directory = Path(os.path.abspath(directory))
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         try:
             return await asyncio.to_thread(self._write, envelope)
         except OSError as exc:

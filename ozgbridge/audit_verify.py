@@ -15,14 +15,12 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.audit import (
@@ -33,7 +31,7 @@ from ozgbridge.audit import (
     keyed_document,
 )
 from ozgbridge.audit_keys import AuditKeyError, AuditKeys
-from ozgbridge.store.tables import audit_events
+from ozgbridge.store.audit_log import chain_head, stored_events
 
 log = structlog.get_logger("ozgbridge.audit")
 
@@ -71,25 +69,6 @@ class VerifyResult:
     breaks: tuple[Break, ...] = ()
     truncated: bool = False  # more breaks than the limit; verification stopped there
     checkpoints_reached: int = 0
-
-
-async def _stored_events(engine: AsyncEngine, page: int) -> AsyncIterator[Any]:
-    after = 0
-    while True:
-        async with engine.connect() as conn:
-            rows = (
-                await conn.execute(
-                    select(audit_events)
-                    .where(audit_events.c.seq > after)
-                    .order_by(audit_events.c.seq)
-                    .limit(page)
-                )
-            ).all()
-        if not rows:
-            return
-        for row in rows:
-            yield row
-        after = rows[-1].seq
 
 
 class _Check:
@@ -232,7 +211,7 @@ async def verify(
     Lists up to ``limit`` breaks; `AuditKeyError` when keyed events exist and no keys are given.
     """
     check = _Check(chaining_keys() if keys is _UNSET else keys, checkpoints, limit)
-    async for row in _stored_events(engine, page):
+    async for row in stored_events(engine, page=page):
         check.row(row)
         if check.truncated:
             return check.result()  # enough to say: more breaks than anyone reads
@@ -242,18 +221,11 @@ async def verify(
 
 async def head(engine: AsyncEngine) -> Checkpoint:
     """The chain's last event as a checkpoint (seq 0 and the genesis hash while it is empty)."""
-    async with engine.connect() as conn:
-        row = (
-            await conn.execute(
-                select(audit_events.c.seq, audit_events.c.hash, audit_events.c.at)
-                .order_by(audit_events.c.seq.desc())
-                .limit(1)
-            )
-        ).first()
-    if row is None:
+    last = await chain_head(engine)
+    if last is None:
         return Checkpoint(0, GENESIS_HASH)
-    at: datetime = row.at
-    return Checkpoint(row.seq, row.hash, at.isoformat(timespec="microseconds"))
+    seq, digest, at = last
+    return Checkpoint(seq, digest, at.isoformat(timespec="microseconds"))
 
 
 def checkpoint_line(checkpoint: Checkpoint) -> str:

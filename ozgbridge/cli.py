@@ -21,6 +21,7 @@ from ozgbridge.audit_keys import AuditKeyError
 from ozgbridge.cli_audit import audit
 from ozgbridge.cli_common import config_option, err, fail, out, settings_from_env, show
 from ozgbridge.cli_config import config
+from ozgbridge.cli_connectors import connectors
 from ozgbridge.cli_data import data_keys, purge_command
 from ozgbridge.cli_db import db
 from ozgbridge.cli_deliveries import deliveries
@@ -152,6 +153,7 @@ for command in (
     routes,
     data_keys,
     purge_command,
+    connectors,
 ):
     main.add_command(command)
 keys.add_command(keys_rotate)

@@ -16,14 +16,14 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ozgbridge.errors import ConfigProblem, Severity
+from ozgbridge.errors import ConfigProblem, InvalidValue, Severity
 
 Loc = tuple[str | int, ...]
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-class FieldValueError(ValueError):
+class FieldValueError(InvalidValue):
     """Raised by a validator that knows which part *below* the validated value is wrong.
 
     pydantic locates a validator's error at the validated field (or model); ``at`` extends that

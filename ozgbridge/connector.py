@@ -1,11 +1,15 @@
-"""The connector contract: how one envelope reaches one kind of back-end.
+"""The connector API: everything a connector needs, in one import (``__all__`` is the contract).
 
 A connector class has a ``kind`` name, a pydantic ``Options`` model (validated when the
-configuration loads, so bad options fail at start-up) and implements ``_deliver``. This base class
-owns what every connector shares: the timeout (mapped to a retriable error), timing, logging, and
-turning unexpected exceptions into errors the worker understands. Connectors are found through
-the entry-point group ``ozgbridge.connectors``; the built-ins register exactly like a third-party
-package would.
+configuration loads, so bad options fail at start-up) and implements `Connector.send`. The base
+class owns what every connector shares: `Connector.deliver` — what the worker calls — wraps
+``send`` with the timeout (mapped to a retriable error), timing, logging, and turns unexpected
+exceptions into errors the worker understands. Connectors are found through the entry-point
+group ``ozgbridge.connectors``; the built-ins register exactly like a third-party package does.
+
+Connectors that speak HTTP decide what an answer means with `classify_http_status` (one rule for
+all of them). ``ozgbridge.testing`` holds the contract suite every connector must pass;
+``docs/connectors.md`` walks through writing one.
 """
 
 from __future__ import annotations
@@ -13,37 +17,55 @@ from __future__ import annotations
 import abc
 import asyncio
 import time
+import warnings
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from functools import cache
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
 import structlog
 from pydantic import BaseModel, ConfigDict
 
-from ozgbridge.domain import Envelope, FormData, RegionRef, ServiceRef, utcnow
-from ozgbridge.egress import ANYWHERE, EgressPolicy
+from ozgbridge.configfile import FieldValueError
+from ozgbridge.domain import AttachmentData, Envelope, FormData, RegionRef, ServiceRef, utcnow
+from ozgbridge.egress import ANYWHERE, EgressPolicy, EgressRefused
 from ozgbridge.errors import (
     ConfigError,
     DeliveryError,
     PermanentDeliveryError,
     RetriableDeliveryError,
 )
+from ozgbridge.http_status import classify_http_status, is_retriable_status, parse_retry_after
 from ozgbridge.ids import new_id
 from ozgbridge.status_rules import StatusReport
 
 __all__ = [
+    "ENTRY_POINT_GROUP",
+    "AttachmentData",
+    "ConfigError",
     "Connector",
     "ConnectorContext",
     "ConnectorOptions",
     "DeliveryError",
+    "EgressPolicy",
+    "EgressRefused",
+    "Envelope",
+    "FieldValueError",
+    "FormData",
+    "InstalledConnector",
     "PermanentDeliveryError",
     "Receipt",
+    "RegionRef",
     "RetriableDeliveryError",
+    "ServiceRef",
     "available_kinds",
+    "classify_http_status",
     "connector_class",
+    "installed_connectors",
+    "is_retriable_status",
+    "parse_retry_after",
     "ping_envelope",
 ]
 
@@ -91,7 +113,7 @@ OptionsT = TypeVar("OptionsT", bound=ConnectorOptions)
 
 
 class Connector(abc.ABC, Generic[OptionsT]):
-    """Hands one envelope to one back-end. Subclasses implement ``_deliver`` (maybe ``_close``)."""
+    """Hands one envelope to one back-end. Subclasses implement `send` (and maybe `aclose`)."""
 
     kind: ClassVar[str]
     Options: ClassVar[type[ConnectorOptions]]
@@ -100,6 +122,19 @@ class Connector(abc.ABC, Generic[OptionsT]):
         self.options = options
         self.context = context
         self.timeout = timeout
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Connectors written before `send` had its name implement `_deliver`; they keep working
+        # for one release (with a DeprecationWarning), so a plug-in can move at its own pace.
+        if "_deliver" in cls.__dict__ and not _implements_send(cls):
+            warnings.warn(
+                f"{cls.__module__}.{cls.__qualname__} implements _deliver, which is deprecated: "
+                "rename it to send",
+                DeprecationWarning,
+                stacklevel=3,
+            )
+            cls.send = _send_via_deliver  # type: ignore[method-assign]
 
     @classmethod
     def from_config(
@@ -121,7 +156,7 @@ class Connector(abc.ABC, Generic[OptionsT]):
         started = time.perf_counter()
         try:
             async with asyncio.timeout(self.timeout):
-                receipt = await self._deliver(envelope)
+                receipt = await self.send(envelope)
         except TimeoutError as exc:
             error: DeliveryError = RetriableDeliveryError(
                 f"no answer from {self.describe_target()} within {self.timeout:g} s"
@@ -188,15 +223,34 @@ class Connector(abc.ABC, Generic[OptionsT]):
         return await self.deliver(ping_envelope(self.context))
 
     @abc.abstractmethod
+    async def send(self, envelope: Envelope) -> Receipt:
+        """Transport only: hand the envelope over and return a `Receipt`, or raise a
+        `DeliveryError` subclass (`RetriableDeliveryError` or `PermanentDeliveryError`).
+
+        Called by `deliver`, which enforces the timeout (cancelling this coroutine), logs, and
+        turns any other exception into a retriable error. Translate your library's exceptions
+        here, once, with ``raise … from exc``. ``envelope.delivery_id`` is the same on every
+        attempt: hand it to the back-end so that it can recognise a repeated delivery.
+        """
+
     async def _deliver(self, envelope: Envelope) -> Receipt:
-        """Transport only: hand the envelope over, or raise a `DeliveryError` subclass."""
+        """Deprecated name of `send` (one release): calling it still sends."""
+        return await self.send(envelope)
 
     async def aclose(self) -> None:
-        """Release connections and files; called once at shutdown."""
+        """Release connections and files; called once at shutdown. Override if you hold any."""
         await self._close()
 
     async def _close(self) -> None:
-        """Hook for subclasses that hold resources."""
+        """Deprecated hook (override `aclose` instead), still called by the default `aclose`."""
+
+
+async def _send_via_deliver(self: Connector[Any], envelope: Envelope) -> Receipt:
+    return await self._deliver(envelope)
+
+
+def _implements_send(cls: type) -> bool:
+    return any("send" in klass.__dict__ for klass in cls.__mro__ if klass is not Connector)
 
 
 PING_SERVICE = "99000000000000"  # well-formed, and no LeiKa service has this key
@@ -230,12 +284,12 @@ class _InstalledKinds(Mapping[str, type[Connector[Any]]]):
     """
 
     def __init__(self) -> None:
-        self._entry_points = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
+        self.entry_points = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
         self._loaded: dict[str, type[Connector[Any]]] = {}
 
     def __getitem__(self, kind: str) -> type[Connector[Any]]:
         if kind not in self._loaded:
-            entry_point = self._entry_points[kind]
+            entry_point = self.entry_points[kind]
             try:
                 cls = entry_point.load()
             except Exception as exc:
@@ -251,10 +305,10 @@ class _InstalledKinds(Mapping[str, type[Connector[Any]]]):
         return self._loaded[kind]
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._entry_points)
+        return iter(self.entry_points)
 
     def __len__(self) -> int:
-        return len(self._entry_points)
+        return len(self.entry_points)
 
 
 @cache
@@ -273,3 +327,32 @@ def connector_class(kind: str) -> type[Connector[Any]]:
     except KeyError:
         known = ", ".join(available_kinds()) or "none installed"
         raise ConfigError(f"unknown connector kind {kind!r} (known kinds: {known})") from None
+
+
+@dataclass(frozen=True)
+class InstalledConnector:
+    """One installed kind as its package registered it, for ``ozgbridge connectors list``."""
+
+    kind: str
+    target: str  # the entry point's "module:Class"
+    distribution: str | None
+    version: str | None
+
+
+def installed_connectors() -> list[InstalledConnector]:
+    """Every kind registered in ``ozgbridge.connectors``, by kind, without loading any."""
+    registry = _registry()
+    found: Mapping[str, EntryPoint] = getattr(registry, "entry_points", {})
+    listed = []
+    for kind in sorted(registry):
+        entry_point = found.get(kind)
+        dist = entry_point.dist if entry_point is not None else None
+        listed.append(
+            InstalledConnector(
+                kind=kind,
+                target=entry_point.value if entry_point is not None else "",
+                distribution=dist.name if dist is not None else None,
+                version=dist.version if dist is not None else None,
+            )
+        )
+    return listed

@@ -23,6 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
+from ozgbridge.errors import OzgbridgeError
+
 ENVIRONMENT_VARIABLE = "OZGBRIDGE_CONNECTOR_ALLOWED_NETWORKS"
 Network = IPv4Network | IPv6Network
 
@@ -41,7 +43,7 @@ def parse_networks(text: str) -> tuple[Network, ...]:
     return tuple(networks)
 
 
-class EgressRefused(OSError):
+class EgressRefused(OzgbridgeError, OSError):
     """A connection to an address outside the allowed networks; never attempted."""
 
     def __init__(self, host: str, addresses: Sequence[str]) -> None:

@@ -4,14 +4,47 @@
 
     OzgbridgeError
     ├── ConfigError                 fix the configuration; nothing runs until then
+    │   └── AuditKeyError           no usable audit key where one is needed (audit_keys)
+    ├── InvalidValue                one value is wrong (also a ValueError, so pydantic validators
+    │   │                           may raise it and get it reported at the field)
+    │   ├── FieldValueError         … at a part below the field (configfile; list item, key)
+    │   ├── SecretReferenceError    a ${env:…}/${file:…} reference cannot be resolved (secrets)
+    │   ├── UnknownTenantError      a report asks for a tenant that does not exist; 422
+    │   │                           (reporting.build)
+    │   ├── GV100ADError            a line of the municipality directory file is no record
+    │   │                           (regions.gv100ad)
+    │   ├── InvalidStatusAnswer     a back-end's status document does not validate
+    │   │                           (status_document)
+    │   ├── RegionError             a key names no region (regions.consistency)
+    │   └── MalformedForwardedFor   a trusted proxy's X-Forwarded-For is no address list
+    │                               (api.clients)
+    ├── NotFound                    no such thing, or none the caller may see (also a
+    │   │                           LookupError); 404
+    │   ├── UnknownRoute            … a configured route (operations)
+    │   └── DeliveryNotFound        … a delivery (store.delivery_actions)
     ├── RoutingError                nobody (or several) is responsible; answer 422
     ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or --upgrade)
+    ├── ReloadUnavailable           this process cannot read its configuration again (live)
+    ├── PdfError                    the report could not be printed as PDF (reporting.render_pdf)
+    ├── IdempotencyKeyTaken         a concurrent request stored its answer first; replay that one
+    ├── AccessDenied                the API key may not see or do this; 403
+    │   └── ScopeError              … a report for tenants outside the key's scope (api.reports)
+    ├── CallbackRejected            a callback to an intake is not authentic; 401, reason logged
+    ├── IntakeRejected              an intake refuses one incoming submission and tells its
+    │                               sender why (plug-ins subclass it); nothing is stored
+    ├── Problem                     an HTTP problem+json answer a handler chose (api.problems)
+    ├── Denied                      a dashboard page answers with this response instead
+    │                               (ui.ops_common: sign-in redirect, refusal page)
     ├── DataProtectionError         stored content cannot be sealed or opened
     │   ├── DataKeyError            the data key file is missing or malformed, or lacks a key
     │   │   └── UnknownDataKeyError stored content is sealed under a key id the file lacks
     │   ├── SealBrokenError         sealed content does not authenticate (altered, wrong key)
     │   └── ContentPurgedError      the content was deleted by retention; only metadata is left
     ├── ActionRefused               an operator action does not fit the current state; 409
+    ├── EgressRefused               a connection outside the allowed networks, never attempted
+    │                               (also an OSError; egress)
+    ├── BudgetExhausted             memory for request bodies did not free up in time; 503
+    │                               (membudget)
     └── DeliveryError               raised by connectors (and by the store for an envelope whose
         │                           content cannot be opened)
         ├── RetriableDeliveryError  try later (timeouts, connection errors, 5xx, 408, 425, 429)
@@ -19,6 +52,8 @@
 
 Connectors translate their library's exceptions into `DeliveryError` subclasses in one place,
 with ``raise … from exc``, so the worker never has to know about aiohttp, smtplib or asyncssh.
+Plug-ins root their own errors here too (usually under `InvalidValue` or `IntakeRejected`).
+Errors defined elsewhere (their module in parentheses) live next to the code that raises them.
 """
 
 from __future__ import annotations
@@ -73,6 +108,17 @@ class ConfigError(OzgbridgeError):
         super().__init__("\n".join(str(p) for p in problems))
 
 
+class InvalidValue(OzgbridgeError, ValueError):
+    """One value (a field, a reference, a request parameter) is not acceptable.
+
+    Also a `ValueError`: raised inside a pydantic validator it becomes that field's error.
+    """
+
+
+class NotFound(OzgbridgeError, LookupError):
+    """No such thing, or none the caller may see; answered 404 (never telling which)."""
+
+
 class RoutingError(OzgbridgeError):
     """No tenant is responsible for a (service, region), or the answer is ambiguous."""
 
@@ -84,6 +130,22 @@ class RoutingError(OzgbridgeError):
 
 class SchemaOutdatedError(OzgbridgeError):
     """The database schema is not the one this code needs."""
+
+
+class IdempotencyKeyTaken(OzgbridgeError):
+    """Another request stored an answer for this Idempotency-Key first (a concurrent retry)."""
+
+
+class AccessDenied(OzgbridgeError):
+    """The API key's role or tenant does not allow this; answered 403."""
+
+
+class CallbackRejected(OzgbridgeError):
+    """A callback that could not be authenticated; answered 401, the reason only logged."""
+
+
+class IntakeRejected(OzgbridgeError):
+    """An intake cannot take one incoming submission; it answers its sender, stores nothing."""
 
 
 class DataProtectionError(OzgbridgeError):

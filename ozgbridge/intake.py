@@ -1,14 +1,21 @@
 """Intakes: other ways in than the portal API (e.g. a FIT-Connect subscriber), as plug-ins.
 
 An intake receives applications from somewhere else, stores each one with
-`Repository.accept` and routes it exactly like the portal API does. Intakes are found through the
-entry-point group ``ozgbridge.intakes``, like connectors, so the core never imports
-``connectors/``. Each intake class reads its own configuration file from the deployment
-directory; `check_configs` reports its problems together with the tenants' (``config validate``),
-and worker processes run every configured intake as a task next to the delivery worker.
+`Repository.accept` and routes it exactly like the portal API does. State of its own (what it
+answered, what it still follows up) it keeps through `Repository.plugin_state` — records, audit
+events and status reports in one transaction — never with SQL of its own.
 
-An intake may also accept authenticated callbacks (``POST /v1/<kind>/callbacks``): it checks
-them itself and raises `CallbackRejected` for anything it cannot authenticate.
+Intakes are found through the entry-point group ``ozgbridge.intakes``, like connectors, so the
+core never imports ``connectors/``. Each intake class reads its own configuration file from the
+deployment directory; `check_configs` reports its problems together with the tenants' (``config
+validate``), and worker processes run every configured intake as a task next to the delivery
+worker.
+
+An intake may also accept authenticated callbacks (``POST /v1/intakes/<kind>/callbacks``): it
+declares how they are authenticated (`CallbackSpec`, for the OpenAPI document), checks each one
+itself and raises `CallbackRejected` for anything it cannot authenticate. The core knows no
+intake by name: routes, documentation and older paths (`CallbackSpec.aliases`) all come from the
+installed intake classes.
 """
 
 from __future__ import annotations
@@ -26,8 +33,21 @@ from typing import TYPE_CHECKING, ClassVar
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
 
-from ozgbridge.errors import ConfigError, ConfigProblem, RoutingError
+from ozgbridge.audit import AuditEvent
+from ozgbridge.errors import (
+    CallbackRejected,
+    ConfigError,
+    ConfigProblem,
+    IntakeRejected,
+    RoutingError,
+)
 from ozgbridge.secrets import SecretResolver
+from ozgbridge.store.plugin_state import (
+    DeliveredByPlugin,
+    PluginRecord,
+    PluginState,
+    PluginTransaction,
+)
 
 if TYPE_CHECKING:  # the tenants module imports this one to check intake configuration
     from ozgbridge.routing import Router
@@ -35,12 +55,43 @@ if TYPE_CHECKING:  # the tenants module imports this one to check intake configu
     from ozgbridge.store.repository import Repository
     from ozgbridge.tenants import Deployment
 
+__all__ = [
+    "ENTRY_POINT_GROUP",
+    "AuditEvent",
+    "CallbackRejected",
+    "CallbackSpec",
+    "DeliveredByPlugin",
+    "Intake",
+    "IntakeContext",
+    "IntakeRejected",
+    "PluginRecord",
+    "PluginState",
+    "PluginTransaction",
+    "check_configs",
+    "configured_intakes",
+    "intake_classes",
+    "start",
+    "stop",
+]
+
 ENTRY_POINT_GROUP = "ozgbridge.intakes"
 logger = structlog.get_logger("ozgbridge.intake")
 
 
-class CallbackRejected(Exception):
-    """A callback that could not be authenticated; answered 401, the reason only logged."""
+@dataclass(frozen=True)
+class CallbackSpec:
+    """How an intake's callbacks are authenticated: shown in the OpenAPI document.
+
+    ``auth_header`` carries the credential (an HMAC, a token); ``headers`` are every header a
+    callback must carry, with a description each. ``aliases`` are further paths that reach this
+    intake's callbacks, such as one configured at a sender before ``/v1/intakes/<kind>/callbacks``
+    existed; each must be ``/v1/<name>/callbacks``.
+    """
+
+    summary: str
+    auth_header: str
+    headers: Mapping[str, str]
+    aliases: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -58,6 +109,8 @@ class Intake(abc.ABC):
     """One configured intake. Subclasses implement `load`, `check` and `run`."""
 
     kind: ClassVar[str]
+    # None: this intake takes no callbacks (its path answers 404).
+    callbacks: ClassVar[CallbackSpec | None] = None
 
     @classmethod
     @abc.abstractmethod

@@ -16,8 +16,10 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from ozgbridge.errors import OzgbridgeError
 
-class BudgetExhausted(Exception):
+
+class BudgetExhausted(OzgbridgeError):
     """The bytes did not become free within the time the caller was willing to wait."""
 
 

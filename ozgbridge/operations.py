@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ozgbridge import metrics
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
 from ozgbridge.domain import DeliveryState, RouteState, utcnow
-from ozgbridge.errors import ConfigError, DeliveryError
+from ozgbridge.errors import ConfigError, DeliveryError, NotFound
 from ozgbridge.ops.admission import RouteKey
 from ozgbridge.settings import Settings
 from ozgbridge.store.delivery_actions import BulkResult, DeliveryActions
@@ -29,7 +29,7 @@ from ozgbridge.tenant_models import Deployment, RouteConfig
 log = structlog.get_logger("ozgbridge.operations")
 
 
-class UnknownRoute(LookupError):
+class UnknownRoute(NotFound):
     """No such configured route (or none the caller may see)."""
 
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ozgbridge.errors import InvalidValue
+
 Loc = tuple[str | int, ...]
 
 # One alternation so escapes, references and broken references are found left to right.
@@ -76,7 +78,7 @@ _NOT_SECRET_SUFFIXES = frozenset(
 INLINE_SECRET_MESSAGE = "write secrets as ${env:NAME} or ${file:PATH}, never inline"  # noqa: S105
 
 
-class SecretReferenceError(ValueError):
+class SecretReferenceError(InvalidValue):
     """A reference that is malformed or cannot be resolved; the message never holds a secret."""
 
 

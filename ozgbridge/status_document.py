@@ -14,6 +14,7 @@ from pydantic import AfterValidator, Field, ValidationError, WithJsonSchema, mod
 from pydantic_core import PydanticCustomError
 
 from ozgbridge.domain import AGS, ARS, CamelModel, RegionRef
+from ozgbridge.errors import InvalidValue
 from ozgbridge.status_rules import (
     MAX_FILE_REFERENCE_CHARS,
     MAX_NOTE_CHARS,
@@ -111,7 +112,7 @@ class StatusIn(CamelModel):
         )
 
 
-class InvalidStatusAnswer(ValueError):
+class InvalidStatusAnswer(InvalidValue):
     """An answer's status document does not validate; ``fields`` names where (never values)."""
 
     def __init__(self, fields: list[str]) -> None:

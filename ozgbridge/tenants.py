@@ -29,6 +29,7 @@ from ozgbridge.configfile import Loc, YamlDocument, read_yaml
 from ozgbridge.domain import utcnow
 from ozgbridge.egress import ENVIRONMENT_VARIABLE, EgressPolicy
 from ozgbridge.errors import ConfigError, ConfigProblem
+from ozgbridge.event_transport import event_transport_class
 from ozgbridge.regions import Directory, default_directory
 from ozgbridge.secrets import SecretResolver, resolve_options
 from ozgbridge.tenant_facts import DeliveryLimits
@@ -433,9 +434,9 @@ class _Loader:
     def _check_events(
         self, document: YamlDocument, index: int, events: dict[str, Any], skip: set[Loc]
     ) -> None:
-        """Portal events go out through the ``http`` connector: its options' rules apply."""
+        """Portal events go out through the portal events transport: its options' rules apply."""
         try:
-            options_model = connector.connector_class("http").Options
+            options_model = event_transport_class().Options
         except Exception:  # reported with the routes; nothing more to say here
             return
         transport = {k: v for k, v in events.items() if k not in ("retry_schedule", "timeout")}

@@ -1,4 +1,4 @@
-"""Builders for stored test data (store-level; envelopes for connectors live in tests/contract)."""
+"""Builders for stored test data (store level; connector envelopes: ozgbridge.testing)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,11 @@ from typing import Any
 import httpx
 import structlog
 
-from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
+from ozgbridge.connector import (
+    PermanentDeliveryError,
+    RetriableDeliveryError,
+    classify_http_status,
+)
 
 logger = structlog.get_logger("ozgbridge.connectors.fitconnect")
 
@@ -27,22 +31,16 @@ class ResponseTooLarge(PermanentDeliveryError):
     """An answer larger than the caller allows (read in chunks, never past the cap)."""
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    if value is not None and value.strip().isdigit():
-        return float(value.strip())
-    return None
-
-
 def classify(response: httpx.Response, what: str) -> None:
-    """Raise what a non-2xx answer means for the caller; return for 2xx."""
-    status = response.status_code
-    if 200 <= status < 300:
-        return
-    detail = f"HTTP {status} from FIT-Connect ({what})"
-    if status in (408, 425, 429) or status >= 500:
-        retry_after = parse_retry_after(response.headers.get("retry-after"))
-        raise RetriableDeliveryError(detail, status_code=status, retry_after=retry_after)
-    raise PermanentDeliveryError(detail, status_code=status)
+    """Raise what a non-2xx answer means for the caller (the rule every HTTP connector shares,
+    `classify_http_status`); return for 2xx."""
+    error = classify_http_status(
+        response.status_code,
+        target=f"FIT-Connect ({what})",
+        retry_after=response.headers.get("retry-after"),
+    )
+    if error is not None:
+        raise error
 
 
 def json_of(response: httpx.Response, what: str) -> Any:

@@ -101,7 +101,7 @@ class FitConnectConnector(Connector[FitConnectOptions]):
                 cache_seconds=options.routing_cache_seconds,
             )
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         if envelope.data.schema_uri is None:
             raise PermanentDeliveryError("form data names no schema; FIT-Connect requires one")
         check_limits(envelope.attachments)
@@ -251,7 +251,7 @@ class FitConnectConnector(Connector[FitConnectOptions]):
         assert self._router is not None  # the options insist on one of the two
         return await self._router.destination_id(envelope.service.leika_key, envelope.region.ars)
 
-    async def _close(self) -> None:
+    async def aclose(self) -> None:
         await self._client.aclose()
 
 

@@ -29,6 +29,7 @@ from joserfc.jwe import JWERegistry
 from joserfc.jwk import KeySet, RSAKey
 
 from connectors.fitconnect import limits
+from ozgbridge.errors import InvalidValue
 
 JWE_ALG = "RSA-OAEP-256"
 JWE_ENC = "A256GCM"
@@ -50,11 +51,11 @@ def _decryption_registry() -> JWERegistry:
     return registry
 
 
-class KeyRejected(ValueError):
+class KeyRejected(InvalidValue):
     """A key that FIT-Connect's rules do not allow (size, algorithm, use, certificate chain)."""
 
 
-class CryptoFailure(ValueError):
+class CryptoFailure(InvalidValue):
     """A token that cannot be decrypted or verified; the message names no content."""
 
 

@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from connectors.fitconnect import metadata
+from ozgbridge.errors import InvalidValue
 
 REGION_URN_PREFIX = "urn:de:bund:destatis:bevoelkerungsstatistik:schluessel:rs:"
 DATA_MIME_TYPES = ("application/json", "application/xml")
 
 
-class DestinationRefused(ValueError):
+class DestinationRefused(InvalidValue):
     """The destination cannot take this submission (inactive, other service, schema, version)."""
 
 

@@ -4,7 +4,8 @@ Each round it (1) receives new submissions for every destination in ``fitconnect
 `receive`), and (2) reads the event logs of submissions sent by ``fitconnect`` routes (see
 `tracking`). Rounds run every ``poll_interval`` seconds, and at once when a callback arrives.
 
-Callbacks (``POST /v1/fitconnect/callbacks``) are authenticated as FIT-Connect specifies:
+Callbacks (``POST /v1/intakes/fitconnect/callbacks``; ``/v1/fitconnect/callbacks``, the path of
+earlier versions, stays an alias) are authenticated as FIT-Connect specifies:
 ``callback-authentication`` is the hex HMAC-SHA512 of ``"{callback-timestamp}.{raw body}"`` with
 the callback secret; the timestamp may be at most five minutes old. Any configured secret (the
 file's, a destination's, a sender route's) is accepted.
@@ -40,7 +41,7 @@ from connectors.fitconnect.options import FitConnectOptions
 from connectors.fitconnect.receive import receive
 from connectors.fitconnect.tracking import RouteKey, Sender, check_open, discover
 from ozgbridge.errors import ConfigError, ConfigProblem, DeliveryError, RetriableDeliveryError
-from ozgbridge.intake import CallbackRejected, Intake, IntakeContext
+from ozgbridge.intake import CallbackRejected, CallbackSpec, Intake, IntakeContext
 from ozgbridge.secrets import SecretResolver
 from ozgbridge.tenants import Deployment
 
@@ -79,6 +80,17 @@ def verify_callback(
 
 class FitConnectIntake(Intake):
     kind = "fitconnect"
+    callbacks = CallbackSpec(
+        summary="FIT-Connect callback: news for a destination or a case; wakes the poller",
+        auth_header="callback-authentication",
+        headers={
+            "callback-authentication": (
+                'hex HMAC-SHA512 of "{callback-timestamp}.{raw body}" with the callback secret'
+            ),
+            "callback-timestamp": "Unix seconds; at most five minutes old",
+        },
+        aliases=("/v1/fitconnect/callbacks",),
+    )
 
     def __init__(
         self,

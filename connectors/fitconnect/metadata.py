@@ -26,6 +26,8 @@ from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
 
+from ozgbridge.errors import InvalidValue
+
 LEIKA_URN_PREFIX = "urn:de:fim:leika:leistung:"
 SCHEMA_URI_PREFIX = "https://schema.fitko.de/fit-connect/metadata/"
 SHIPPED_VERSIONS = ("1.0.0", "2.1.0")
@@ -38,11 +40,11 @@ _MIME_TYPE = re.compile(r"^[-\w.]+/[-\w.+]+$")
 FALLBACK_MIME_TYPE = "application/octet-stream"
 
 
-class MetadataInvalid(ValueError):
+class MetadataInvalid(InvalidValue):
     """Metadata that does not follow the schema; the message names the failing path only."""
 
 
-class UnsupportedVersion(ValueError):
+class UnsupportedVersion(InvalidValue):
     """A metadata version (or ``$schema``) that no shipped schema describes."""
 
 

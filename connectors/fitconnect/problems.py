@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ozgbridge.errors import IntakeRejected
+
 PROBLEM_PREFIX = "https://schema.fitko.de/fit-connect/events/problems/"
 
 SUBMISSION = "submission"
@@ -77,7 +79,7 @@ CATALOGUE = {
 }
 
 
-class Rejection(Exception):
+class Rejection(IntakeRejected):
     """The submission cannot be processed: one catalogue problem, the part it names, and a
     ``detail`` that names ids and places only (it goes to the sender, logs and the audit log)."""
 

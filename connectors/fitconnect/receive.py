@@ -25,15 +25,15 @@ from connectors.fitconnect.checks import Subscription, check
 from connectors.fitconnect.client import json_of
 from connectors.fitconnect.events import ACCEPT, EVENT_PREFIX, REJECT, SET_SCHEMA
 from connectors.fitconnect.problems import Rejection
-from ozgbridge import audit
-from ozgbridge.domain import utcnow
+from ozgbridge.audit import AuditEvent
 from ozgbridge.errors import RoutingError
 from ozgbridge.intake import IntakeContext, count_unmet_demand
 from ozgbridge.store.records import IdempotencyRecord, NewApplication
 from ozgbridge.store.repository import IdempotencyKeyTaken
-from ozgbridge.store.tables import fitconnect_submissions
 
 logger = structlog.get_logger("ozgbridge.connectors.fitconnect.intake")
+
+PLUGIN = "fitconnect"  # the name of this plug-in's records in the store
 
 
 async def receive(
@@ -200,45 +200,39 @@ async def _remember(
     state: str,
     rejection: Rejection | None = None,
 ) -> None:
-    """The answer given, as a row and an audit event (one transaction)."""
-    now = utcnow()
-    table = fitconnect_submissions
-    async with context.repository.engine.begin() as conn:
-        updated = await conn.execute(
-            table.update()
-            .where(table.c.submission_id == submission_id)
-            .values(state=state, updated_at=now)
-        )
-        if updated.rowcount == 0:
-            await conn.execute(
-                table.insert().values(
-                    submission_id=submission_id,
-                    direction="in",
-                    application_id=application_id,
-                    destination_id=sub.destination_id,
-                    case_id=case_id,
-                    state=state,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
-        details: dict[str, Any] = {
-            "submission_id": submission_id,
-            "case_id": case_id,
-            "destination_id": sub.destination_id,
+    """The answer given, as a plug-in record and an audit event (one transaction)."""
+    details: dict[str, Any] = {
+        "submission_id": submission_id,
+        "case_id": case_id,
+        "destination_id": sub.destination_id,
+    }
+    if rejection is not None:
+        details |= {
+            "problem": rejection.problem.name,
+            "instance": rejection.instance,
+            "reason": rejection.detail,
         }
-        if rejection is not None:
-            details |= {
-                "problem": rejection.problem.name,
-                "instance": rejection.instance,
-                "reason": rejection.detail,
-            }
-        await audit.append(
-            conn,
-            audit.AuditEvent(
+    async with context.repository.plugin_state(PLUGIN).transaction() as tx:
+        await tx.put(
+            received_key(submission_id),
+            state=state,
+            data={
+                "submission_id": submission_id,
+                "case_id": case_id,
+                "destination_id": sub.destination_id,
+            },
+            application_id=application_id,
+        )
+        await tx.audit(
+            AuditEvent(
                 actor=sub.actor,
                 action=f"fitconnect.submission_{state}",
                 application_id=application_id,
                 details=details,
-            ),
+            )
         )
+
+
+def received_key(submission_id: str) -> str:
+    """The plug-in record of a received submission (sent ones: `tracking.sent_key`)."""
+    return f"in:{submission_id}"

@@ -29,12 +29,12 @@ from joserfc.jwk import KeySet
 
 from connectors.fitconnect import crypto, metadata
 from connectors.fitconnect.client import FitConnectClient, json_of
-from ozgbridge.errors import PermanentDeliveryError
+from ozgbridge.errors import InvalidValue, PermanentDeliveryError
 
 _JWKS_CACHE_SECONDS = 3600.0
 
 
-class SignatureRefused(ValueError):
+class SignatureRefused(InvalidValue):
     """A destinationSignature that does not vouch for this destination, service and host."""
 
 

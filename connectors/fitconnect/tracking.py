@@ -1,10 +1,11 @@
 """Status of sent submissions: read each open case's event log until the destination decides.
 
-Delivered ``fitconnect`` deliveries are picked up from the deliveries table (their remote
-reference names submission and case) into ``fitconnect_submissions``; each round reads the new
+Delivered ``fitconnect`` deliveries are picked up (their remote reference names submission and
+case) as plug-in records ``out:<submission id>`` in state ``submitted``; each round reads the new
 events of every open case, verifies them, and turns ``accept-submission`` /
 ``reject-submission`` into a status history entry. Tokens that do not verify are refused —
-logged and audited once each — and never change a status.
+logged and audited once each — and never change a status. All of it goes through the store's
+plug-in records (`Repository.plugin_state`): no SQL here.
 """
 
 from __future__ import annotations
@@ -13,20 +14,20 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, exists, select
 
 from connectors.fitconnect.client import FitConnectClient
 from connectors.fitconnect.connector import parse_remote_reference
 from connectors.fitconnect.events import ACCEPT, EventVerifier, problems_of
-from ozgbridge import audit, status
-from ozgbridge.domain import DeliveryState, utcnow
+from connectors.fitconnect.receive import PLUGIN
+from ozgbridge.audit import AuditEvent
 from ozgbridge.errors import DeliveryError
+from ozgbridge.store.plugin_state import PluginRecord
 from ozgbridge.store.repository import Repository
-from ozgbridge.store.tables import deliveries, fitconnect_submissions
 
 logger = structlog.get_logger("ozgbridge.connectors.fitconnect.status")
 
 OPEN = "submitted"
+UNTRACKABLE = "untrackable"  # a delivery whose remote reference names no submission
 RouteKey = tuple[str, str]
 
 
@@ -36,129 +37,136 @@ class Sender:
     verifier: EventVerifier
 
 
+def sent_key(submission_id: str) -> str:
+    return f"out:{submission_id}"
+
+
 async def discover(repository: Repository) -> int:
     """Start tracking every delivered fitconnect delivery not tracked yet; returns how many."""
-    table = fitconnect_submissions
-    now = utcnow()
-    tracked = exists().where(
-        and_(table.c.application_id == deliveries.c.application_id, table.c.direction == "out")
-    )
-    async with repository.engine.begin() as conn:
-        rows = (
-            await conn.execute(
-                select(deliveries.c.application_id, deliveries.c.remote_reference).where(
-                    deliveries.c.connector == "fitconnect",
-                    deliveries.c.state == DeliveryState.DELIVERED,
-                    ~tracked,
-                )
+    state = repository.plugin_state(PLUGIN)
+    added = 0
+    for delivered in await state.untracked_deliveries():
+        parsed = parse_remote_reference(delivered.remote_reference or "")
+        if parsed is None:
+            # Noted once, so it is not listed again (and cannot crowd out the others).
+            await state.put(
+                f"delivery:{delivered.delivery_id}",
+                state=UNTRACKABLE,
+                application_id=delivered.application_id,
+                delivery_id=delivered.delivery_id,
+                only_if_new=True,
             )
-        ).all()
-        added = 0
-        for row in rows:
-            parsed = parse_remote_reference(row.remote_reference or "")
-            if parsed is None:
-                continue
-            submission_id, case_id, destination_id = parsed
-            await conn.execute(
-                table.insert().values(
-                    submission_id=submission_id,
-                    direction="out",
-                    application_id=row.application_id,
-                    destination_id=destination_id,
-                    case_id=case_id,
-                    state=OPEN,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+            logger.warning("fitconnect.untrackable_delivery", delivery_id=delivered.delivery_id)
+            continue
+        submission_id, case_id, destination_id = parsed
+        key = sent_key(submission_id)
+        if await state.put(
+            key,
+            state=OPEN,
+            data={
+                "submission_id": submission_id,
+                "case_id": case_id,
+                "destination_id": destination_id,
+                "events_seen": 0,
+            },
+            application_id=delivered.application_id,
+            delivery_id=delivered.delivery_id,
+            only_if_new=True,
+        ):
             added += 1
+            continue
+        known = await state.get(key)
+        if known is not None and known.delivery_id is None:
+            # Tracked from before records named their delivery: name it now, change nothing else.
+            await state.put(
+                key,
+                state=known.state,
+                data=known.data,
+                application_id=known.application_id,
+                delivery_id=delivered.delivery_id,
+            )
     return added
 
 
 async def check_open(repository: Repository, senders: dict[RouteKey, Sender]) -> None:
     """Read the new events of every open case and record what the destination decided."""
-    table = fitconnect_submissions
-    async with repository.engine.connect() as conn:
-        rows = (
-            await conn.execute(
-                select(table, deliveries.c.tenant_id, deliveries.c.route_id)
-                .join(deliveries, deliveries.c.application_id == table.c.application_id)
-                .where(
-                    table.c.direction == "out",
-                    table.c.state == OPEN,
-                    deliveries.c.connector == "fitconnect",
-                )
-            )
-        ).all()
-    for row in rows:
-        sender = senders.get((row.tenant_id, row.route_id))
+    for record in await repository.plugin_state(PLUGIN).find(state=OPEN):
+        if record.tenant_id is None or record.route_id is None:
+            continue  # the delivery is gone (its application was deleted)
+        sender = senders.get((record.tenant_id, record.route_id))
         if sender is None:  # the route was reconfigured away from FIT-Connect
             continue
         try:
-            await _check_case(repository, sender, row)
+            await _check_case(repository, sender, record)
         except DeliveryError as exc:
-            logger.warning("fitconnect.events_unavailable", case_id=row.case_id, error=exc.detail)
+            logger.warning(
+                "fitconnect.events_unavailable", case_id=record.data["case_id"], error=exc.detail
+            )
 
 
-async def _check_case(repository: Repository, sender: Sender, row: Any) -> None:
+async def _check_case(repository: Repository, sender: Sender, record: PluginRecord) -> None:
+    case_id = record.data["case_id"]
+    submission_id = record.data["submission_id"]
+    destination_id = record.data["destination_id"]
+    assert record.application_id is not None  # sent submissions are always about one
     log, length = await sender.verifier.read(
-        case_id=row.case_id,
-        submission_id=row.submission_id,
-        destination_id=row.destination_id,
-        start=row.events_seen,
+        case_id=case_id,
+        submission_id=submission_id,
+        destination_id=destination_id,
+        start=int(record.data.get("events_seen", 0)),
     )
     outcome = log.outcome()
-    table = fitconnect_submissions
-    async with repository.engine.begin() as conn:
+    async with repository.plugin_state(PLUGIN).transaction() as tx:
         for refused in log.refused:
             logger.warning(
                 "fitconnect.event_refused",
-                case_id=row.case_id,
-                submission_id=row.submission_id,
+                case_id=case_id,
+                submission_id=submission_id,
                 index=refused.index,
                 reason=refused.reason,
             )
-            await audit.append(
-                conn,
-                audit.AuditEvent(
+            await tx.audit(
+                AuditEvent(
                     actor="system:fitconnect",
                     action="fitconnect.event_refused",
-                    application_id=row.application_id,
+                    application_id=record.application_id,
                     details={
-                        "case_id": row.case_id,
-                        "submission_id": row.submission_id,
+                        "case_id": case_id,
+                        "submission_id": submission_id,
                         "index": refused.index,
                         "reason": refused.reason,
                     },
-                ),
+                )
             )
-        values: dict[str, Any] = {"events_seen": length, "updated_at": utcnow()}
+        new_state = record.state
         if outcome is not None:
             accepted = outcome.name == ACCEPT
             detail: dict[str, Any] = {
                 "event": outcome.name,
                 "eventId": outcome.jti,
-                "submissionId": row.submission_id,
-                "caseId": row.case_id,
+                "submissionId": submission_id,
+                "caseId": case_id,
             }
             if not accepted:
                 detail["problems"] = problems_of(outcome)
-            await status.record(
-                conn,
-                application_id=row.application_id,
-                source=f"fitconnect:{row.destination_id}",
+            await tx.record_status(
+                application_id=record.application_id,
+                source=f"fitconnect:{destination_id}",
                 status="accepted" if accepted else "rejected",
                 detail=detail,
-                sealer=repository.sealer,
             )
-            values["state"] = "accepted" if accepted else "rejected"
-        await conn.execute(
-            table.update().where(table.c.submission_id == row.submission_id).values(**values)
+            new_state = "accepted" if accepted else "rejected"
+        await tx.put(
+            record.key,
+            state=new_state,
+            data={**record.data, "events_seen": length},
+            application_id=record.application_id,
+            delivery_id=record.delivery_id,
         )
     if outcome is not None:
         logger.info(
             "fitconnect.case_decided",
-            application_id=row.application_id,
-            case_id=row.case_id,
+            application_id=record.application_id,
+            case_id=case_id,
             decision=outcome.name,
         )

@@ -1,14 +1,11 @@
-"""The ``http`` connector: request building, what an answer means, and the Retry-After rules."""
+"""The ``http`` connector: request building and what an answer means (`classify_http_status`)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
-import re
 import ssl
 import time
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from importlib.metadata import PackageNotFoundError, version
 
 import structlog
@@ -25,13 +22,17 @@ from connectors.http.encoding import encode_body
 from connectors.http.options import HttpOptions
 from connectors.http.proxy import proxy_for
 from connectors.http.transport import Session, Wire
-from ozgbridge.connector import Connector, ConnectorContext, ConnectorOptions, Receipt
-from ozgbridge.domain import Envelope
-from ozgbridge.errors import (
+from ozgbridge.connector import (
     ConfigError,
+    Connector,
+    ConnectorContext,
+    ConnectorOptions,
     DeliveryError,
+    Envelope,
     PermanentDeliveryError,
-    RetriableDeliveryError,
+    Receipt,
+    classify_http_status,
+    parse_retry_after,
 )
 from ozgbridge.status_document import InvalidStatusAnswer
 from ozgbridge.status_rules import StatusReport
@@ -44,22 +45,6 @@ try:
     USER_AGENT = f"ozgbridge/{version('ozgbridge')}"
 except PackageNotFoundError:  # a source tree that was never installed
     USER_AGENT = "ozgbridge/0"
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait per ``Retry-After`` (delay-seconds or HTTP-date); None if unusable."""
-    if value is None:
-        return None
-    text = value.strip()
-    if re.fullmatch(r"[0-9]{1,10}", text):
-        return float(int(text))
-    try:
-        when = parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # HTTP-dates are GMT by definition
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 class HttpConnector(Connector[HttpOptions]):
@@ -115,7 +100,7 @@ class HttpConnector(Connector[HttpOptions]):
                 f"({type(exc).__name__})"
             ) from exc
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         if "." in envelope.delivery_id:
             raise PermanentDeliveryError("delivery id contains '.', unusable as webhook-id")
         # Encoding and signing touch every byte of possibly large attachments: off the loop.
@@ -153,20 +138,18 @@ class HttpConnector(Connector[HttpOptions]):
         status and the target only: answers can echo the application's personal data (their
         first kilobyte is kept apart, as the error's ``response_excerpt``).
         """
-        status = response.status_code
-        if 200 <= status < 300:
-            return Receipt(
-                status_code=status,
-                remote_reference=remote_reference(response),
-                status_report=self._status_report(response),
-            )
-        detail = f"HTTP {status} from {self.describe_target()}"
-        if status in (408, 425, 429) or 500 <= status < 600:
-            retry_after = None
-            if status in (429, 503):
-                retry_after = parse_retry_after(response.headers.get("retry-after"))
-            raise RetriableDeliveryError(detail, status_code=status, retry_after=retry_after)
-        raise PermanentDeliveryError(detail, status_code=status)
+        error = classify_http_status(
+            response.status_code,
+            target=self.describe_target(),
+            retry_after=response.headers.get("retry-after"),
+        )
+        if error is not None:
+            raise error
+        return Receipt(
+            status_code=response.status_code,
+            remote_reference=remote_reference(response),
+            status_report=self._status_report(response),
+        )
 
     def _status_report(self, response: HttpAnswer) -> StatusReport | None:
         """A status in the 2xx answer (its first report); a broken one is logged and dropped —
@@ -210,7 +193,7 @@ class HttpConnector(Connector[HttpOptions]):
                 )
             return self._session
 
-    async def _close(self) -> None:
+    async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -57,7 +57,7 @@ class SftpConnector(Connector[SftpOptions]):
         assert isinstance(options, SftpOptions)
         return [(("host",), options.host)]
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         name = layout.folder_name(envelope)
         files = layout.folder_files(envelope)
         step = _Step()
@@ -273,7 +273,7 @@ class SftpConnector(Connector[SftpOptions]):
             self._session = None
         connection.abort()
 
-    async def _close(self) -> None:
+    async def aclose(self) -> None:
         async with self._session_lock:
             if self._session is not None:
                 connection, client = self._session

@@ -64,7 +64,7 @@ class SmtpConnector(Connector[SmtpOptions]):
                 f"({type(exc).__name__})"
             ) from exc
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         message_id = message.message_id(envelope, self.options.sender)
         # Encoding and encrypting touch every byte of possibly large attachments: off the loop.
         raw = await asyncio.to_thread(self.compose, envelope, message_id, datetime.now(UTC))
@@ -172,7 +172,7 @@ class SmtpConnector(Connector[SmtpOptions]):
                 exc, target=self.describe_target(), timeout=self.timeout
             ) from exc
 
-    async def _close(self) -> None:
+    async def aclose(self) -> None:
         if self._quitting:
             await asyncio.wait(self._quitting, timeout=self.timeout)
 

@@ -20,9 +20,9 @@ from ozgbridge import audit, metrics
 from ozgbridge.api import (
     admin,
     applications,
+    callbacks,
     clients,
     event_routes,
-    fitconnect,
     health,
     openapi,
     status_routes,
@@ -54,7 +54,7 @@ from ozgbridge.api.state import (
     STATUS_DESK,
 )
 from ozgbridge.ids import new_id
-from ozgbridge.intake import Intake
+from ozgbridge.intake import Intake, intake_classes
 from ozgbridge.live import LiveConfig
 from ozgbridge.membudget import ByteBudget
 from ozgbridge.metrics_db import DatabaseGauges
@@ -184,7 +184,7 @@ def create_app(
     app.router.add_get("/healthz", health.healthz)
     app.router.add_get("/readyz", health.readyz)
     app.router.add_get("/v1/openapi.json", openapi.serve)
-    app.router.add_post("/v1/fitconnect/callbacks", fitconnect.callback)
+    callbacks.setup_callback_routes(app, intake_classes())
     setup_report_routes(app)
     setup_delivery_routes(app)
     setup_route_ops(app)

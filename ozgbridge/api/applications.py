@@ -213,6 +213,11 @@ async def get_application(request: web.Request) -> web.StreamResponse:
     engine = app[REPOSITORY].engine
     entries = await status.history(engine, view.id, app[REPOSITORY].sealer)
     moves = await status.forwarded_from(engine, view.id)
+    # Read again: the reads are separate, and a status committed after the first one would show
+    # in the history but not yet in processingStatus. Now the view is at least as new.
+    view = await app[REPOSITORY].get_application(application_id) or view
+    if not _may_see(key, view):  # forwarded away in between
+        raise Problem(404, "no such application visible to this API key")
     return web.Response(
         text=_application_out(view, entries, moves).model_dump_json(by_alias=True),
         content_type="application/json",

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ozgbridge.api.problems import Problem
 from ozgbridge.api.state import SETTINGS
+from ozgbridge.errors import InvalidValue
 
 FORWARDED_FOR = "X-Forwarded-For"
 CLIENT_KEY = web.RequestKey("client_address", str)
@@ -27,7 +28,7 @@ Network = IPv4Network | IPv6Network
 Address = IPv4Address | IPv6Address
 
 
-class MalformedForwardedFor(ValueError):
+class MalformedForwardedFor(InvalidValue):
     """A trusted proxy sent an ``X-Forwarded-For`` that is not a list of addresses."""
 
 

@@ -17,6 +17,7 @@ from pydantic.json_schema import models_json_schema
 
 from ozgbridge.api import openapi_ops, openapi_status
 from ozgbridge.api.admin import ReloadOut
+from ozgbridge.api.openapi_callbacks import callback_paths, callback_schemes
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
 from ozgbridge.api.schemas import (
     AcceptedOut,
@@ -172,7 +173,7 @@ def build_document() -> dict[str, Any]:
             "/v1/applications/{id}": {"get": status},
             **openapi_status.paths(ref, problems, request_id),
             "/v1/reports/ozg": {"get": report},
-            "/v1/fitconnect/callbacks": {"post": _fitconnect_callback(problem)},
+            **callback_paths(_problems(problem, 401, 404, 413)),
             **openapi_ops.paths(ref, problem, request_id),
             "/v1/admin/reload": {"post": _admin_reload(ref(ReloadOut), problem, request_id)},
             "/healthz": {
@@ -214,12 +215,7 @@ def build_document() -> dict[str, Any]:
                     "scheme": "bearer",
                     "description": "an API key token from keys.yaml (stored there as SHA-256)",
                 },
-                "fitconnectCallback": {
-                    "type": "apiKey",
-                    "in": "header",
-                    "name": "callback-authentication",
-                    "description": "FIT-Connect callback HMAC (see the operation)",
-                },
+                **callback_schemes(),
             },
         },
         "security": [{"bearerAuth": []}],
@@ -301,35 +297,6 @@ def _document_bytes() -> bytes:
 
 async def serve(request: web.Request) -> web.StreamResponse:
     return web.Response(body=_document_bytes(), content_type="application/json")
-
-
-def _fitconnect_callback(problem: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "operationId": "fitconnectCallback",
-        "summary": "FIT-Connect callback: news for a destination or a case; wakes the poller",
-        "security": [{"fitconnectCallback": []}],  # its HMAC, not a bearer token
-        "parameters": [
-            {
-                "name": name,
-                "in": "header",
-                "required": True,
-                "description": description,
-                "schema": {"type": "string"},
-            }
-            for name, description in (
-                (
-                    "callback-authentication",
-                    'hex HMAC-SHA512 of "{callback-timestamp}.{raw body}" with the callback secret',
-                ),
-                ("callback-timestamp", "Unix seconds; at most five minutes old"),
-            )
-        ],
-        "requestBody": {"required": True, "content": _json({"type": "object"})},
-        "responses": {
-            "202": {"description": "Authentic; the intake looks for news now"},
-            **_problems(problem, 401, 404, 413),
-        },
-    }
 
 
 def _admin_reload(

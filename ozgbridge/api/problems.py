@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
 from ozgbridge.api.schemas import FieldError, ProblemOut
+from ozgbridge.errors import OzgbridgeError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 # Problem types for failures a client can act on; plain HTTP failures use "about:blank".
@@ -39,7 +40,7 @@ log = structlog.get_logger("ozgbridge.api")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class Problem(Exception):
+class Problem(OzgbridgeError):
     """An error answer a handler chooses deliberately."""
 
     def __init__(

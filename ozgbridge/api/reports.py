@@ -16,6 +16,7 @@ from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import TYPE_VALIDATION, Problem
 from ozgbridge.api.schemas import FieldError
 from ozgbridge.api.state import REPOSITORY, current_deployment
+from ozgbridge.errors import AccessDenied
 from ozgbridge.reporting import Period, Report, build_report, parse_period
 from ozgbridge.reporting.build import UnknownTenantError
 from ozgbridge.reporting.model import DEFAULT_VIEW, VIEWS
@@ -31,7 +32,7 @@ FORMATS = {
 REPORT_ROLES = (Role.COORDINATOR, Role.OPERATOR, Role.TENANT)
 
 
-class ScopeError(Exception):
+class ScopeError(AccessDenied):
     """The key may not see (some of) the tenants asked for."""
 
 

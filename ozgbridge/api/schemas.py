@@ -313,8 +313,8 @@ class StatusEntryOut(CamelModel):
     id: str | None = None
     at: datetime
     source: str = Field(
-        description="who reported it: key:<api key id>, backend:<tenant>/<route>, "
-        "fitconnect:<destination id>"
+        description="who reported it: key:<api key id>, backend:<tenant>/<route>, or a plug-in "
+        "as <kind>:<its id>"
     )
     status: str = Field(description="a processing status code, e.g. confirmed, completed")
     note: str | None = Field(

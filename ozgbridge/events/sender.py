@@ -1,8 +1,10 @@
-"""Sending portal events: one ``http`` connector per portal key with ``events`` configured.
+"""Sending portal events: one connector per portal key with ``events`` configured.
 
-Events go out exactly as the http connector sends applications — the same transport, TLS and
-proxy rules, Standard Webhooks signature (``webhook-id`` = event id) and the same reading of the
-answer (2xx sent; 408, 425, 429, 5xx and network errors retried; other answers final).
+The connector is the installed portal events transport (`ozgbridge.event_transport`; the built-in
+Standard Webhooks connector registers itself): events go out exactly as it sends applications —
+the same transport, TLS and proxy rules, signature (``webhook-id`` = event id) and the same
+reading of the answer (2xx sent; 408, 425, 429, 5xx and network errors retried; other answers
+final).
 
 The sender is the one place an event body is opened (it is sealed at rest, see
 `ozgbridge.store.outbox`). A body that cannot be opened fails only its event: retried while its
@@ -20,7 +22,7 @@ from typing import Any, Protocol, runtime_checkable
 
 import structlog
 
-from ozgbridge.connector import Connector, ConnectorContext, Receipt, connector_class
+from ozgbridge.connector import Connector, ConnectorContext, Receipt
 from ozgbridge.dataprotection.sealing import Sealer, portal_event_body_aad
 from ozgbridge.errors import (
     ConfigError,
@@ -29,6 +31,7 @@ from ozgbridge.errors import (
     PermanentDeliveryError,
     RetriableDeliveryError,
 )
+from ozgbridge.event_transport import event_transport_class
 from ozgbridge.settings import Settings
 from ozgbridge.store.envelopes import as_delivery_error
 from ozgbridge.store.outbox import ClaimedEvent
@@ -41,7 +44,7 @@ ROUTE_ID = "events"  # how a portal's event channel appears in connector logs
 
 @runtime_checkable
 class DocumentPoster(Protocol):
-    """A connector that can POST a signed document that is not an envelope (the http one)."""
+    """A connector that can POST a signed document that is not an envelope."""
 
     async def post_document(
         self, message_id: str, body: bytes, content_type: str = "application/json"
@@ -99,11 +102,14 @@ class PortalSender:
                 data_dir=self.settings.data_dir.resolve(),
                 concurrency=self.settings.worker_concurrency,
             )
-            connector = connector_class("http").from_config(
+            connector = event_transport_class().from_config(
                 options, context=context, timeout=timeout
             )
             if not isinstance(connector, DocumentPoster):
-                raise ConfigError("the installed http connector cannot send portal events")
+                raise ConfigError(
+                    f"the installed portal events connector ({connector.kind}) cannot post "
+                    "documents"
+                )
             self._connectors[(key_id, identity)] = connector
         return connector
 

@@ -20,6 +20,7 @@ while the stored and reported ARS names nothing — the check must look at all t
 from __future__ import annotations
 
 from ozgbridge.domain import ars_from_ags
+from ozgbridge.errors import InvalidValue
 from ozgbridge.regions.directory import Directory
 
 LAENDER = {
@@ -45,7 +46,7 @@ LAENDER = {
 WITHOUT_VERBAENDE = frozenset({"02", "04", "05", "06", "10", "11"})
 
 
-class RegionError(ValueError):
+class RegionError(InvalidValue):
     """The key names no region; the message says why and, where it can, which key is right."""
 
 

@@ -32,6 +32,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
 
+from ozgbridge.errors import InvalidValue
 from ozgbridge.regions.directory import Entry, Level
 
 # A Gemeindeverband of type 50 is a verbandsfreie Gemeinde: the same place as its one Gemeinde,
@@ -39,7 +40,7 @@ from ozgbridge.regions.directory import Entry, Level
 _VERBANDSFREI = "50"
 
 
-class GV100ADError(ValueError):
+class GV100ADError(InvalidValue):
     """A line that is not a GV100AD record; the message names the line."""
 
 

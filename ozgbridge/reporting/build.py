@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ozgbridge.errors import InvalidValue
 from ozgbridge.reporting import queries, route_queries, rows
 from ozgbridge.reporting.availability import combined_availability
 from ozgbridge.reporting.catalogue import Catalogue, default_catalogue
@@ -32,7 +33,7 @@ from ozgbridge.tenants import Deployment, TenantConfig
 T = TypeVar("T")
 
 
-class UnknownTenantError(ValueError):
+class UnknownTenantError(InvalidValue):
     """A tenant asked for is not in the deployment."""
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit
 from ozgbridge.domain import ApplicationStatus, DeliveryState, utcnow
-from ozgbridge.errors import ActionRefused
+from ozgbridge.errors import ActionRefused, NotFound
 from ozgbridge.ids import new_id
 from ozgbridge.ops.actions import BULK_REPLAY_STATES, DeliveryFacts, refuse_cancel, refuse_replay
 from ozgbridge.store.delivery_views import DeliveryFilter, DeliveryItem, DeliveryViews, fetch_item
@@ -31,7 +31,7 @@ BULK_BATCH = 1000
 REASON_CHARS = 500
 
 
-class DeliveryNotFound(LookupError):
+class DeliveryNotFound(NotFound):
     """No delivery with this id (or none the caller may see)."""
 
 

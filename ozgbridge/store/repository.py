@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ozgbridge import audit, metrics
 from ozgbridge.dataprotection.sealing import Sealer, attempt_response_aad
 from ozgbridge.domain import ApplicationStatus, DeliveryState, Envelope, utcnow
-from ozgbridge.errors import DataProtectionError
+from ozgbridge.errors import DataProtectionError, IdempotencyKeyTaken
 from ozgbridge.store.acceptance import (
     Acceptance,
     AcceptanceRows,
@@ -28,6 +28,7 @@ from ozgbridge.store.demand import record_refusal
 from ozgbridge.store.envelopes import as_delivery_error, read_envelopes
 from ozgbridge.store.notify import notify_in
 from ozgbridge.store.payloads import payload_sizes
+from ozgbridge.store.plugin_state import PluginState
 from ozgbridge.store.purge import purged_at_for_update
 from ozgbridge.store.records import (
     ApplicationView,
@@ -48,9 +49,7 @@ SEAL_THREAD_THRESHOLD = 256 * 1024
 
 log = structlog.get_logger("ozgbridge.store")
 
-
-class IdempotencyKeyTaken(Exception):
-    """Another request stored an answer for this Idempotency-Key first (a concurrent retry)."""
+__all__ = ["IdempotencyKeyTaken", "Repository"]
 
 
 class Repository:
@@ -69,6 +68,10 @@ class Repository:
         self._group: GroupCommit[Acceptance, None] = GroupCommit(
             self._flush, size_of=acceptance_size
         )
+
+    def plugin_state(self, plugin: str) -> PluginState:
+        """The records plug-in ``plugin`` (a connector or intake kind) keeps in this store."""
+        return PluginState(self.engine, plugin, sealer=self.sealer)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

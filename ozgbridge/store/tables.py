@@ -266,8 +266,8 @@ api_key_usage = Table(
     Column("last_used_at", UTCDateTime, nullable=False),
 )
 
-# What happened to an application after delivery, as reported back (by a back-end, or read from
-# a FIT-Connect event log). ``detail`` is JSON and non-personal: problem types, event ids.
+# What happened to an application after delivery, as reported back (by a back-end, or read by a
+# plug-in from another system). ``detail`` is JSON and non-personal: problem types, event ids.
 status_history = Table(
     "status_history",
     metadata,
@@ -362,22 +362,23 @@ portal_events = Table(
     ),
 )
 
-# FIT-Connect submissions this installation sent (``out``: their case event logs are read until
-# the destination accepts or rejects) or received (``in``: what was answered).
-fitconnect_submissions = Table(
-    "fitconnect_submissions",
+# State plug-ins keep (connectors, intakes), only ever through `ozgbridge.store.plugin_state`:
+# per plug-in and key, optionally about an application and a delivery, with a short indexed
+# ``state`` to list what is still open, and ``data``: non-personal JSON (ids, counters).
+plugin_records = Table(
+    "plugin_records",
     metadata,
-    Column("submission_id", String(36), primary_key=True),
-    Column("direction", String(3), nullable=False),
+    Column("plugin", String(64), primary_key=True),
+    Column("key", String(200), primary_key=True),
     _id("application_id", ForeignKey("applications.id", ondelete="CASCADE")),
-    Column("destination_id", String(36), nullable=False),
-    Column("case_id", String(36), nullable=False),
-    Column("state", String(16), nullable=False),
-    Column("events_seen", Integer, nullable=False, server_default=text("0")),
+    _id("delivery_id", ForeignKey("deliveries.id", ondelete="CASCADE")),
+    Column("state", String(32)),
+    Column("data", Text, nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
-    Index(None, "direction", "state"),
+    Index(None, "plugin", "state"),
     Index(None, "application_id"),
+    Index(None, "delivery_id"),
 )
 
 # A route's runtime state, shared by every process: pause, circuit breaker, rate-limit bucket.

@@ -13,6 +13,7 @@ from html import escape
 from aiohttp import web
 
 from ozgbridge.domain import DeliveryState, RouteState
+from ozgbridge.errors import OzgbridgeError
 from ozgbridge.tenants import ApiKey, Role
 from ozgbridge.ui.pages import message_page, page
 from ozgbridge.ui.routes import (
@@ -41,7 +42,7 @@ ROUTE_STATES = {
 }
 
 
-class Denied(Exception):
+class Denied(OzgbridgeError):
     """Answer this response instead (sign-in redirect, refusal page)."""
 
     def __init__(self, response: web.Response) -> None:

@@ -181,7 +181,7 @@ class _Webhook(Connector[_WebhookOptions]):
     kind = "webhook"
     Options = _WebhookOptions
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         raise NotImplementedError
 
 

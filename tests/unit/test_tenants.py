@@ -57,7 +57,7 @@ class _Drop(Connector[_DropOptions]):
     kind = "filedrop"
     Options = _DropOptions
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         raise NotImplementedError
 
 

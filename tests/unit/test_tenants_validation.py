@@ -35,7 +35,7 @@ class _HttpLike(Connector[_HttpLikeOptions]):
     kind = "webhook"
     Options = _HttpLikeOptions
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         raise NotImplementedError
 
 
@@ -47,7 +47,7 @@ class _Drop(Connector[_DropOptions]):
     kind = "filedrop"
     Options = _DropOptions
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         raise NotImplementedError
 
 

@@ -4,7 +4,6 @@ import pytest
 
 # The contract and the stand-ins assert outside test modules; give them pytest's assert messages.
 pytest.register_assert_rewrite(
-    "tests.contract.connector_contract",
     "tests.integration.connectors.http_backend",
     "tests.integration.connectors.smtp_backend",
     "tests.integration.connectors.sftp_backend",

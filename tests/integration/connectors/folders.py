@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.contract.connector_contract import Received
+from ozgbridge.testing.contract import Received
 
 
 def deliveries(directory: Path) -> list[Path]:

@@ -25,7 +25,7 @@ from aiohttp.test_utils import TestServer
 from connectors._signing import verify_signature
 from connectors.http import HttpConnector
 from ozgbridge.connector import Connector, ConnectorContext
-from tests.contract.connector_contract import Received
+from ozgbridge.testing.contract import Received
 
 CONTEXT = ConnectorContext(tenant_id="heinsberg", route_id="gewerbe", data_dir=Path("/nonexistent"))
 

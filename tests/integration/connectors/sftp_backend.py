@@ -16,7 +16,7 @@ import asyncssh
 
 from connectors.sftp import SftpConnector
 from ozgbridge.connector import Connector, ConnectorContext
-from tests.contract.connector_contract import Received
+from ozgbridge.testing.contract import Received
 from tests.integration.connectors.folders import deliveries, read_delivery
 
 USERNAME = "ozgbridge"

@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.serialization import pkcs7
 
 from connectors.smtp import SmtpConnector
 from ozgbridge.connector import Connector, ConnectorContext
-from tests.contract.connector_contract import Received
+from ozgbridge.testing.contract import Received
 from tests.integration.connectors.pki import Pki, shared_pki
 
 USERNAME = "ozgbridge"

@@ -19,8 +19,8 @@ from connectors import filedrop, folder_layout
 from connectors.filedrop import FileDropConnector
 from ozgbridge.connector import Connector, ConnectorContext
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
-from tests.contract.connector_contract import ConnectorContract, Received
-from tests.contract.factories import make_attachment, make_envelope
+from ozgbridge.testing.contract import ConnectorContract, Received
+from ozgbridge.testing.factories import make_attachment, make_envelope
 from tests.integration.connectors.folders import all_files, deliveries, read_delivery
 
 

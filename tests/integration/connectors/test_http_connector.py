@@ -17,8 +17,8 @@ from connectors._signing import verify_signature
 from connectors.http import HttpAnswer, HttpConnector
 from ozgbridge.connector import Receipt
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
-from tests.contract.connector_contract import ConnectorContract
-from tests.contract.factories import PERSONAL_DATA, make_attachment, make_envelope
+from ozgbridge.testing.contract import ConnectorContract
+from ozgbridge.testing.factories import PERSONAL_DATA, make_attachment, make_envelope
 from tests.integration.connectors.http_backend import (
     CONTEXT,
     Answer,

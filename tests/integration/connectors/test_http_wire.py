@@ -25,7 +25,7 @@ from connectors.http import HttpAnswer, HttpConnector
 from connectors.http.answer import MAX_RESPONSE_BYTES
 from ozgbridge.connector import ConnectorContext, Receipt
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
-from tests.contract.factories import make_envelope
+from ozgbridge.testing.factories import make_envelope
 from tests.integration.connectors.http_backend import CONTEXT, http_connector
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

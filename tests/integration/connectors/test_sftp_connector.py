@@ -15,8 +15,8 @@ from structlog.testing import capture_logs
 
 from connectors.sftp import SftpConnector
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
-from tests.contract.connector_contract import ConnectorContract
-from tests.contract.factories import make_attachment, make_envelope
+from ozgbridge.testing.contract import ConnectorContract
+from ozgbridge.testing.factories import make_attachment, make_envelope
 from tests.integration.connectors.folders import all_files, deliveries, read_delivery
 from tests.integration.connectors.sftp_backend import SftpServer
 

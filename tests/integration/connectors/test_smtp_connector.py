@@ -14,8 +14,8 @@ import pytest
 from cryptography import x509
 
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
-from tests.contract.connector_contract import ConnectorContract
-from tests.contract.factories import FORM_DATA, PERSONAL_DATA, make_attachment, make_envelope
+from ozgbridge.testing.contract import ConnectorContract
+from ozgbridge.testing.factories import FORM_DATA, PERSONAL_DATA, make_attachment, make_envelope
 from tests.integration.connectors.smtp_backend import (
     RECIPIENTS,
     SENDER,

@@ -20,7 +20,7 @@ from jwcrypto import jwk as jw_jwk
 
 from connectors.fitconnect import FitConnectConnector
 from ozgbridge.connector import Connector, ConnectorContext
-from tests.contract.connector_contract import Received
+from ozgbridge.testing.contract import Received
 from tests.fakes.zustelldienst import (
     CLIENT_ID,
     CLIENT_SECRET,

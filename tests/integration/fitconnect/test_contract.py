@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.contract.connector_contract import BackendStandIn, ConnectorContract
+from ozgbridge.testing.contract import BackendStandIn, ConnectorContract
 from tests.integration.fitconnect.support import FitConnectStandIn
 
 

@@ -9,7 +9,7 @@ import pytest
 from connectors.fitconnect import events
 from connectors.fitconnect.client import FitConnectClient
 from connectors.fitconnect.events import EventVerifier
-from tests.contract.factories import make_envelope
+from ozgbridge.testing.factories import make_envelope
 from tests.fakes.zustelldienst import (
     CLIENT_ID,
     CLIENT_SECRET,

@@ -15,7 +15,7 @@ from joserfc import jws
 from joserfc.jwk import KeySet
 from jsonschema import Draft202012Validator
 
-from tests.contract.factories import make_envelope
+from ozgbridge.testing.factories import make_envelope
 from tests.fakes.zustelldienst import CLIENT_ID, CLIENT_SECRET, SUBSCRIBER_ID, SUBSCRIBER_SECRET
 from tests.integration.fitconnect.support import (
     GEWERBE,

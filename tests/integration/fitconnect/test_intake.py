@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ozgbridge import audit
 from ozgbridge.store.engine import create_engine
 from ozgbridge.store.tables import applications, audit_events, deliveries
-from tests.contract.factories import PERSONAL_DATA, make_envelope
+from ozgbridge.testing.factories import PERSONAL_DATA, make_envelope
 from tests.fakes.zd_rules import authentication_tags
 from tests.fakes.zustelldienst import FakeSubmission, Zustelldienst, rsa_key
 from tests.integration.fitconnect.bridge import ENV, running, write_config

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from connectors.fitconnect import events, intake, limits, metadata
 from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.store.tables import applications, attachments
-from tests.contract.factories import make_envelope
+from ozgbridge.testing.factories import make_envelope
 from tests.integration.fitconnect.bridge import ENV, running, write_config
 from tests.integration.fitconnect.support import (
     SCHEMA_URI,

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 from connectors.fitconnect import client as client_module
 from ozgbridge.connector import Connector
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
-from tests.contract.factories import make_envelope
+from ozgbridge.testing.factories import make_envelope
 from tests.fakes.zustelldienst import encryption_jwk, rsa_key
 from tests.integration.fitconnect.support import (
     GEWERBE,
@@ -137,17 +137,18 @@ async def test_service_or_schema_not_accepted_is_permanent(standin: FitConnectSt
     assert standin.zd.submissions == {}
 
 
-@pytest.mark.parametrize("status", [429, 500, 502, 503])
+@pytest.mark.parametrize(("status", "retry_after"), [(429, 7), (500, None), (502, None), (503, 7)])
 async def test_rate_limits_and_server_errors_are_retriable(
-    standin: FitConnectStandIn, status: int
+    standin: FitConnectStandIn, status: int, retry_after: float | None
 ) -> None:
+    # Retry-After counts where HTTP defines it for an error (429, 503), as for the http connector.
     standin.zd.fail_next(status, headers={"Retry-After": "7"})
 
     with pytest.raises(RetriableDeliveryError) as caught:
         await standin.connector().deliver(make_envelope())
 
     assert caught.value.status_code == status
-    assert caught.value.retry_after == 7
+    assert caught.value.retry_after == retry_after
 
 
 async def test_unreachable_service_is_retriable(standin: FitConnectStandIn) -> None:

@@ -12,7 +12,7 @@ import pytest
 from connectors.fitconnect import limits
 from ozgbridge.domain import AttachmentData
 from ozgbridge.errors import PermanentDeliveryError
-from tests.contract.factories import make_attachment, make_envelope
+from ozgbridge.testing.factories import make_attachment, make_envelope
 from tests.integration.fitconnect.support import (
     GEWERBE,
     FitConnectStandIn,

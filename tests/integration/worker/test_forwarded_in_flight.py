@@ -42,7 +42,7 @@ class _Held(Connector[ConnectorOptions]):
         self.started = asyncio.Event()
         self.release = asyncio.Event()
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         self.started.set()
         await self.release.wait()
         return Receipt(status_code=200, remote_reference="FV-late")

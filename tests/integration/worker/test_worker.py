@@ -13,6 +13,7 @@ from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.domain import ApplicationStatus, DeliveryState, utcnow
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
 from ozgbridge.store.repository import Repository
+from ozgbridge.store.tables import audit_events
 from ozgbridge.testing import Hang, ScriptedConnector
 from tests.factories import new_application
 from tests.integration.worker.support import MakeWorker, attempt_rows, settled
@@ -91,7 +92,7 @@ async def test_exhausted_ladder_is_dead(engine: AsyncEngine, start_worker: MakeW
     assert view.deliveries[0].attempts == 3
     assert view.deliveries[0].last_error == "connection refused (gave up after 3 attempts)"
     async with engine.connect() as conn:
-        actions = (await conn.execute(select(audit.audit_events.c.action))).scalars().all()
+        actions = (await conn.execute(select(audit_events.c.action))).scalars().all()
     assert actions.count("delivery.attempt") == 3
     assert actions[-1] == "delivery.dead"
 

@@ -90,3 +90,17 @@ def test_authentication_is_bearer_except_for_probes() -> None:
         if operations["get" if "get" in operations else "post"].get("security") == []
     }
     assert public == {"/healthz", "/readyz", "/v1/openapi.json"}
+
+
+def test_intake_callbacks_are_documented_from_the_installed_intakes() -> None:
+    document = build_document()
+
+    generic = document["paths"]["/v1/intakes/{kind}/callbacks"]["post"]
+    alias = document["paths"]["/v1/fitconnect/callbacks"]["post"]
+
+    assert generic["parameters"][0]["schema"]["enum"] == ["fitconnect"]
+    assert generic["security"] == [{"fitconnectCallback": []}]
+    assert alias["deprecated"] is True
+    assert "/v1/intakes/fitconnect/callbacks" in alias["description"]
+    scheme = document["components"]["securitySchemes"]["fitconnectCallback"]
+    assert scheme["name"] == "callback-authentication"

@@ -8,7 +8,7 @@ import pytest
 
 from connectors import folder_layout as layout
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
-from tests.contract.factories import make_attachment, make_envelope
+from ozgbridge.testing.factories import make_attachment, make_envelope
 
 
 def test_files_in_writing_order_with_the_manifest_last() -> None:

@@ -20,7 +20,7 @@ from connectors.http import HttpAnswer, HttpConnector, parse_retry_after
 from connectors.http.answer import EXCERPT_BYTES
 from ozgbridge.connector import ConnectorContext, Receipt
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
-from tests.contract.factories import PERSONAL_DATA, make_envelope
+from ozgbridge.testing.factories import PERSONAL_DATA, make_envelope
 
 URL = "https://fachverfahren.example/api/antraege"
 TARGET = "https://fachverfahren.example:443/api/antraege"

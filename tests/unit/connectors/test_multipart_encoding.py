@@ -11,7 +11,7 @@ from itertools import count
 import pytest
 
 from connectors.http.encoding import encode_body
-from tests.contract.factories import make_attachment, make_envelope
+from ozgbridge.testing.factories import make_attachment, make_envelope
 
 
 def parts_of(body: bytes, content_type: str) -> list[tuple[dict[str, str], bytes]]:

@@ -7,7 +7,7 @@ import pytest
 from connectors.smtp.message import message_id, mime_essence, subject, summary
 from connectors.smtp.options import DEFAULT_SUBJECT
 from ozgbridge.errors import PermanentDeliveryError
-from tests.contract.factories import PERSONAL_DATA, make_envelope
+from ozgbridge.testing.factories import PERSONAL_DATA, make_envelope
 
 
 def test_default_subject_names_service_and_application_only() -> None:

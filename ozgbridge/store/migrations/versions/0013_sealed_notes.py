@@ -1,7 +1,7 @@
 """sealed notes: status report notes and portal event bodies sealed like the content
 
 Revision ID: 0013_sealed_notes
-Revises: 0010_hardening
+Revises: 0011_plugin_state
 Create Date: 2026-12-14 08:00:00
 
 ``status_history.note`` and ``portal_events.body`` become bytes with the sealing key's id beside
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0013_sealed_notes"
-down_revision: str | None = "0010_hardening"
+down_revision: str | None = "0011_plugin_state"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

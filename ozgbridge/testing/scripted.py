@@ -1,6 +1,6 @@
-"""Test doubles shipped with the product, for ozgbridge's own tests and for plugin authors.
+"""`ScriptedConnector`: a connector that plays back a script, for tests of the worker and the API.
 
-`ScriptedConnector` keeps what it receives in memory and plays back a script of outcomes. It is
+It keeps what it receives in memory and plays back a script of outcomes. It is
 deliberately *not* registered as an entry point: a deployment can never route to it by accident.
 """
 
@@ -50,7 +50,7 @@ class ScriptedConnector(Connector[ConnectorOptions]):
         self.delivered: list[Envelope] = []
         self.changed = asyncio.Condition()
 
-    async def _deliver(self, envelope: Envelope) -> Receipt:
+    async def send(self, envelope: Envelope) -> Receipt:
         step = self.script.pop(0) if self.script else None
         async with self.changed:
             self.received.append(envelope)

@@ -1,0 +1,215 @@
+"""Tamper-evident audit log: an append-only, hash-chained list of events.
+
+Each event stores a sequence number, time, actor, action, subject ids and non-personal details, and
+``hash = HMAC-SHA-256(audit key, prev_hash + canonical_json(event))`` with the id of the key
+(``key_id``; see audit_keys.py). Events from before keyed chaining have no key id and
+``hash = sha256(prev_hash + canonical_json(event))``; they verify as they always did. Changing,
+removing or reordering any stored event breaks the chain from that event on, and without the key
+nobody can recompute it; `ozgbridge.audit_verify` lists every broken link (reading the chain
+with `stored_events` and `chain_head` here).
+
+Events are appended inside the caller's transaction, so a state change and its audit event commit
+together or not at all. Appends are serialised (SQLite: the write lock every transaction takes;
+PostgreSQL: a transaction-scoped advisory lock) so the chain stays one line with many writers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ozgbridge import audit_keys
+from ozgbridge.audit_keys import AuditKey, AuditKeyError, AuditKeys
+from ozgbridge.domain import utcnow
+from ozgbridge.store.tables import audit_events
+
+GENESIS_HASH = "0" * 64
+# Arbitrary but fixed: the advisory lock id that serialises audit appends on PostgreSQL.
+_PG_AUDIT_LOCK = 0x6F7A6762_61756474 & 0x7FFFFFFFFFFFFFFF
+
+# Detail keys that would smell of personal data; a programming error, caught in tests.
+_FORBIDDEN_DETAIL_KEYS = frozenset(
+    {"name", "filename", "address", "content", "data", "email", "body", "form", "birthdate"}
+)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    actor: str
+    action: str
+    tenant_id: str | None = None
+    application_id: str | None = None
+    delivery_id: str | None = None
+    details: Mapping[str, Any] = field(default_factory=dict)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def event_document(
+    *,
+    seq: int,
+    at: datetime,
+    actor: str,
+    action: str,
+    tenant_id: str | None,
+    application_id: str | None,
+    delivery_id: str | None,
+    details: Mapping[str, Any],
+) -> dict[str, Any]:
+    """The exact fields the hash covers."""
+    return {
+        "seq": seq,
+        "at": at.isoformat(timespec="microseconds"),
+        "actor": actor,
+        "action": action,
+        "tenant_id": tenant_id,
+        "application_id": application_id,
+        "delivery_id": delivery_id,
+        "details": dict(details),
+    }
+
+
+def chain_hash(prev_hash: str, document: Mapping[str, Any], key: AuditKey | None = None) -> str:
+    """The link to ``prev_hash``: HMAC-SHA-256 under ``key``, or plain SHA-256 without one."""
+    message = (prev_hash + canonical_json(document)).encode("utf-8")
+    if key is None:
+        return hashlib.sha256(message).hexdigest()
+    return hmac.new(key.secret, message, hashlib.sha256).hexdigest()
+
+
+def keyed_document(document: dict[str, Any], key_id: str | None) -> dict[str, Any]:
+    """What a keyed event's hash covers: its fields and the id of its key."""
+    return document if key_id is None else {**document, "key_id": key_id}
+
+
+_UNSET = object()
+_keys: Any = _UNSET
+
+
+def use_keys(keys: AuditKeys | None) -> None:
+    """The keys this process chains with (None: plain SHA-256); services set them at start."""
+    global _keys  # noqa: PLW0603 - one setting of the whole process, like its logging
+    _keys = keys
+
+
+def reset_keys() -> None:
+    """Forget the keys: the next append looks them up in the environment again."""
+    global _keys  # noqa: PLW0603
+    _keys = _UNSET
+
+
+def chaining_keys() -> AuditKeys | None:
+    """The process's keys; where nobody set them (command-line tools), from the environment."""
+    if _keys is _UNSET:
+        use_keys(audit_keys.from_environment())
+    keys: AuditKeys | None = _keys
+    return keys
+
+
+async def append(conn: AsyncConnection, *events: AuditEvent) -> int:
+    """Append events inside the caller's transaction; returns the last sequence number."""
+    if not events:
+        raise ValueError("append needs at least one event")
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_AUDIT_LOCK})
+    keys = chaining_keys()
+    key = keys.primary if keys is not None else None
+    last = (
+        await conn.execute(
+            select(audit_events.c.seq, audit_events.c.hash, audit_events.c.key_id)
+            .order_by(audit_events.c.seq.desc())
+            .limit(1)
+        )
+    ).first()
+    if last is not None and last.key_id is not None and key is None:
+        raise AuditKeyError(
+            f"the audit log is chained with audit key {last.key_id!r}, and this process has no "
+            "audit key: set OZGBRIDGE_AUDIT_KEY"
+        )
+    seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
+    key_id = key.id if key is not None else None
+    at = utcnow()
+    rows = []
+    for event in events:
+        bad = _FORBIDDEN_DETAIL_KEYS.intersection(event.details)
+        if bad:
+            raise ValueError(f"audit details must not carry personal data: {sorted(bad)}")
+        seq += 1
+        document = event_document(
+            seq=seq,
+            at=at,
+            actor=event.actor,
+            action=event.action,
+            tenant_id=event.tenant_id,
+            application_id=event.application_id,
+            delivery_id=event.delivery_id,
+            details=event.details,
+        )
+        digest = chain_hash(prev_hash, keyed_document(document, key_id), key)
+        rows.append(
+            {
+                "seq": seq,
+                "at": at,
+                "actor": event.actor,
+                "action": event.action,
+                "tenant_id": event.tenant_id,
+                "application_id": event.application_id,
+                "delivery_id": event.delivery_id,
+                "details": canonical_json(dict(event.details)),
+                "prev_hash": prev_hash,
+                "hash": digest,
+                "key_id": key_id,
+            }
+        )
+        prev_hash = digest
+    await conn.execute(audit_events.insert(), rows)
+    return seq
+
+
+async def record(engine: AsyncEngine, *events: AuditEvent) -> int:
+    """Append events in a transaction of their own (for events not tied to a state change)."""
+    async with engine.begin() as conn:
+        return await append(conn, *events)
+
+
+async def stored_events(engine: AsyncEngine, *, page: int = 5000) -> AsyncIterator[Any]:
+    """Every stored event in chain order, read ``page`` rows at a time (each its own read)."""
+    after = 0
+    while True:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(audit_events)
+                    .where(audit_events.c.seq > after)
+                    .order_by(audit_events.c.seq)
+                    .limit(page)
+                )
+            ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        after = rows[-1].seq
+
+
+async def chain_head(engine: AsyncEngine) -> tuple[int, str, datetime] | None:
+    """(seq, hash, time) of the chain's last event; None while it is empty."""
+    async with engine.connect() as conn:
+        row = (
+            await conn.execute(
+                select(audit_events.c.seq, audit_events.c.hash, audit_events.c.at)
+                .order_by(audit_events.c.seq.desc())
+                .limit(1)
+            )
+        ).first()
+    return None if row is None else (row.seq, row.hash, row.at)
