@@ -145,7 +145,8 @@ async def _rewrap(settings: Settings, sealer: Sealer, batch: int) -> tuple[int, 
 )
 @click.option("--dry-run", is_flag=True, help="count what is due, delete nothing")
 def purge_command(config_dir: Path | None, dry_run: bool) -> None:
-    """Delete form data and attachments past their retention, and expired idempotency records."""
+    """Delete form data, attachments, status notes and sent portal events' bodies past their
+    retention, and expired idempotency records."""
     overrides: dict[str, Any] = {"config_dir": config_dir} if config_dir else {}
     settings = Settings(**overrides)
     configure_logging(settings.log_level, "console")
@@ -169,6 +170,7 @@ def purge_command(config_dir: Path | None, dry_run: bool) -> None:
     out.print(
         f"[green]✓[/green] {verb}: content of {purged.applications} application(s) with "
         f"{purged.attachments} attachment(s), {purged.content_bytes} bytes; "
+        f"{purged.notes} status note(s), {purged.event_bodies} portal event(s) emptied; "
         f"{report.idempotency_records} idempotency record(s)",
         highlight=False,
     )

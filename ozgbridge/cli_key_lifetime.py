@@ -12,6 +12,7 @@ import click
 from pydantic import ValidationError
 from sqlalchemy.exc import SQLAlchemyError
 
+from ozgbridge import keyfile
 from ozgbridge.apikeys import rotated
 from ozgbridge.cli_common import config_option, err, fail, settings_from_env, show
 from ozgbridge.configfile import YamlDocument, read_yaml
@@ -63,18 +64,43 @@ def _validated(document: YamlDocument, index: int, item: object) -> ApiKey:
     show_default=True,
     help="how long the old token keeps working",
 )
+@click.option(
+    "--write",
+    is_flag=True,
+    help="update the key's entry in keys.yaml yourself (comments and order are kept)",
+)
 @config_option
-def keys_rotate(key_id: str, overlap_days: float, config_dir: Path | None) -> None:
+def keys_rotate(key_id: str, overlap_days: float, write: bool, config_dir: Path | None) -> None:
     """New token for a key (shown once); the old one works for --overlap-days more.
 
     Prints the token and the key's updated entry: the new hash in sha256, the old one under
-    previous with its expires. Replace the entry in keys.yaml, then reload the processes.
+    previous with its expires. Replace the entry in keys.yaml (or let --write do it), then
+    reload the processes.
     """
     path = _config_dir(config_dir) / KEYS_FILE
     key = _find_key(path, key_id)
     token = "ozgb_" + secrets.token_urlsafe(32)
     entry = rotated(key, token_sha256(token), utcnow(), timedelta(days=overlap_days))
     old_until = entry["previous"][0]["expires"]
+    if write:
+        try:
+            line = keyfile.rotate_key(path, key_id, entry)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                show(problem)
+            raise SystemExit(1) from exc
+        err.print(
+            f"Updated key {key_id!r} in {path}:{line}: the old token works until {old_until}, "
+            "then only the new one does.",
+            highlight=False,
+        )
+        err.print("New token (shown once — give it to the key's holder, store it nowhere else):")
+        print(token)
+        err.print(
+            "Running processes use it after a reload: kill -HUP <pid>, or POST /v1/admin/reload.",
+            highlight=False,
+        )
+        return
     err.print("New token (shown once — give it to the key's holder, store it nowhere else):")
     print(token)
     err.print(

@@ -94,7 +94,10 @@ class DeliveryNews:
                 continue  # forwarded away or disclaimed meanwhile: not its delivery any more
             if case.portal_events:
                 await outbox.enqueue(
-                    conn, [delivery_event(case, claimed, kind)], notify=self.desk.notify
+                    conn,
+                    [delivery_event(case, claimed, kind)],
+                    notify=self.desk.notify,
+                    sealer=self.desk.sealer,
                 )
                 news = True
             if kind is EventType.DELIVERED and result.status_report is not None:

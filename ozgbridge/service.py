@@ -180,7 +180,7 @@ async def open_service(
     live = LiveConfig(initial, loader=load, auditor=record)
     service = Service(settings, live, engine, repository, None, None, worker_id)
     if worker:
-        sender = PortalSender(lambda: live.deployment.keys, settings)
+        sender = PortalSender(lambda: live.deployment.keys, settings, sealer=sealer)
         try:
             sender.check()
         except BaseException:
@@ -191,7 +191,7 @@ async def open_service(
         dispatcher = EventDispatcher(
             settings=settings, outbox=EventOutbox(engine), sender=sender, worker_id=worker_id
         )
-        desk = StatusDesk(engine, notify=repository.notify, on_news=service.wake)
+        desk = StatusDesk(engine, sealer=sealer, notify=repository.notify, on_news=service.wake)
         news = DeliveryNews(desk, lambda: live.router, on_news=dispatcher.wake)
         service.sender, service.dispatcher = sender, dispatcher
         service.worker = Worker(

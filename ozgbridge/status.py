@@ -4,8 +4,8 @@ Entries come from the status endpoint (`ozgbridge.status_desk`), from a back-end
 delivery, or are read from a FIT-Connect case event log (`record`). Each is written together with
 its audit event and its portal event in one transaction. ``detail`` must be non-personal (problem
 types and titles, event ids, counts); the ``note`` is text for the applicant — personal data:
-stored, shown to the keys that may see the application and sent to its portal, never logged or
-audited.
+stored sealed (as is the portal event carrying it), shown to the keys that may see the
+application and sent to its portal, never logged or audited.
 
 Codes are normalised on the way in (`ozgbridge.status_rules.normalise`): FIT-Connect's
 ``accepted`` (accept-submission) is stored as ``confirmed``.
@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.domain import utcnow
 from ozgbridge.events.model import EventType, NewEvent
 from ozgbridge.ids import new_id
@@ -39,6 +40,7 @@ async def record(
     at: datetime | None = None,
     note: str | None = None,
     file_reference: str | None = None,
+    sealer: Sealer,
 ) -> StatusEntry:
     """Append one entry, its audit event and its portal event inside ``conn``'s transaction.
 
@@ -57,9 +59,9 @@ async def record(
         note=note,
         file_reference=file_reference,
     )
-    await statuses.add_entry(conn, entry, tenant_id=case.tenant_id if case else None)
+    await statuses.add_entry(conn, entry, tenant_id=case.tenant_id if case else None, sealer=sealer)
     if case is not None:
-        await outbox.enqueue(conn, status_event(case, entry), notify=True)
+        await outbox.enqueue(conn, status_event(case, entry), notify=True, sealer=sealer)
     return entry
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import forwarding
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.domain import ApplicationStatus, utcnow
 from ozgbridge.events.model import EventType, NewEvent
 from ozgbridge.ids import new_id
@@ -54,10 +55,13 @@ class StatusDesk:
         self,
         engine: AsyncEngine,
         *,
+        sealer: Sealer,
         notify: bool = True,
         on_news: Callable[[], None] | None = None,
     ) -> None:
+        """``sealer`` seals notes and portal event bodies at rest (the process's data keys)."""
         self.engine = engine
+        self.sealer = sealer
         self.notify = notify
         # Called after a report committed: new deliveries or events may be waiting (wake-up).
         self.on_news = on_news
@@ -134,7 +138,7 @@ class StatusDesk:
             note=report.note,
             file_reference=report.file_reference,
         )
-        await statuses.add_entry(conn, entry, tenant_id=case.tenant_id)
+        await statuses.add_entry(conn, entry, tenant_id=case.tenant_id, sealer=self.sealer)
         events = status_event(case, entry)
         recorded = Recorded(entry, case.tenant_id, case.status)
         if isinstance(decision, forwarding.Forward):
@@ -168,7 +172,7 @@ class StatusDesk:
                 conn, case, at=now, by=reporter.source, entry_id=entry.id
             )
             recorded = Recorded(entry, case.tenant_id, ApplicationStatus.UNROUTABLE)
-        await outbox.enqueue(conn, events, notify=self.notify)
+        await outbox.enqueue(conn, events, notify=self.notify, sealer=self.sealer)
         logger.info(
             "application.status_reported",
             application_id=case.id,

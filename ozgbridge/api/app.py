@@ -169,7 +169,12 @@ def create_app(
         repository.engine, lambda: live.deployment, settings, wake=on_accepted
     )
     app[DATABASE_GAUGES] = DatabaseGauges(repository.engine, lambda: live.deployment)
-    app[STATUS_DESK] = StatusDesk(repository.engine, notify=repository.notify, on_news=on_accepted)
+    app[STATUS_DESK] = StatusDesk(
+        repository.engine,
+        sealer=repository.sealer,
+        notify=repository.notify,
+        on_news=on_accepted,
+    )
     app[EVENT_LOG] = EventLog(repository.engine)
     app.router.add_post("/v1/applications", applications.submit)
     app.router.add_get("/v1/applications/{id}", applications.get_application)

@@ -211,7 +211,7 @@ async def get_application(request: web.Request) -> web.StreamResponse:
     if view is None or not _may_see(key, view):
         raise Problem(404, "no such application visible to this API key")
     engine = app[REPOSITORY].engine
-    entries = await status.history(engine, view.id)
+    entries = await status.history(engine, view.id, app[REPOSITORY].sealer)
     moves = await status.forwarded_from(engine, view.id)
     # Read again: the reads are separate, and a status committed after the first one would show
     # in the history but not yet in processingStatus. Now the view is at least as new.

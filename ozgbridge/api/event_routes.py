@@ -86,9 +86,19 @@ async def replay_event(request: web.Request) -> web.StreamResponse:
             409, f"only a dead event can be replayed; this one is {view.state}",
             type=TYPE_STATUS_CONFLICT,
         )  # fmt: skip
+    if view.body_purged:
+        raise Problem(
+            409,
+            "retention deleted this event's body with the application's content: it can no "
+            "longer be sent",
+            type=TYPE_STATUS_CONFLICT,
+        )
     replayed = await app[EVENT_LOG].replay(event_id, actor=f"key:{key.id}")
-    if replayed is None:  # someone else replayed it in between
-        raise Problem(409, "the event is no longer dead", type=TYPE_STATUS_CONFLICT)
+    if replayed is None:  # replayed by someone else, or purged, in between
+        raise Problem(
+            409, "the event is no longer dead, or its body was purged meanwhile",
+            type=TYPE_STATUS_CONFLICT,
+        )  # fmt: skip
     on_news = app[STATUS_DESK].on_news
     if on_news is not None:
         on_news()

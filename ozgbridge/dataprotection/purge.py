@@ -1,10 +1,12 @@
 """Purging content past its retention — a periodic task in worker processes, and `ozgbridge purge`.
 
-One run: find the routes that still hold finished applications' content, group them by retention
-policy, purge each group's due applications in batches (one transaction each), then delete
-idempotency records older than their window. Every run that purged something — and every run an
-operator starts — is one ``retention.purged`` audit event with the counts; application ids and
-content never go into it.
+One run: find the routes that still hold finished applications' personal data, group them by
+retention policy, purge each group's due applications in batches (one transaction each) — first
+their content (with their notes and finished portal events' bodies), then what is left over on
+applications purged before (notes reported later, events finished since; see
+`ozgbridge.store.purge`) — then delete idempotency records older than their window. Every run
+that purged something — and every run an operator starts — is one ``retention.purged`` audit
+event with the counts; application ids and content never go into it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from ozgbridge import audit
 from ozgbridge.dataprotection.retention import RetentionPolicy, group_by_policy
 from ozgbridge.domain import utcnow
 from ozgbridge.settings import Settings
+from ozgbridge.store import idempotency_records
 from ozgbridge.store import purge as store
 from ozgbridge.tenant_models import Deployment
 
@@ -38,13 +41,15 @@ class PurgeReport:
 
     @property
     def empty(self) -> bool:
-        return self.purged.applications == 0 and self.idempotency_records == 0
+        return self.purged == store.Purged() and self.idempotency_records == 0
 
     def details(self) -> dict[str, Any]:
         return {
             "applications": self.purged.applications,
             "attachments": self.purged.attachments,
             "content_bytes": self.purged.content_bytes,
+            "notes": self.purged.notes,
+            "event_bodies": self.purged.event_bodies,
             "idempotency_records": self.idempotency_records,
             "complete": not self.stopped_early,
         }
@@ -78,16 +83,21 @@ async def purge(
     for policy, pairs in groups.items():
         for status in store.FINISHED:
             before = policy.finished_before(status, now)
-            if dry_run:
-                total += await store.count_due(engine, status, before, pairs)
-                continue
-            while not (stopped := should_stop()):
-                done = await store.purge_batch(engine, status, before, pairs, limit=batch, now=now)
-                total += done
-                if on_batch is not None and done.applications:
-                    on_batch(done)
-                if done.applications < batch:
-                    break
+            for leftovers in (False, True):
+                if dry_run:
+                    total += await store.count_due(
+                        engine, status, before, pairs, leftovers=leftovers
+                    )
+                    continue
+                while not (stopped := should_stop()):
+                    done = await store.purge_batch(
+                        engine, status, before, pairs, limit=batch, now=now, leftovers=leftovers
+                    )
+                    total += done
+                    if on_batch is not None and done.applications:
+                        on_batch(done)
+                    if done.applications < batch:
+                        break
     idempotency = await _idempotency(engine, settings, now, dry_run=dry_run, batch=batch)
     report = PurgeReport(total, idempotency, dry_run, stopped_early=stopped)
     if not dry_run and (record_empty or not report.empty):
@@ -107,10 +117,10 @@ async def _idempotency(
 ) -> int:
     before = now - timedelta(hours=settings.idempotency_window_hours)
     if dry_run:
-        return await store.count_idempotency_records(engine, before)
+        return await idempotency_records.count_before(engine, before)
     deleted = 0
     while True:
-        done = await store.delete_idempotency_records(engine, before, limit=batch)
+        done = await idempotency_records.delete_before(engine, before, limit=batch)
         deleted += done
         if done < batch:
             return deleted

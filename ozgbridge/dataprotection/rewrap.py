@@ -1,8 +1,10 @@
 """`ozgbridge data-keys rewrap`: everything stored re-sealed under the first data key, online.
 
-Content still in plaintext (stored under ``OZGBRIDGE_ALLOW_PLAINTEXT``, or before this version)
-is sealed too. An application sealed under a key the file lacks stops the run with an error that
-names the key; the batches before it are done, and a rerun continues where it stopped.
+Content is form data, attachments and file names, back-ends' answers, status notes and portal
+event bodies. Content still in plaintext (stored under ``OZGBRIDGE_ALLOW_PLAINTEXT``, or before
+this version) is sealed too. An application sealed under a key the file lacks stops the run with
+an error that names the key; the batches before it are done, and a rerun continues where it
+stopped.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ BYTE_BUDGET = 32 * 1024 * 1024  # content per transaction: keeps the write lock 
 
 
 async def pending(engine: AsyncEngine, sealer: Sealer) -> int:
-    """Applications with content not (all) sealed under the first key."""
+    """Applications with content (notes, event bodies) not (all) sealed under the first key."""
     if sealer.key_id is None:
         raise DataKeyError("rewrap needs data keys: set OZGBRIDGE_DATA_KEYS")
     return await store.count_stale(engine, sealer.key_id)

@@ -42,6 +42,15 @@ def attempt_response_aad(delivery_id: str, number: int) -> bytes:
     return f"attempts.response_excerpt:{delivery_id}:{number}".encode("ascii")
 
 
+def status_note_aad(entry_id: str) -> bytes:
+    return b"status_history.note:" + entry_id.encode("ascii")
+
+
+def portal_event_body_aad(event_id: str) -> bytes:
+    # The event id, not ``seq``: it is known before the row is written.
+    return b"portal_events.body:" + event_id.encode("ascii")
+
+
 class Sealer:
     """Seals with the first data key, opens with any; without keys, stores plaintext.
 

@@ -5,6 +5,11 @@ Standard Webhooks connector registers itself): events go out exactly as it sends
 the same transport, TLS and proxy rules, signature (``webhook-id`` = event id) and the same
 reading of the answer (2xx sent; 408, 425, 429, 5xx and network errors retried; other answers
 final).
+
+The sender is the one place an event body is opened (it is sealed at rest, see
+`ozgbridge.store.outbox`). A body that cannot be opened fails only its event: retried while its
+data key is missing (the operator can add it back), dead if it does not authenticate or
+retention deleted it.
 """
 
 from __future__ import annotations
@@ -18,9 +23,17 @@ from typing import Any, Protocol, runtime_checkable
 import structlog
 
 from ozgbridge.connector import Connector, ConnectorContext, Receipt
-from ozgbridge.errors import ConfigError, DeliveryError, RetriableDeliveryError
+from ozgbridge.dataprotection.sealing import Sealer, portal_event_body_aad
+from ozgbridge.errors import (
+    ConfigError,
+    DataProtectionError,
+    DeliveryError,
+    PermanentDeliveryError,
+    RetriableDeliveryError,
+)
 from ozgbridge.event_transport import event_transport_class
 from ozgbridge.settings import Settings
+from ozgbridge.store.envelopes import as_delivery_error
 from ozgbridge.store.outbox import ClaimedEvent
 from ozgbridge.tenants import ApiKey, PortalEvents
 
@@ -42,11 +55,16 @@ class PortalSender:
     """Sends with the configuration of the moment: ``keys()`` gives the current API keys (they
     change on reload). A connector is built the first time a key's events settings are used and
     kept for them; settings changed by a reload get a new one, and every connector is closed at
-    shutdown (a send in flight finishes with the connector it began with)."""
+    shutdown (a send in flight finishes with the connector it began with).
 
-    def __init__(self, keys: Callable[[], Sequence[ApiKey]], settings: Settings) -> None:
+    ``sealer`` opens the stored bodies (the process's data keys)."""
+
+    def __init__(
+        self, keys: Callable[[], Sequence[ApiKey]], settings: Settings, *, sealer: Sealer
+    ) -> None:
         self.keys = keys
         self.settings = settings
+        self.sealer = sealer
         self._connectors: dict[tuple[str, str], Connector[Any]] = {}
 
     def config(self, key_id: str) -> PortalEvents | None:
@@ -101,8 +119,33 @@ class PortalSender:
             if key.events is not None:
                 self.connector(key.id, key.events)
 
+    def body(self, event: ClaimedEvent) -> bytes:
+        """The event's JSON document, opened; a `DeliveryError` when it cannot be."""
+        if event.body is None:
+            raise PermanentDeliveryError(
+                "the event's body was deleted by retention with the application's content: "
+                "it can no longer be sent"
+            )
+        try:
+            return self.sealer.open(
+                event.body,
+                event.body_key_id,
+                portal_event_body_aad(event.id),
+                what=f"the body of portal event {event.id}",
+            )
+        except DataProtectionError as exc:
+            logger.warning(
+                "store.content_unreadable",
+                event_id=event.id,
+                application_id=event.application_id,
+                error=type(exc).__name__,
+                key_id=getattr(exc, "key_id", None),
+            )
+            raise as_delivery_error(exc) from exc
+
     async def send(self, event: ClaimedEvent) -> Receipt:
         """Send once; a receipt, or a `DeliveryError` saying whether to try again."""
+        body = self.body(event)
         config = self.config(event.key_id)
         if config is None:
             # The key lost its events (or the key is gone): nobody to send to. Retried along the
@@ -118,7 +161,7 @@ class PortalSender:
         timeout = self._timeout(config)
         try:
             async with asyncio.timeout(timeout):
-                return await connector.post_document(event.id, event.body.encode("utf-8"))
+                return await connector.post_document(event.id, body)
         except DeliveryError:
             raise
         except TimeoutError as exc:

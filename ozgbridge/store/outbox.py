@@ -5,6 +5,9 @@ Order: only the oldest unfinished event of an application can be claimed, so a p
 application's events one after another; a retried event holds back the later ones until it is
 sent or dead. A worker killed mid-send loses nothing: the lease runs out and the event is claimed
 again (the portal may see it twice, with the same ``webhook-id``).
+
+Bodies are sealed when they are written (they may carry a status note: personal data) and
+opened only by the sender, right before it sends (`ozgbridge.events.sender`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from sqlalchemy import and_, exists, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit
+from ozgbridge.dataprotection.sealing import Sealer, portal_event_body_aad
 from ozgbridge.domain import AttemptOutcome, utcnow
 from ozgbridge.events.model import EventState, NewEvent
 from ozgbridge.store.notify import notify_in
@@ -37,7 +41,9 @@ class ClaimedEvent:
     application_id: str
     key_id: str
     type: str
-    body: str
+    # As stored: sealed under ``body_key_id`` (None: plaintext); None once retention purged it.
+    body: bytes | None
+    body_key_id: str | None
     attempt: int  # this attempt's number, 1 for the first
 
 
@@ -49,12 +55,16 @@ class EventResult:
     retry_at: datetime | None = None  # for a failure: when to try again; None = dead
 
 
-async def enqueue(conn: AsyncConnection, events: Sequence[NewEvent], *, notify: bool) -> None:
-    """Put events in the outbox inside the caller's transaction (in the order given)."""
+async def enqueue(
+    conn: AsyncConnection, events: Sequence[NewEvent], *, notify: bool, sealer: Sealer
+) -> None:
+    """Put events in the outbox inside the caller's transaction (in the order given), their
+    bodies sealed with ``sealer``."""
     if not events:
         return
     now = utcnow()
     for event in events:  # one by one: ``seq`` follows the order given
+        body = sealer.seal(event.body().encode("utf-8"), portal_event_body_aad(event.id))
         await conn.execute(
             portal_events.insert().values(
                 id=event.id,
@@ -62,7 +72,8 @@ async def enqueue(conn: AsyncConnection, events: Sequence[NewEvent], *, notify: 
                 key_id=event.key_id,
                 type=str(event.type),
                 occurred_at=event.occurred_at,
-                body=event.body(),
+                body=body,
+                body_key_id=sealer.key_id,
                 state=EventState.PENDING,
                 attempts=0,
                 next_attempt_at=now,
@@ -130,6 +141,7 @@ class EventOutbox:
                         portal_events.c.key_id,
                         portal_events.c.type,
                         portal_events.c.body,
+                        portal_events.c.body_key_id,
                         portal_events.c.attempts,
                     )
                 )
@@ -148,6 +160,7 @@ class EventOutbox:
                     key_id=row.key_id,
                     type=row.type,
                     body=row.body,
+                    body_key_id=row.body_key_id,
                     attempt=row.attempts,
                 )
                 for row in rows

@@ -35,6 +35,7 @@ class EventView:
     last_error: str | None
     last_status_code: int | None
     delivered_at: datetime | None
+    body_purged: bool = False  # retention deleted its body: it can no longer be sent
 
 
 class EventLog:
@@ -42,7 +43,8 @@ class EventLog:
         self.engine = engine
 
     async def replay(self, event_id: str, *, actor: str) -> EventView | None:
-        """Send a dead event again (a fresh ladder, attempts counting on); None if not dead."""
+        """Send a dead event again (a fresh ladder, attempts counting on); None if it is not
+        dead, or retention deleted its body."""
         now = utcnow()
         async with self.engine.begin() as conn:
             row = (
@@ -51,6 +53,7 @@ class EventLog:
                     .where(
                         portal_events.c.id == event_id,
                         portal_events.c.state == EventState.DEAD,
+                        portal_events.c.body.is_not(None),
                     )
                     .values(state=EventState.PENDING, next_attempt_at=now, updated_at=now)
                     .returning(portal_events.c.application_id, portal_events.c.attempts)
@@ -97,7 +100,10 @@ class EventLog:
         return await self._views(and_(True, *conditions), limit=limit)
 
     async def _views(self, condition: Any, *, limit: int) -> list[EventView]:
-        columns = [c for c in portal_events.c if c.name != "body"]
+        columns = [
+            *(c for c in portal_events.c if c.name not in ("body", "body_key_id")),
+            portal_events.c.body.is_(None).label("body_purged"),
+        ]
         async with self.engine.connect() as conn:
             rows = (
                 await conn.execute(
@@ -121,6 +127,7 @@ class EventLog:
                 last_error=row.last_error,
                 last_status_code=row.last_status_code,
                 delivered_at=row.delivered_at,
+                body_purged=bool(row.body_purged),
             )
             for row in rows
         ]

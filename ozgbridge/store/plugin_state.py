@@ -25,6 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import status as status_history
+from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.domain import DeliveryState, utcnow
 from ozgbridge.store import audit_log
 from ozgbridge.store.tables import deliveries, plugin_records
@@ -90,9 +91,10 @@ def _record(row: Any) -> PluginRecord:
 class PluginTransaction:
     """One transaction on one plug-in's records; see `PluginState.transaction`."""
 
-    def __init__(self, conn: AsyncConnection, plugin: str) -> None:
+    def __init__(self, conn: AsyncConnection, plugin: str, sealer: Sealer) -> None:
         self._conn = conn
         self.plugin = plugin
+        self._sealer = sealer  # seals the portal event a status report makes (never the plug-in's)
 
     def _select(self) -> Any:
         return select(plugin_records, deliveries.c.tenant_id, deliveries.c.route_id).outerjoin(
@@ -168,32 +170,41 @@ class PluginTransaction:
     ) -> None:
         """What another system decided about an application (see `ozgbridge.status.record`)."""
         await status_history.record(
-            self._conn, application_id=application_id, source=source, status=status, detail=detail
+            self._conn,
+            application_id=application_id,
+            source=source,
+            status=status,
+            detail=detail,
+            sealer=self._sealer,
         )
 
 
 class PluginState:
     """The records of one plug-in, by its name (a connector or intake kind)."""
 
-    def __init__(self, engine: AsyncEngine, plugin: str) -> None:
+    def __init__(self, engine: AsyncEngine, plugin: str, *, sealer: Sealer) -> None:
+        """``sealer``: the process's data keys, for what a status report stores (notes, portal
+        event bodies)."""
         if not _PLUGIN_NAME.fullmatch(plugin):
             raise ValueError(f"{plugin!r} is not a plug-in name ([a-z][a-z0-9_-]*, 64 at most)")
         self.engine = engine
         self.plugin = plugin
+        self._sealer = sealer
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[PluginTransaction]:
         """Everything done through the yielded object commits together, or not at all."""
         async with self.engine.begin() as conn:
-            yield PluginTransaction(conn, self.plugin)
+            yield PluginTransaction(conn, self.plugin, self._sealer)
 
     async def get(self, key: str) -> PluginRecord | None:
         async with self.engine.connect() as conn:
-            return await PluginTransaction(conn, self.plugin).get(key)
+            return await PluginTransaction(conn, self.plugin, self._sealer).get(key)
 
     async def find(self, *, state: str | None = None, limit: int = 1000) -> list[PluginRecord]:
         async with self.engine.connect() as conn:
-            return await PluginTransaction(conn, self.plugin).find(state=state, limit=limit)
+            tx = PluginTransaction(conn, self.plugin, self._sealer)
+            return await tx.find(state=state, limit=limit)
 
     async def put(self, key: str, **fields: Any) -> bool:
         async with self.transaction() as tx:

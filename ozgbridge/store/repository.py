@@ -71,7 +71,7 @@ class Repository:
 
     def plugin_state(self, plugin: str) -> PluginState:
         """The records plug-in ``plugin`` (a connector or intake kind) keeps in this store."""
-        return PluginState(self.engine, plugin)
+        return PluginState(self.engine, plugin, sealer=self.sealer)
 
     async def ping(self) -> None:
         async with self.engine.connect() as conn:

@@ -1,5 +1,9 @@
 """Re-sealing stored content under the first data key, batch by batch, while the service runs.
 
+Content is the form data, attachments and their file names, back-ends' answers, the notes of
+status reports and the bodies of portal events. Notes and event bodies are re-sealed also for
+applications whose content retention purged already (a later report's note, an unsent event).
+
 Each batch is one transaction over a few applications in id order: their rows are locked
 (PostgreSQL: FOR UPDATE; SQLite: the write lock every transaction takes), opened with whichever
 key sealed them, sealed under the first key and written back. A purge waits for the batch and a
@@ -9,10 +13,11 @@ loses nothing: the next run starts over and finds only what is still under anoth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Table, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge.dataprotection.sealing import (
@@ -21,9 +26,18 @@ from ozgbridge.dataprotection.sealing import (
     attachment_content_aad,
     attachment_filename_aad,
     attempt_response_aad,
+    portal_event_body_aad,
+    status_note_aad,
 )
 from ozgbridge.errors import UnknownDataKeyError
-from ozgbridge.store.tables import applications, attachments, attempts, deliveries
+from ozgbridge.store.tables import (
+    applications,
+    attachments,
+    attempts,
+    deliveries,
+    portal_events,
+    status_history,
+)
 
 
 def _not_under(column: Any, key_id: str) -> ColumnElement[bool]:
@@ -37,8 +51,17 @@ def _stale_responses(key_id: str) -> ColumnElement[bool]:
     )
 
 
-def _stale(key_id: str) -> ColumnElement[bool]:
-    """Applications with content not (all) sealed under ``key_id``."""
+def _stale_notes(key_id: str) -> ColumnElement[bool]:
+    return and_(
+        status_history.c.note.is_not(None), _not_under(status_history.c.note_key_id, key_id)
+    )
+
+
+def _stale_bodies(key_id: str) -> ColumnElement[bool]:
+    return and_(portal_events.c.body.is_not(None), _not_under(portal_events.c.body_key_id, key_id))
+
+
+def _stale_content(key_id: str) -> ColumnElement[bool]:
     return applications.c.content_purged_at.is_(None) & or_(
         _not_under(applications.c.data_key_id, key_id),
         exists(
@@ -52,6 +75,17 @@ def _stale(key_id: str) -> ColumnElement[bool]:
             .select_from(attempts.join(deliveries, deliveries.c.id == attempts.c.delivery_id))
             .where(deliveries.c.application_id == applications.c.id, _stale_responses(key_id))
         ),
+    )
+
+
+def _stale(key_id: str) -> ColumnElement[bool]:
+    """Applications with content, notes or event bodies not (all) sealed under ``key_id``."""
+    notes = status_history.c.application_id == applications.c.id
+    bodies = portal_events.c.application_id == applications.c.id
+    return or_(
+        _stale_content(key_id),
+        exists(select(1).where(notes, _stale_notes(key_id))),
+        exists(select(1).where(bodies, _stale_bodies(key_id))),
     )
 
 
@@ -76,21 +110,54 @@ async def rewrap_batch(
     if key_id is None:
         raise ValueError("rewrap needs data keys")
     async with engine.begin() as conn:
-        chosen = await _choose(conn, key_id, after=after, limit=limit, byte_budget=byte_budget)
+        chosen, unpurged = await _choose(
+            conn, key_id, after=after, limit=limit, byte_budget=byte_budget
+        )
         if not chosen:
             return Batch(0, None)
-        await _reseal_applications(conn, sealer, chosen)
-        await _reseal_attachments(conn, sealer, chosen)
+        # A purged application's emptied content columns are left as they are.
+        await _reseal_values(
+            conn,
+            sealer,
+            applications,
+            "data",
+            "data_key_id",
+            where=applications.c.id.in_(unpurged) & _not_under(applications.c.data_key_id, key_id),
+            aad=application_data_aad,
+            what=lambda application_id: f"the form data of application {application_id}",
+        )
+        await _reseal_attachments(conn, sealer, unpurged)
         await _reseal_responses(conn, sealer, chosen)
+        await _reseal_values(
+            conn,
+            sealer,
+            status_history,
+            "note",
+            "note_key_id",
+            where=status_history.c.application_id.in_(chosen) & _stale_notes(key_id),
+            aad=status_note_aad,
+            what=lambda entry_id: f"the note of status entry {entry_id}",
+        )
+        await _reseal_values(
+            conn,
+            sealer,
+            portal_events,
+            "body",
+            "body_key_id",
+            where=portal_events.c.application_id.in_(chosen) & _stale_bodies(key_id),
+            aad=portal_event_body_aad,
+            what=lambda event_id: f"the body of portal event {event_id}",
+        )
     return Batch(len(chosen), chosen[-1])
 
 
 async def _choose(
     conn: AsyncConnection, key_id: str, *, after: str, limit: int, byte_budget: int
-) -> list[str]:
+) -> tuple[list[str], list[str]]:
+    """The applications of this batch, and those of them whose content is still stored."""
     candidates = (
         await conn.execute(
-            select(applications.c.id, applications.c.data_size)
+            select(applications.c.id, applications.c.data_size, applications.c.content_purged_at)
             .where(_stale(key_id), applications.c.id > after)
             .order_by(applications.c.id)
             .limit(limit)
@@ -98,7 +165,7 @@ async def _choose(
         )
     ).all()
     if not candidates:
-        return []
+        return [], []
     file_bytes = dict(
         (
             await conn.execute(
@@ -111,45 +178,24 @@ async def _choose(
         .all()
     )
     chosen: list[str] = []
+    unpurged: list[str] = []
     spent = 0
     for candidate in candidates:
-        size = candidate.data_size + int(file_bytes.get(candidate.id) or 0)
+        purged = candidate.content_purged_at is not None
+        size = 0 if purged else candidate.data_size + int(file_bytes.get(candidate.id) or 0)
         if chosen and spent + size > byte_budget:
             break
         chosen.append(candidate.id)
+        if not purged:
+            unpurged.append(candidate.id)
         spent += size
-    return chosen
+    return chosen, unpurged
 
 
 def _check_known(sealer: Sealer, key_id: str | None, what: str) -> None:
     if not sealer.knows(key_id):
         assert key_id is not None
         raise UnknownDataKeyError(key_id, sealer.unknown_key_message(key_id, what))
-
-
-async def _reseal_applications(conn: AsyncConnection, sealer: Sealer, ids: list[str]) -> None:
-    rows = (
-        await conn.execute(
-            select(applications.c.id, applications.c.data, applications.c.data_key_id).where(
-                applications.c.id.in_(ids),
-                _not_under(applications.c.data_key_id, sealer.key_id or ""),
-            )
-        )
-    ).all()
-    updates = []
-    for row in rows:
-        what = f"the form data of application {row.id}"
-        _check_known(sealer, row.data_key_id, what)
-        aad = application_data_aad(row.id)
-        plaintext = sealer.open(row.data, row.data_key_id, aad, what=what)
-        updates.append({"b_id": row.id, "b_data": sealer.seal(plaintext, aad)})
-    if updates:
-        await conn.execute(
-            update(applications)
-            .where(applications.c.id == bindparam("b_id"))
-            .values(data=bindparam("b_data"), data_key_id=sealer.key_id),
-            updates,
-        )
 
 
 async def _reseal_attachments(conn: AsyncConnection, sealer: Sealer, ids: list[str]) -> None:
@@ -219,5 +265,34 @@ async def _reseal_responses(conn: AsyncConnection, sealer: Sealer, ids: list[str
             update(attempts)
             .where(attempts.c.id == bindparam("b_id"))
             .values(response_excerpt=bindparam("b_excerpt"), response_key_id=sealer.key_id),
+            updates,
+        )
+
+
+async def _reseal_values(
+    conn: AsyncConnection,
+    sealer: Sealer,
+    table: Table,
+    column: str,
+    key_column: str,
+    *,
+    where: ColumnElement[bool],
+    aad: Callable[[str], bytes],
+    what: Callable[[str], str],
+) -> None:
+    """Re-seal ``table.<column>`` (its key id in ``key_column``) in the rows ``where`` selects;
+    the row's ``id`` goes into the associated data."""
+    value, key = table.c[column], table.c[key_column]
+    rows = (await conn.execute(select(table.c.id, value, key).where(where))).all()
+    updates = []
+    for row_id, stored, key_id in rows:
+        _check_known(sealer, key_id, what(row_id))
+        plaintext = sealer.open(stored, key_id, aad(row_id), what=what(row_id))
+        updates.append({"b_id": row_id, "b_value": sealer.seal(plaintext, aad(row_id))})
+    if updates:
+        await conn.execute(
+            update(table)
+            .where(table.c.id == bindparam("b_id"))
+            .values({column: bindparam("b_value"), key.name: sealer.key_id}),
             updates,
         )

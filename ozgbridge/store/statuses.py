@@ -4,6 +4,9 @@
 deliveries, in id order — the order outcome recording locks them in, so the two never deadlock):
 reports on one application are taken one after another, so the rules see the status the last
 report left, and its portal events get their order.
+
+A note is sealed before it is written and opened only when the history is read for showing
+(`history`); see `ozgbridge.dataprotection.sealing`.
 """
 
 from __future__ import annotations
@@ -14,11 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit
+from ozgbridge.dataprotection.sealing import Sealer, status_note_aad
 from ozgbridge.domain import RegionRef
+from ozgbridge.errors import DataProtectionError
 from ozgbridge.store.records import IdempotencyRecord
 from ozgbridge.store.tables import (
     applications,
@@ -26,6 +32,8 @@ from ozgbridge.store.tables import (
     idempotency_keys,
     status_history,
 )
+
+log = structlog.get_logger("ozgbridge.store")
 
 
 @dataclass(frozen=True)
@@ -112,8 +120,16 @@ async def lock_cases(conn: AsyncConnection, application_ids: Sequence[str]) -> d
     return {row.id: _case(row) for row in await conn.execute(query)}
 
 
-async def add_entry(conn: AsyncConnection, entry: StatusEntry, *, tenant_id: str | None) -> None:
-    """Store the entry, make it the application's processing status, audit it (never the note)."""
+async def add_entry(
+    conn: AsyncConnection, entry: StatusEntry, *, tenant_id: str | None, sealer: Sealer
+) -> None:
+    """Store the entry (its note sealed), make it the application's processing status, audit it
+    (never the note)."""
+    note = (
+        None
+        if entry.note is None
+        else sealer.seal(entry.note.encode("utf-8"), status_note_aad(entry.id))
+    )
     await conn.execute(
         status_history.insert().values(
             id=entry.id,
@@ -122,7 +138,8 @@ async def add_entry(conn: AsyncConnection, entry: StatusEntry, *, tenant_id: str
             source=entry.source,
             status=entry.status,
             detail=json.dumps(entry.detail, sort_keys=True, separators=(",", ":")),
-            note=entry.note,
+            note=note,
+            note_key_id=sealer.key_id if note is not None else None,
             file_reference=entry.file_reference,
         )
     )
@@ -176,7 +193,30 @@ async def remember(
     )
 
 
-def _entry(row: Any) -> StatusEntry:
+def _note(sealer: Sealer, row: Any) -> str | None:
+    if row.note is None:
+        return None
+    try:
+        note = sealer.open(
+            row.note,
+            row.note_key_id,
+            status_note_aad(row.id),
+            what=f"the note of status entry {row.id}",
+        )
+    except DataProtectionError as exc:
+        # The history is still shown; the operator learns which key is missing.
+        log.warning(
+            "store.content_unreadable",
+            application_id=row.application_id,
+            status_entry_id=row.id,
+            error=type(exc).__name__,
+            key_id=getattr(exc, "key_id", None),
+        )
+        return None
+    return note.decode("utf-8")
+
+
+def _entry(sealer: Sealer, row: Any) -> StatusEntry:
     return StatusEntry(
         id=row.id,
         application_id=row.application_id,
@@ -184,13 +224,13 @@ def _entry(row: Any) -> StatusEntry:
         source=row.source,
         status=row.status,
         detail=json.loads(row.detail),
-        note=row.note,
+        note=_note(sealer, row),
         file_reference=row.file_reference,
     )
 
 
-async def history(engine: AsyncEngine, application_id: str) -> list[StatusEntry]:
-    """Every entry for the application, oldest first."""
+async def history(engine: AsyncEngine, application_id: str, sealer: Sealer) -> list[StatusEntry]:
+    """Every entry for the application, oldest first, notes opened with ``sealer``."""
     async with engine.connect() as conn:
         rows = (
             await conn.execute(
@@ -199,4 +239,4 @@ async def history(engine: AsyncEngine, application_id: str) -> list[StatusEntry]
                 .order_by(status_history.c.at, status_history.c.id)
             )
         ).all()
-    return [_entry(row) for row in rows]
+    return [_entry(sealer, row) for row in rows]

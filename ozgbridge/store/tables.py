@@ -3,7 +3,8 @@
 Contents (form data, attachments and their file names) live in their own columns, sealed with
 AES-256-GCM (see `ozgbridge.dataprotection.sealing`) under the data key named beside them, and are
 read only by the worker; every aggregate query (reports, status) stays on the narrow columns.
-Retention empties the content columns and sets ``content_purged_at``; the metadata stays.
+Status report notes and portal event bodies are sealed the same way. Retention empties the
+content columns (notes, event bodies) and sets ``content_purged_at``; the metadata stays.
 """
 
 from __future__ import annotations
@@ -73,6 +74,10 @@ def _id(name: str = "id", *args: Any, **kwargs: Any) -> Column[str]:
 UNPURGED_SQL = "content_purged_at IS NULL"
 
 UNROUTABLE_SQL = "status = 'unroutable'"
+
+# Status entries with a note, portal events with a body (written literally, as above).
+NOTED_SQL = "note IS NOT NULL"
+WITH_BODY_SQL = "body IS NOT NULL"
 
 applications = Table(
     "applications",
@@ -272,11 +277,21 @@ status_history = Table(
     Column("source", String(100), nullable=False),
     Column("status", String(32), nullable=False),
     Column("detail", Text, nullable=False),
-    # Text for the applicant: personal data. Shown to the keys that may see the application and
+    # Text for the applicant: personal data, sealed like the content (under ``note_key_id``;
+    # NULL: plaintext) and purged with it. Shown to the keys that may see the application and
     # sent to the portal; never logged or audited.
-    Column("note", Text),
-    Column("file_reference", String(200)),  # the authority's Aktenzeichen
+    Column("note", LargeBinary),
+    Column("note_key_id", String(32)),
+    # The authority's Aktenzeichen: a case number, metadata like the portal's ``reference``.
+    Column("file_reference", String(200)),
     Index(None, "application_id", "at"),
+    # The notes retention still has to delete: few rows, so a purge run finds them cheaply.
+    Index(
+        "ix_status_history_noted",
+        "application_id",
+        sqlite_where=text(NOTED_SQL),
+        postgresql_where=text(NOTED_SQL),
+    ),
 )
 
 # Every time an application moved to another tenant because the one it was with reported
@@ -314,8 +329,10 @@ portal_events = Table(
     Column("key_id", String(64), nullable=False),
     Column("type", String(32), nullable=False),
     Column("occurred_at", UTCDateTime, nullable=False),
-    # The exact JSON document sent (it may hold the note: personal data, never logged).
-    Column("body", Text, nullable=False),
+    # The exact JSON document sent (it may hold the note: personal data, never logged), sealed
+    # like the content under ``body_key_id`` (NULL: plaintext). NULL once retention purged it.
+    Column("body", LargeBinary),
+    Column("body_key_id", String(32)),
     Column("state", String(16), nullable=False),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
     Column("next_attempt_at", UTCDateTime, nullable=False),
@@ -336,6 +353,13 @@ portal_events = Table(
     ),
     Index("ix_portal_events_key_state", "key_id", "state", "seq"),
     Index("ix_portal_events_state_seq", "state", "seq"),
+    # The bodies retention may still have to delete (see NOTED_SQL).
+    Index(
+        "ix_portal_events_with_body",
+        "application_id",
+        sqlite_where=text(WITH_BODY_SQL),
+        postgresql_where=text(WITH_BODY_SQL),
+    ),
 )
 
 # State plug-ins keep (connectors, intakes), only ever through `ozgbridge.store.plugin_state`:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 import shutil
 import stat
@@ -235,3 +236,37 @@ def test_keys_rotate_unknown_id(deployment: Deployment) -> None:
     )
     assert result.returncode == 2
     assert "no key with id 'nobody'" in result.stderr
+
+
+def test_keys_rotate_write_updates_keys_yaml_in_place(deployment: Deployment) -> None:
+    example_config(deployment)
+    keys_file = deployment.config_dir / "keys.yaml"
+    original = keys_file.read_text(encoding="utf-8")
+
+    rotated = deployment.run(
+        "keys", "rotate", "--id", "demo-portal", "--overlap-days", "2", "--write",
+        "--config", str(deployment.config_dir), check=True,
+    )  # fmt: skip
+
+    new_token = rotated.stdout.strip()
+    assert new_token.startswith("ozgb_")
+    assert f"Updated key 'demo-portal' in {keys_file}:" in rotated.stderr
+    text = keys_file.read_text(encoding="utf-8")
+    comments = [line for line in original.splitlines() if line.lstrip().startswith("#")]
+    assert [line for line in text.splitlines() if line.lstrip().startswith("#")] == comments
+    document = yaml.safe_load(text)
+    assert [k["id"] for k in document["keys"]] == ["demo-portal", "demo-operator"]
+    [entry, operator] = document["keys"]
+    assert entry["sha256"] == hashlib.sha256(new_token.encode()).hexdigest()
+    assert "demo" not in entry
+    [previous] = entry["previous"]
+    assert previous["sha256"] == "63222a48d0074656119068830c17d47a5ca5c23de63f52c7eabbe907259168c2"
+    assert operator["demo"] is True  # the other key is as it was
+    assert deployment.run("config", "validate", str(deployment.config_dir)).returncode == 0
+
+    missing = deployment.run(
+        "keys", "rotate", "--id", "nobody", "--write", "--config", str(deployment.config_dir)
+    )
+    assert missing.returncode != 0
+    assert "no key with id 'nobody'" in missing.stderr
+    assert keys_file.read_text(encoding="utf-8") == text

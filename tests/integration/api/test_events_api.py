@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
-from ozgbridge.domain import AttemptOutcome, utcnow
+from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.events.model import EventType, NewEvent
 from ozgbridge.ids import new_id
 from ozgbridge.store import outbox
 from ozgbridge.store.outbox import EventOutbox, EventResult
-from tests.integration.api.status_support import submit
+from ozgbridge.store.purge import purge_batch
+from tests.integration.api.status_support import delivery_rows, submit
 from tests.integration.api.support import Api, auth
+from tests.integration.dataprotection.support import finish
 
 
 async def dead_event(api: Api, portal: str) -> tuple[str, str]:
@@ -26,7 +30,7 @@ async def dead_event(api: Api, portal: str) -> tuple[str, str]:
         data={"status": "confirmed", "note": None, "fileReference": None, "tenant": "erkelenz"},
     )
     async with api.engine.begin() as conn:
-        await outbox.enqueue(conn, [event], notify=False)
+        await outbox.enqueue(conn, [event], notify=False, sealer=api.repository.sealer)
     box = EventOutbox(api.engine)
     [claimed] = await box.claim("w", limit=1, lease_seconds=30)
     assert await box.record(claimed, "w", EventResult(AttemptOutcome.PERMANENT, 404, "HTTP 404"))
@@ -85,3 +89,26 @@ async def test_who_may_replay(api_db: Api, key: str, expected: int) -> None:
         assert api_db.wakeups  # the sender is told
         again = await api_db.client.post(f"/v1/events/{event_id}/replay", headers=auth(key))
         assert again.status == 409
+
+
+async def test_a_dead_event_whose_body_retention_deleted_is_listed_but_not_replayed(
+    api_db: Api,
+) -> None:
+    application_id, event_id = await dead_event(api_db, "portal-a")
+    [delivery] = await delivery_rows(api_db.engine, application_id)
+    await finish(api_db.engine, application_id, DeliveryState.DELIVERED, utcnow() - timedelta(1))
+    purged = await purge_batch(
+        api_db.engine,
+        ApplicationStatus.DELIVERED,
+        utcnow(),
+        [(delivery.tenant_id, delivery.route_id)],
+        limit=10,
+        now=utcnow(),
+    )
+    assert (purged.applications, purged.event_bodies) == (1, 1)
+
+    answer = await api_db.client.post(f"/v1/events/{event_id}/replay", headers=auth("operator"))
+
+    assert answer.status == 409
+    assert "retention deleted this event's body" in (await answer.json())["detail"]
+    assert await listed(api_db, "portal-a", "?state=dead") == (200, [event_id])

@@ -23,6 +23,8 @@ MARKERS = {
     "form data": "Zeugin-Qx7K-Formularinhalt",
     "attachment": "Scan-Qx7K-Ausweisinhalt",
     "file name": "Qx7K-Mustermann-Ausweis",
+    "status note": "Qx7K-Notiz-an-Frau-Erika",
+    "event body": "Qx7K-Ereignis-Hinweistext",
 }
 
 

@@ -13,17 +13,28 @@ import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ozgbridge import status
 from ozgbridge.dataprotection import keys
 from ozgbridge.dataprotection.rewrap import pending, rewrap
 from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.errors import UnknownDataKeyError
+from ozgbridge.events.sender import PortalSender
+from ozgbridge.settings import Settings
 from ozgbridge.store import rewrap as store_rewrap
+from ozgbridge.store.outbox import EventOutbox
 from ozgbridge.store.purge import purge_batch
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.records import AttemptResult
 from ozgbridge.store.repository import Repository
-from ozgbridge.store.tables import applications, attachments, attempts, audit_events
+from ozgbridge.store.tables import (
+    applications,
+    attachments,
+    attempts,
+    audit_events,
+    portal_events,
+    status_history,
+)
 from tests.factories import new_application
 from tests.integration.dataprotection.support import finish
 from tests.sealed import excerpt, stored
@@ -185,3 +196,79 @@ async def test_back_end_answers_are_resealed(
     view = await Repository(engine, sealer=both).get_application(application_id)
     assert view is not None
     assert view.deliveries[0].last_response == "Müller: Datenbank voll"
+
+
+async def noted(engine: AsyncEngine, sealer: Sealer, note: str) -> str:
+    """An application whose portal listens, with a status report carrying ``note`` (stored and
+    in the portal event), both sealed with ``sealer``."""
+    [application_id] = await accept(engine, sealer, portal_events=True, submitted_by="portal")
+    async with engine.begin() as conn:
+        await status.record(
+            conn,
+            application_id=application_id,
+            source="key:erkelenz-staff",
+            status="in_progress",
+            note=note,
+            sealer=sealer,
+        )
+    return application_id
+
+
+async def test_notes_and_event_bodies_are_resealed_also_after_a_purge(
+    engine: AsyncEngine, ring: dict[str, keys.DataKey], tmp_path: Path
+) -> None:
+    old = key_file(tmp_path / "old.yaml", ring["old"])
+    sealed_old = await noted(engine, old, "Frau Erika: Eingang bestätigt")
+    plain = await noted(engine, Sealer.plaintext(), "Herr Max: in Bearbeitung")
+    # purged content, but a note reported later and its event (not sent yet) are still stored
+    purged = await accept(engine, old, portal_events=True, submitted_by="portal")
+    await finish(engine, purged[0], DeliveryState.DELIVERED, utcnow() - timedelta(days=9))
+    await purge_batch(
+        engine,
+        ApplicationStatus.DELIVERED,
+        utcnow(),
+        [("erkelenz", "gewerbe")],
+        limit=10,
+        now=utcnow(),
+    )
+    async with engine.begin() as conn:
+        await status.record(
+            conn,
+            application_id=purged[0],
+            source="key:erkelenz-staff",
+            status="completed",
+            note="Bescheid an Frau Erika",
+            sealer=old,
+        )
+    both = key_file(tmp_path / "both.yaml", ring["new"], ring["old"])
+    assert await pending(engine, both) == 3
+
+    assert await rewrap(engine, both, batch=2, actor="test") == 3
+
+    assert await pending(engine, both) == 0
+    async with engine.connect() as conn:
+        note_keys = set((await conn.execute(select(status_history.c.note_key_id))).scalars())
+        body_keys = set((await conn.execute(select(portal_events.c.body_key_id))).scalars())
+        purged_data = (
+            await conn.execute(
+                select(applications.c.data, applications.c.data_key_id).where(
+                    applications.c.id == purged[0]
+                )
+            )
+        ).one()
+    assert (note_keys, body_keys) == ({"new"}, {"new"})
+    assert tuple(purged_data) == (b"", None)  # emptied content stays empty
+    only_new = key_file(tmp_path / "new.yaml", ring["new"])
+    shown = {
+        application_id: [e.note for e in await status.history(engine, application_id, only_new)]
+        for application_id in (sealed_old, plain, purged[0])
+    }
+    assert shown == {
+        sealed_old: ["Frau Erika: Eingang bestätigt"],
+        plain: ["Herr Max: in Bearbeitung"],
+        purged[0]: ["Bescheid an Frau Erika"],
+    }
+    sender = PortalSender(lambda: [], Settings(), sealer=only_new)
+    claimed = await EventOutbox(engine).claim("w", limit=10, lease_seconds=30)
+    sent = {e.application_id: json.loads(sender.body(e))["data"]["note"] for e in claimed}
+    assert sent == {k: v[0] for k, v in shown.items()}

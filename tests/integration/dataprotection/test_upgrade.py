@@ -3,9 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,7 +18,6 @@ from ozgbridge.store.engine import create_engine
 from ozgbridge.store.migrate import upgrade
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.repository import Repository
-from tests.conftest import PG_ADMIN_DSN, _pg_admin, sqlalchemy_pg_url
 from tests.factories import new_application
 from tests.sealed import stored
 
@@ -43,18 +39,6 @@ INSERTS = [
        VALUES ('01JOLDDELIVERY000000000001', '01JOLDAPPLICATION000000001', 'erkelenz',
         'gewerbe', 'filedrop', 'pending', 0, :at, :at, :at)""",
 ]
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'old.sqlite3'}"
-        return
-    request.getfixturevalue("pg_template")  # skips, or fails under CI, without a server
-    name = f"ozgb_old_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_pg_admin(f'CREATE DATABASE "{name}"'))
-    yield sqlalchemy_pg_url(PG_ADMIN_DSN, name)
-    asyncio.run(_pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def test_content_from_before_encryption_reads_and_rewraps(

@@ -54,7 +54,7 @@ def entry(app: dict[str, Any], status: str, after_days: float) -> dict[str, Any]
         "source": "key:test",
         "status": status,
         "detail": "{}",
-        "note": "Frau Musterfrau, Ihr Antrag ist beschieden.",
+        "note": b"Frau Musterfrau, Ihr Antrag ist beschieden.",  # a plaintext note (key id NULL)
     }
 
 

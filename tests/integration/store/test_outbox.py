@@ -7,6 +7,7 @@ import asyncio
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ozgbridge.dataprotection.sealing import Sealer, portal_event_body_aad
 from ozgbridge.domain import AttemptOutcome, utcnow
 from ozgbridge.events.model import EventType, NewEvent
 from ozgbridge.ids import new_id
@@ -27,7 +28,9 @@ async def applications(engine: AsyncEngine, count: int) -> list[str]:
     return ids
 
 
-async def enqueue(engine: AsyncEngine, application_id: str, *statuses: str) -> list[str]:
+async def enqueue(
+    engine: AsyncEngine, application_id: str, *statuses: str, sealer: Sealer | None = None
+) -> list[str]:
     events = [
         NewEvent(
             id=new_id(),
@@ -41,16 +44,18 @@ async def enqueue(engine: AsyncEngine, application_id: str, *statuses: str) -> l
         for status in statuses
     ]
     async with engine.begin() as conn:
-        await outbox.enqueue(conn, events, notify=False)
+        await outbox.enqueue(conn, events, notify=False, sealer=sealer or Sealer.plaintext())
     return [e.id for e in events]
 
 
 DELIVERED = EventResult(AttemptOutcome.DELIVERED, status_code=204)
 
 
-async def test_one_event_per_application_at_a_time_in_order(engine: AsyncEngine) -> None:
+async def test_one_event_per_application_at_a_time_in_order(
+    engine: AsyncEngine, sealer: Sealer
+) -> None:
     a, b = await applications(engine, 2)
-    a_events = await enqueue(engine, a, "confirmed", "in_progress", "completed")
+    a_events = await enqueue(engine, a, "confirmed", "in_progress", "completed", sealer=sealer)
     b_events = await enqueue(engine, b, "confirmed", "completed")
     box = EventOutbox(engine)
 
@@ -62,7 +67,13 @@ async def test_one_event_per_application_at_a_time_in_order(engine: AsyncEngine)
     second = await box.claim("w2", limit=10, lease_seconds=30)
     assert [e.id for e in second] == [a_events[1]]
     assert second[0].attempt == 1
-    assert '"status":"in_progress"' in second[0].body
+    # claimed as stored, sealed: only the sender opens it
+    event = second[0]
+    assert event.body is not None
+    assert event.body_key_id == sealer.key_id
+    assert b"in_progress" not in event.body
+    opened = sealer.open(event.body, event.body_key_id, portal_event_body_aad(event.id), what="t")
+    assert b'"status":"in_progress"' in opened
 
 
 async def test_a_retry_holds_back_the_later_events_and_a_dead_one_lets_them_go(

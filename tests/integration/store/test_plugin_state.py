@@ -122,7 +122,7 @@ async def test_a_transaction_commits_records_audit_and_status_together_or_not_at
         await crash_midway()
     assert await state.get("k") is None
     assert await audit_count(repo.engine) == events_before
-    assert await status.history(repo.engine, application_id) == []
+    assert await status.history(repo.engine, application_id, repo.sealer) == []
 
     async with state.transaction() as tx:
         await tx.put("k", state="decided", application_id=application_id)
@@ -132,7 +132,7 @@ async def test_a_transaction_commits_records_audit_and_status_together_or_not_at
         )
 
     assert (await state.get("k")) is not None
-    [entry] = await status.history(repo.engine, application_id)
+    [entry] = await status.history(repo.engine, application_id, repo.sealer)
     # Codes are normalised on the way in: another system's "accepted" is a confirmation here.
     assert (entry.source, entry.status, entry.detail) == ("tracker:1", "confirmed", {"n": 1})
     assert await audit_count(repo.engine) == events_before + 2  # ours and application.status

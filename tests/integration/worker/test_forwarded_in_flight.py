@@ -57,9 +57,9 @@ async def late_success(
     """Accept an application, hold its delivery in flight, report not_responsible, then let
     the held attempt succeed; the application's view and its portal events' types."""
     deployment = load_deployment(CONFIG, check_connectors=False)
-    desk = StatusDesk(engine, notify=False)
-    router = Router(deployment)
     repository = Repository(engine)
+    desk = StatusDesk(engine, sealer=repository.sealer, notify=False)
+    router = Router(deployment)
     new = new_application(
         portal_events=True, submitted_by="portal-a", leika_key=leika_key, route_id=route_id
     )
