@@ -180,16 +180,18 @@ async def test_lease_is_renewed_while_a_slow_attempt_runs(
     engine: AsyncEngine, start_worker: MakeWorker
 ) -> None:
     repo = Repository(engine)
-    slow = ScriptedConnector([Hang(1.2)], timeout=10)
+    # The attempt outlasts the lease more than twice; the lease is long enough that a renewal
+    # delayed by a loaded CI machine (renewals run every lease/3) does not lose it.
+    slow = ScriptedConnector([Hang(3.5)], timeout=10)
     other = ScriptedConnector()
     new = new_application()
     await repo.accept(new)
-    await start_worker(slow, worker_id="slow", lease_seconds=0.45, delivery_timeout=0.3)
+    await start_worker(slow, worker_id="slow", lease_seconds=1.5, delivery_timeout=0.3)
     await slow.wait_for(received=1)
-    await start_worker(other, worker_id="other", lease_seconds=0.45, delivery_timeout=0.3)
+    await start_worker(other, worker_id="other", lease_seconds=1.5, delivery_timeout=0.3)
 
     view = await settled(repo, new.id)
 
     assert view.status == ApplicationStatus.DELIVERED
-    assert other.received == []  # the lease (0.45 s) was renewed through the 1.2 s attempt
+    assert other.received == []  # the lease (1.5 s) was renewed through the 3.5 s attempt
     assert [r.worker for r in await attempt_rows(engine)] == ["slow"]
