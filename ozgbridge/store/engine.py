@@ -8,14 +8,17 @@ when one upgrades a read lock. PostgreSQL: asyncpg with a bounded pool.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ozgbridge.errors import ConfigError
+from ozgbridge.store import sqlite_inline
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -37,11 +40,33 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     )
 
 
+class _HintingSQLiteCompiler(SQLiteCompiler):
+    """Renders ``with_hint(table, "INDEXED BY …", "sqlite")``, which SQLAlchemy's SQLite
+    compiler drops: the claim names the partial index it must use (see claims.sqlite_index)."""
+
+    def get_from_hint_text(self, table: Any, text: str | None) -> str | None:
+        return text
+
+
 def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
     if not database or database == ":memory:":
         raise ConfigError("SQLite needs a file (sqlite+aiosqlite:///var/ozgbridge.sqlite3)")
     Path(database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000})
+    # One connection per process. Every transaction takes the write lock (BEGIN IMMEDIATE), so
+    # a second connection could only wait for it in SQLite's busy handler, which sleeps in steps
+    # of up to 100 ms: with several connections a process spent most of its time asleep there.
+    # Waiting for the one connection in the pool's asyncio queue wakes up the moment it is free.
+    engine = create_async_engine(
+        url,
+        async_creator=functools.partial(
+            sqlite_inline.connect, database, busy_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000
+        ),
+        pool_size=1,
+        max_overflow=0,
+        pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+    )
+
+    engine.sync_engine.dialect.statement_compiler = _HintingSQLiteCompiler
 
     @event.listens_for(engine.sync_engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -52,7 +77,6 @@ def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
             "journal_mode=WAL",
             "synchronous=FULL",
             "foreign_keys=ON",
-            f"busy_timeout={SQLITE_BUSY_TIMEOUT_MS}",
         ):
             cursor.execute(f"PRAGMA {pragma}")
         cursor.close()

@@ -188,7 +188,9 @@ class DeliveryQueue:
 
     async def next_due_at(self, *, exclude: frozenset[RouteKey] = frozenset()) -> datetime | None:
         """When the next delivery falls due, not counting the routes in ``exclude``."""
-        query = select(func.min(deliveries.c.next_attempt_at)).where(_UNFINISHED)
+        query = claims.sqlite_index(
+            select(func.min(deliveries.c.next_attempt_at)).where(_UNFINISHED), "ix_deliveries_due"
+        )
         skip = claims.not_in_routes(set(exclude))
         if skip is not None:
             query = query.where(skip)

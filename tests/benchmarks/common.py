@@ -29,6 +29,7 @@ import yaml
 from aiohttp import web
 
 from ozgbridge import audit_keys
+from ozgbridge.dataprotection import keys as data_keys
 from ozgbridge.store.migrate import upgrade
 from ozgbridge.store.notify import asyncpg_dsn
 from ozgbridge.tenants import token_sha256
@@ -125,6 +126,8 @@ class Ozgbridge:
                 "OZGBRIDGE_LOG_LEVEL": "WARNING",
                 "OZGBRIDGE_POLL_INTERVAL": "0.2",
                 "OZGBRIDGE_AUDIT_KEY": str(self.audit_key()),
+                # measured as deployed: form data and attachments sealed with AES-256-GCM
+                "OZGBRIDGE_DATA_KEYS": str(self.data_keys()),
                 **self.env_extra,
             }
         )
@@ -134,6 +137,12 @@ class Ozgbridge:
         path = self.workdir / "audit-key.yaml"
         if not path.exists():
             audit_keys.create_file(path)
+        return path
+
+    def data_keys(self) -> Path:
+        path = self.workdir / "data-keys.yaml"
+        if not path.exists():
+            data_keys.create_file(path)
         return path
 
     async def start(self, role: str, port: int | None = None) -> str | None:
