@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,14 +60,17 @@ def _observed(runtime: RouteRuntime, result: AttemptResult, verdict: Verdict) ->
     return runtime
 
 
-async def update_breakers(
-    conn: AsyncConnection,
+# How stale a route's "last success" may be before a success is worth a locked write of its row.
+LAST_SUCCESS_RESOLUTION = timedelta(seconds=1)
+
+
+def apply_outcomes(
     items: Sequence[tuple[ClaimedDelivery, str, AttemptResult]],
+    runtimes: Mapping[RouteKey, RouteRuntime],
     policies: Mapping[RouteKey, RoutePolicy],
     now: datetime,
-) -> list[audit.AuditEvent]:
-    keys = sorted({(c.tenant_id, c.route_id) for c, _w, _r in items})
-    runtimes = await route_state.lock(conn, keys, now)
+) -> tuple[dict[RouteKey, RouteRuntime], list[route_state.Transition]]:
+    """The routes' runtimes after the batch's outcomes, in the order reported (pure)."""
     changed: dict[RouteKey, RouteRuntime] = {}
     transitions: list[route_state.Transition] = []
     for claimed, worker_id, result in items:
@@ -95,5 +98,40 @@ async def update_breakers(
         )
         if change is not None:
             transitions.append(change)
+    return changed, transitions
+
+
+def worth_writing(before: RouteRuntime, after: RouteRuntime) -> bool:
+    """Whether ``after`` differs from the stored ``before`` by more than a fresher "last
+    success" within `LAST_SUCCESS_RESOLUTION` (pure)."""
+    if replace(after, last_success_at=before.last_success_at) != before:
+        return True
+    if before.last_success_at is None or after.last_success_at is None:
+        return before.last_success_at != after.last_success_at
+    return after.last_success_at - before.last_success_at >= LAST_SUCCESS_RESOLUTION
+
+
+async def update_breakers(
+    conn: AsyncConnection,
+    items: Sequence[tuple[ClaimedDelivery, str, AttemptResult]],
+    policies: Mapping[RouteKey, RoutePolicy],
+    now: datetime,
+) -> list[audit.AuditEvent]:
+    """Apply the batch to the routes' breakers; lock and write their rows only if it matters.
+
+    Most batches are successes on a healthy route: they change nothing but the route's "last
+    success" time. Locking the route's row for that would serialise every worker's outcome
+    transactions on it until they commit, so such a batch only reads the row and leaves it,
+    unless its "last success" is older than `LAST_SUCCESS_RESOLUTION`. A failure racing with an
+    unlocked read at worst keeps its count until the next success that is written.
+    """
+    keys = sorted({(c.tenant_id, c.route_id) for c, _w, _r in items})
+    stored = await route_state.load(conn, keys)
+    if len(stored) == len(keys):
+        changed, transitions = apply_outcomes(items, stored, policies, now)
+        if not transitions and not any(worth_writing(stored[k], v) for k, v in changed.items()):
+            return []
+    runtimes = await route_state.lock(conn, keys, now)
+    changed, transitions = apply_outcomes(items, runtimes, policies, now)
     await route_state.save(conn, changed, now)
     return await route_state.record_transitions(conn, transitions, now)
