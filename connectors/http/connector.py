@@ -47,6 +47,10 @@ except PackageNotFoundError:  # a source tree that was never installed
     USER_AGENT = "ozgbridge/0"
 
 
+# Envelopes up to this size (content bytes) are encoded and signed on the event loop.
+INLINE_PREPARE_BYTES = 64 * 1024
+
+
 class HttpConnector(Connector[HttpOptions]):
     """POSTs each envelope to one URL, over one connection pool per connector."""
 
@@ -103,8 +107,13 @@ class HttpConnector(Connector[HttpOptions]):
     async def send(self, envelope: Envelope) -> Receipt:
         if "." in envelope.delivery_id:
             raise PermanentDeliveryError("delivery id contains '.', unusable as webhook-id")
-        # Encoding and signing touch every byte of possibly large attachments: off the loop.
-        body, headers = await asyncio.to_thread(self._prepare, envelope)
+        # Encoding and signing touch every byte of possibly large attachments: those off the
+        # loop. A small envelope is done sooner than a thread could be handed it.
+        size = len(envelope.data.content) + sum(len(a.content) for a in envelope.attachments)
+        if size <= INLINE_PREPARE_BYTES:
+            body, headers = self._prepare(envelope)
+        else:
+            body, headers = await asyncio.to_thread(self._prepare, envelope)
         return await self._post(body, headers)
 
     async def post_document(

@@ -194,6 +194,7 @@ class Backend:
         self.port = free_port()
         self.runner: web.AppRunner | None = None
         self.all_arrived = asyncio.Event()
+        self.first_arrived = asyncio.Event()
         self.expected = 0
 
     @property
@@ -206,6 +207,7 @@ class Backend:
             self.sample = Sample(dict(request.headers), body)
         application_id = json.loads(body)["applicationId"]
         self.arrivals.setdefault(application_id, time.perf_counter())
+        self.first_arrived.set()
         if self.expected and len(self.arrivals) >= self.expected:
             self.all_arrived.set()
         return web.Response(status=200, text='{"id": "ok"}', content_type="application/json")
