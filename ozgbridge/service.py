@@ -25,7 +25,7 @@ import structlog
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge import audit, audit_keys, intake, malloc, runtime
+from ozgbridge import audit, audit_keys, gctuning, intake, malloc, runtime
 from ozgbridge.api import connections, spool
 from ozgbridge.api.app import create_app
 from ozgbridge.audit_verify import start_checkpoint_log
@@ -332,6 +332,7 @@ async def run_service(
     listener: asyncio.Task[None] | None = None
     watcher: asyncio.Task[None] | None = None
     checkpoints = start_checkpoint_log(service.engine, settings.audit_checkpoint_interval)
+    gctuning.tune_for_service()  # everything built so far lives as long as the process
     try:
         runner = await _serve_api(service, settings)
         if service.worker is not None:

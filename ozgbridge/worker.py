@@ -50,6 +50,11 @@ logger = structlog.get_logger("ozgbridge.worker")
 __all__ = ["RouteKey", "Worker", "default_worker_id"]
 
 
+# With every slot taken, the next claim waits this long at most for half of them to free up:
+# a claim costs a transaction and the loading of its envelopes whatever its size.
+FULL_CLAIM_WAIT = 0.05
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(2)}"
 
@@ -176,9 +181,9 @@ class Worker:
         await self._first_of(*events, within=timeout)
         if full:
             # The queue is deeper than our slots: rather than one claim per finished delivery,
-            # let a quarter of the slots free up (briefly) and claim them together.
-            wanted = max(1, self.settings.worker_concurrency // 4)
-            deadline = asyncio.get_running_loop().time() + 0.02
+            # let half of the slots free up (briefly) and claim them together.
+            wanted = max(1, self.settings.worker_concurrency // 2)
+            deadline = asyncio.get_running_loop().time() + FULL_CLAIM_WAIT
             while self._free_slots() < wanted and not self._stopping.is_set():
                 remaining = deadline - asyncio.get_running_loop().time()
                 if remaining <= 0:
@@ -351,6 +356,18 @@ class Worker:
 
     async def _record(self, claimed: ClaimedDelivery, result: AttemptResult, log: Any) -> None:
         """Store the outcome; retried for a while, because the back-end already has its answer."""
+        ours: bool | None
+        try:
+            ours = await self.queue.record(claimed, self.worker_id, result)
+        except Exception:
+            ours = await self._record_retrying(claimed, result, log)
+        if ours is not None:
+            self._recorded(claimed, result, log, ours)
+
+    async def _record_retrying(
+        self, claimed: ClaimedDelivery, result: AttemptResult, log: Any
+    ) -> bool | None:
+        """The first write failed: try again for up to a lease; None if it never succeeded."""
         try:
             async for attempt in AsyncRetrying(
                 retry=retry_if_exception_type(Exception),
@@ -359,11 +376,15 @@ class Worker:
                 reraise=True,
             ):
                 with attempt:
-                    ours = await self.queue.record(claimed, self.worker_id, result)
+                    return await self.queue.record(claimed, self.worker_id, result)
         except Exception:
             # The lease will expire and the delivery be attempted again: at-least-once holds.
             log.exception("delivery.record_failed", outcome=str(result.outcome))
-            return
+        return None
+
+    def _recorded(
+        self, claimed: ClaimedDelivery, result: AttemptResult, log: Any, ours: bool
+    ) -> None:
         metrics.DELIVERY_ATTEMPTS.labels(
             claimed.tenant_id, claimed.route_id, claimed.connector, str(result.outcome)
         ).inc()

@@ -43,12 +43,17 @@ class GroupCommit(Generic[T, R]):
         max_items: int = 200,
         max_bytes: int = 32 * 1024 * 1024,
         flushers: int = 2,
+        linger: float = 0.0,
     ) -> None:
+        """``linger``: seconds a flush waits for more items before it takes its batch — for
+        callers whose items arrive a few at a time from many tasks (outcomes of deliveries in
+        flight), where a slightly later commit is worth far fewer transactions."""
         self._flush = flush
         self._size_of = size_of
         self._max_items = max_items
         self._max_bytes = max_bytes
         self._flushers = flushers
+        self._linger = linger
         self._pending: deque[tuple[T, asyncio.Future[R]]] = deque()
         self._running: set[asyncio.Task[None]] = set()
 
@@ -59,7 +64,6 @@ class GroupCommit(Generic[T, R]):
         while len(self._running) < self._flushers and self._pending:
             task = asyncio.create_task(self._drain(), name="group-commit")
             self._running.add(task)
-            task.add_done_callback(self._running.discard)
         return await future
 
     def _take_batch(self) -> list[tuple[T, asyncio.Future[R]]]:
@@ -74,7 +78,25 @@ class GroupCommit(Generic[T, R]):
         return batch
 
     async def _drain(self) -> None:
+        try:
+            await self._drain_pending()
+        finally:
+            # Leave the running set in the same step as the last look at the queue: were it left
+            # in a done-callback (a later step), an item submitted in between would see a
+            # flusher that is already gone and wait for ever.
+            task = asyncio.current_task()
+            if task is not None:
+                self._running.discard(task)
+
+    async def _drain_pending(self) -> None:
         while self._pending:
+            # Let the tasks that are ready to run now hand in their items first: a flush that
+            # never waits (SQLite on the loop's thread, store/sqlite_inline.py) gives nothing a
+            # chance to queue up behind it, so without this pause every batch held only what
+            # happened to be submitted in the same loop step.
+            await asyncio.sleep(self._linger if len(self._pending) < self._max_items else 0)
+            if not self._pending:  # another flusher took them meanwhile
+                return
             batch = self._take_batch()
             try:
                 outcomes: Sequence[R | Failed] = await self._flush([item for item, _ in batch])

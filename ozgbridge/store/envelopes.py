@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.dataprotection.sealing import (
@@ -37,6 +37,14 @@ log = structlog.get_logger("ozgbridge.store")
 
 Unreadable = dict[str, DataProtectionError]  # by delivery id
 
+# Built once (the worker reads envelopes for every claim).
+_APPLICATIONS = select(applications).where(applications.c.id.in_(bindparam("ids", expanding=True)))
+_ATTACHMENTS = (
+    select(attachments)
+    .where(attachments.c.application_id.in_(bindparam("ids", expanding=True)))
+    .order_by(attachments.c.application_id, attachments.c.position)
+)
+
 
 async def read_envelopes(
     engine: AsyncEngine,
@@ -46,17 +54,10 @@ async def read_envelopes(
 ) -> tuple[dict[str, Envelope], Unreadable]:
     """Envelopes keyed by delivery id, and the deliveries whose content cannot be opened."""
     by_application = {c.application_id: c for c in claimed}
+    ids = {"ids": list(by_application)}
     async with engine.connect() as conn:
-        apps = (
-            await conn.execute(select(applications).where(applications.c.id.in_(by_application)))
-        ).all()
-        files = (
-            await conn.execute(
-                select(attachments)
-                .where(attachments.c.application_id.in_(by_application))
-                .order_by(attachments.c.application_id, attachments.c.position)
-            )
-        ).all()
+        apps = (await conn.execute(_APPLICATIONS, ids)).all()
+        files = (await conn.execute(_ATTACHMENTS, ids)).all()
     files_of: dict[str, list[Any]] = {}
     for f in files:
         files_of.setdefault(f.application_id, []).append(f)

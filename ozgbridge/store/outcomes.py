@@ -53,6 +53,15 @@ _ATTEMPT_OUTCOME_FIELDS = (
 )  # fmt: skip
 
 
+# Built once: asked for every batch of outcomes.
+_OWNERS = (
+    select(deliveries.c.id, deliveries.c.state, deliveries.c.lease_owner)
+    .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(deliveries.c.id)
+    .with_for_update()
+)
+
+
 async def upsert_attempts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """One row per (delivery, attempt number); a late real outcome replaces a lease-expiry note."""
     latest = {(row["delivery_id"], row["number"]): row for row in rows}  # one write per row
@@ -140,15 +149,7 @@ async def record_outcomes_together(
     """
     now = utcnow()
     ids = sorted({c.id for c, _w, _r in items})
-    current = {
-        row.id: row
-        for row in await conn.execute(
-            select(deliveries.c.id, deliveries.c.state, deliveries.c.lease_owner)
-            .where(deliveries.c.id.in_(ids))
-            .order_by(deliveries.c.id)
-            .with_for_update()
-        )
-    }
+    current = {row.id: row for row in await conn.execute(_OWNERS, {"ids": ids})}
     owned: list[bool] = []
     delivered: list[dict[str, Any]] = []
     failed: list[dict[str, Any]] = []

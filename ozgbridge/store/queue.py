@@ -35,6 +35,7 @@ _UNFINISHED = text(UNFINISHED_SQL)  # literal, so the partial index ix_deliverie
 
 
 _Record = tuple[ClaimedDelivery, str, AttemptResult]
+RECORD_LINGER = 0.003  # seconds
 Policies = Mapping[RouteKey, RoutePolicy]
 # Runs inside the transaction that records a batch of outcomes, after them: what else the
 # outcomes cause (portal events, a status the back-end reported) commits with them.
@@ -68,7 +69,16 @@ class DeliveryQueue:
         self.hint = ClaimHint()
         self.sealer = sealer
         # Outcomes reported together share one transaction (see batching.py for why).
-        self._records: GroupCommit[_Record, bool] = GroupCommit(self._flush_records)
+        # One flusher on SQLite: a second could only wait for the one connection (engine.py),
+        # with a batch taken early that would otherwise have joined the next one.
+        # Outcomes arrive a few at a time, as back-ends answer; a flush that waits a couple of
+        # milliseconds for more takes batches several times larger (each costs a dozen
+        # statements and a commit whatever its size; see README: Benchmarks).
+        self._records: GroupCommit[_Record, bool] = GroupCommit(
+            self._flush_records,
+            flushers=1 if engine.dialect.name == "sqlite" else 2,
+            linger=RECORD_LINGER,
+        )
 
     @property
     def policies(self) -> Policies:

@@ -11,6 +11,7 @@ A note is sealed before it is written and opened only when the history is read f
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit
@@ -110,14 +111,20 @@ async def lock_case(conn: AsyncConnection, application_id: str) -> Case | None:
 async def lock_cases(conn: AsyncConnection, application_ids: Sequence[str]) -> dict[str, Case]:
     """Several applications, locked in id order on PostgreSQL — for a transaction that holds the
     locks of (some of) their deliveries already (recording delivery outcomes)."""
+    query = _cases_query(conn.dialect.name == "postgresql")
+    ids = {"ids": sorted(set(application_ids))}
+    return {row.id: _case(row) for row in await conn.execute(query, ids)}
+
+
+@functools.cache
+def _cases_query(lock: bool) -> Any:
+    """Built once per kind: recording outcomes asks it for every batch."""
     query = (
         select(*_CASE_COLUMNS)
-        .where(applications.c.id.in_(sorted(set(application_ids))))
+        .where(applications.c.id.in_(bindparam("ids", expanding=True)))
         .order_by(applications.c.id)
     )
-    if conn.dialect.name == "postgresql":
-        query = query.with_for_update()
-    return {row.id: _case(row) for row in await conn.execute(query)}
+    return query.with_for_update() if lock else query
 
 
 async def add_entry(

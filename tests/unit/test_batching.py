@@ -34,7 +34,8 @@ async def test_items_arriving_during_a_flush_share_the_next_one() -> None:
     recorder = Recorder()
     group = GroupCommit(recorder.flush, flushers=1)
     first = asyncio.create_task(group.submit(0))
-    await asyncio.sleep(0)  # the first flush has started and is waiting on the database
+    while not recorder.batches:  # until the first flush has started (it waits on the database)
+        await asyncio.sleep(0)
     rest = [asyncio.create_task(group.submit(i)) for i in range(1, 6)]
     await asyncio.sleep(0)
     recorder.release.set()
@@ -84,3 +85,35 @@ async def test_a_caller_going_away_does_not_disturb_the_others() -> None:
     with pytest.raises(asyncio.CancelledError):
         await leaving
     assert [i for batch in recorder.batches for i in batch] == [1, 2]
+
+
+async def test_an_item_submitted_as_the_last_flusher_finishes_is_flushed() -> None:
+    """The caller of the last flush resumes before the flusher's task is done; what it submits
+    then must start a flusher of its own (it once waited for ever with one flusher)."""
+    flushed: list[list[int]] = []
+
+    async def flush(items: list[int]) -> list[int]:
+        flushed.append(items)
+        return items
+
+    group: GroupCommit[int, int] = GroupCommit(flush, flushers=1)
+    for n in range(5):
+        assert await asyncio.wait_for(group.submit(n), timeout=2) == n
+    assert flushed == [[0], [1], [2], [3], [4]]
+
+
+async def test_a_lingering_flush_takes_what_arrives_meanwhile() -> None:
+    flushed: list[list[int]] = []
+
+    async def flush(items: list[int]) -> list[int]:
+        flushed.append(items)
+        return items
+
+    group: GroupCommit[int, int] = GroupCommit(flush, flushers=1, linger=0.05)
+
+    async def later(n: int) -> int:
+        await asyncio.sleep(0.01)
+        return await group.submit(n)
+
+    assert await asyncio.gather(group.submit(0), *(later(n) for n in range(1, 4))) == [0, 1, 2, 3]
+    assert flushed == [[0, 1, 2, 3]]
