@@ -154,6 +154,22 @@ class CamelModel(BaseModel):
     )
 
 
+def exactly_one_of(**branches: dict[str, Any]) -> dict[str, Any]:
+    """JSON Schema for "exactly one of these fields is given", ``null`` counting as not given —
+    a model's ``json_schema_extra`` beside the validator that checks the same, so the OpenAPI
+    document states the rule too.
+
+    Each field maps to the schema of a given value: ``{"ars": {"type": "string"}, …}``. A field
+    sent as ``null`` fails its own branch, so ``{"ars": "…", "ags": null}`` matches exactly one
+    branch, as the model's validator accepts it; both given, or neither, matches none or two.
+    """
+    return {
+        "oneOf": [
+            {"required": [name], "properties": {name: given}} for name, given in branches.items()
+        ]
+    }
+
+
 class ServiceRef(CamelModel):
     leika_key: LeikaKey
     name: str | None = Field(default=None, max_length=500)

@@ -10,10 +10,17 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, Field, ValidationError, WithJsonSchema, model_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
-from ozgbridge.domain import AGS, ARS, CamelModel, RegionRef
+from ozgbridge.domain import AGS, ARS, CamelModel, RegionRef, exactly_one_of
 from ozgbridge.errors import InvalidValue
 from ozgbridge.status_rules import (
     MAX_FILE_REFERENCE_CHARS,
@@ -63,6 +70,10 @@ FileReference = Annotated[str, AfterValidator(_single_line)]
 
 class ForwardTo(CamelModel):
     """The region whose responsible authority should get the application: ARS or AGS."""
+
+    model_config = ConfigDict(
+        json_schema_extra=exactly_one_of(ars={"type": "string"}, ags={"type": "string"})
+    )
 
     ars: ARS | None = None
     ags: AGS | None = None

@@ -111,7 +111,8 @@ def _json(model: BaseModel, status: int = 200) -> web.Response:
 
 
 def _query(request: web.Request) -> DeliveryQuery:
-    params = {k: v for k, v in request.query.items() if v != ""}
+    # An empty value is a value (refused unless the document allows it), not an absent filter.
+    params = dict(request.query)
     try:
         return DeliveryQuery.model_validate(params)
     except ValidationError as exc:
@@ -125,7 +126,8 @@ async def read_body(request: web.Request, model: type[M], *, optional: bool = Fa
         return model()
     raw = await intake.read_json_body(request, request.app[SETTINGS].max_body_bytes)
     try:
-        return model.model_validate_json(raw)
+        # Strict: a JSON body's types are as documented (no 0 for false, no "5" for 5).
+        return model.model_validate_json(raw, strict=True)
     except ValidationError as exc:
         for error in exc.errors(include_url=False, include_input=False):
             if error["type"] == "json_invalid":

@@ -9,6 +9,7 @@ from aiohttp import web
 
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import Problem
+from ozgbridge.api.schemas_formats import is_count
 from ozgbridge.api.schemas_status import PortalEventListOut, PortalEventOut
 from ozgbridge.api.state import EVENT_LOG, STATUS_DESK, current_deployment
 from ozgbridge.api.status_routes import TYPE_STATUS_CONFLICT, invalid, json_answer, page_size
@@ -58,7 +59,7 @@ async def get_events(request: web.Request) -> web.StreamResponse:
     if application_id is not None and not is_id(application_id):
         raise invalid("application", "must be an application id")
     before_text = request.query.get("before")
-    if before_text is not None and not before_text.isdigit():
+    if before_text is not None and not is_count(before_text):
         raise invalid("before", "must be the `next` of the previous page")
     limit = page_size(request)
     views = await app[EVENT_LOG].listing(

@@ -26,6 +26,7 @@ from ozgbridge.api.schemas import (
     HealthOut,
     ProblemOut,
 )
+from ozgbridge.api.schemas_formats import DAY_OR_MONTH_PATTERN
 from ozgbridge.api.webhook import DeliveryDocument, DeliveryManifest
 from ozgbridge.reporting.document import ReportDocument
 from ozgbridge.reporting.model import VIEWS
@@ -58,6 +59,25 @@ _PROBLEM_TEXTS = {
     422: "A field is invalid, or no authority is responsible",
     500: "Unexpected error (logged with the request id)",
     503: "The database is not reachable",
+}
+# Fictitious: a Gewerbeanmeldung in Erkelenz (the example deployment routes it), one small PDF.
+_SUBMISSION_EXAMPLE = {
+    "service": {"leikaKey": "99050012104000", "name": "Gewerbeanmeldung"},
+    "region": {"ars": "053700004004"},
+    "reference": "HS-2026-000123",
+    "data": {
+        "mimeType": "application/json",
+        "schemaUri": "urn:ozgbridge:example:gewerbeanmeldung:1.0",
+        "content": {"anzeigeart": "Neuerrichtung", "betrieb": {"name": "Musterbäckerei"}},
+    },
+    "attachments": [
+        {
+            "filename": "nachweis.pdf",
+            "mimeType": "application/pdf",
+            "purpose": "attachment",
+            "contentBase64": "JVBERi0xLjQKJSVFT0YK",
+        }
+    ],
 }
 _PUBLIC: list[dict[str, list[str]]] = []  # `security: []` overrides the global bearer requirement
 
@@ -98,8 +118,11 @@ def build_document() -> dict[str, Any]:
         "name": "X-Request-Id",
         "in": "header",
         "required": False,
-        "description": "echoed in the answer and the logs; generated when absent",
-        "schema": {"type": "string", "pattern": "^[A-Za-z0-9._:-]{1,128}$"},
+        # Any value is taken (a request is never refused over its correlation id); only a
+        # harmless one is echoed into logs and headers (api/app.py).
+        "description": "echoed in the answer and the logs when it is 1–128 characters of "
+        "A–Z a–z 0–9 . _ : -; any other value, like a missing one, is replaced by a generated id",
+        "schema": {"type": "string"},
     }
     submit = {
         "operationId": "submitApplication",
@@ -114,7 +137,15 @@ def build_document() -> dict[str, Any]:
             },
             request_id,
         ],
-        "requestBody": {"required": True, "content": _json(ref(ApplicationIn, "validation"))},
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": ref(ApplicationIn, "validation"),
+                    "example": _SUBMISSION_EXAMPLE,
+                }
+            },
+        },
         "responses": {
             "202": {
                 "description": "Stored durably; delivery follows",
@@ -234,7 +265,7 @@ def _report_operation(
             "schema": schema,
         }
 
-    day_or_month = {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}(-[0-9]{2})?$"}
+    day_or_month = {"type": "string", "pattern": DAY_OR_MONTH_PATTERN}
     return {
         "operationId": "getOzgReport",
         "summary": "OZG status report: coverage, maturity, usage and delivery health (aggregates)",
@@ -245,7 +276,10 @@ def _report_operation(
         "parameters": [
             query(
                 "from",
-                "first day (YYYY-MM-DD) or month (YYYY-MM); default: this month to date (UTC)",
+                "first day (YYYY-MM-DD) or month (YYYY-MM); default: this month to date (UTC); "
+                "a day that does not exist, a period ending before it starts, longer than "
+                "3,700 days or (with the period before it, compared with) outside the years "
+                "0001–9999 is 422",
                 day_or_month,
             ),
             query("to", "last day, inclusive (YYYY-MM-DD), or month (YYYY-MM)", day_or_month),

@@ -51,8 +51,16 @@ def callback_paths(errors: dict[str, Any]) -> dict[str, Any]:
     responses = {
         "202": {"description": "Authentic; the intake looks for news now"},
         **errors,
-        "401": {**errors["401"], "description": "The intake could not authenticate the callback"},
-        "404": {**errors["404"], "description": "No intake of this kind takes callbacks here"},
+        "401": {
+            **errors["401"],
+            "description": "A header the intake's callbacks carry is missing (checked first), "
+            "or the intake could not authenticate the callback",
+        },
+        "404": {
+            **errors["404"],
+            "description": "No installed intake of this kind takes callbacks, or this "
+            "deployment does not configure it",
+        },
     }
     kinds = "; ".join(
         f"`{kind}`: {spec.summary}, headers "

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
+from ozgbridge.api.schemas_formats import INSTANT_SCHEMA
 from ozgbridge.api.schemas_ops import (
     DEFAULT_PAGE,
     MAX_PAGE,
@@ -95,7 +96,7 @@ def _path(name: str, description: str) -> dict[str, Any]:
 
 
 def paths(ref: Ref, problem: dict[str, Any], request_id: dict[str, Any]) -> dict[str, Any]:
-    instant = {"type": "string", "format": "date-time"}
+    instant = INSTANT_SCHEMA
     page_size = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE}
     slug = {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"}
     delivery_id = _path("id", "the delivery id")
@@ -126,8 +127,8 @@ def paths(ref: Ref, problem: dict[str, Any], request_id: dict[str, Any]) -> dict
                     _query("tenant", "tenant id", slug),
                     _query("route", "route id", slug),
                     _query("service", "LeiKa key", {"type": "string", "pattern": "^99[0-9]{12}$"}),
-                    _query("since", "created at or after (RFC 3339; no zone: UTC)", instant),
-                    _query("until", "created before (RFC 3339; no zone: UTC)", instant),
+                    _query("since", "created at or after", instant),
+                    _query("until", "created before", instant),
                     _query("limit", "page size", page_size),
                     _query("cursor", "`next` of the previous page", {"type": "string"}),
                     request_id,

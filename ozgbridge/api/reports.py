@@ -15,11 +15,13 @@ from aiohttp import web
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import TYPE_VALIDATION, Problem
 from ozgbridge.api.schemas import FieldError
+from ozgbridge.api.schemas_formats import DAY_OR_MONTH
 from ozgbridge.api.state import REPOSITORY, current_deployment
 from ozgbridge.errors import AccessDenied
 from ozgbridge.reporting import Period, Report, build_report, parse_period
 from ozgbridge.reporting.build import UnknownTenantError
 from ozgbridge.reporting.model import DEFAULT_VIEW, VIEWS
+from ozgbridge.reporting.period import previous
 from ozgbridge.reporting.render_flat import render_csv, render_json
 from ozgbridge.reporting.render_xlsx import render_xlsx
 from ozgbridge.tenants import ApiKey, Role
@@ -67,10 +69,23 @@ def _invalid(field: str, message: str) -> Problem:
 def parse_query(query: web.BaseRequest) -> tuple[Period, list[str], str, str]:
     """Period, tenants, format and view from the query string; 422 problems for bad values."""
     params = query.query
+    for bound in ("from", "to"):
+        # Exactly the documented pattern: present means given, so an empty `to=` is refused
+        # (not read as absent), and so are the other ISO 8601 spellings date.fromisoformat takes.
+        for value in params.getall(bound, []):
+            if not DAY_OR_MONTH.fullmatch(value):
+                raise _invalid(bound, "is not a day (YYYY-MM-DD) or a month (YYYY-MM)")
+    field = "from" if "from" in params else "to"
     try:
         period = parse_period(params.get("from"), params.get("to"))
     except ValueError as exc:
-        raise _invalid("from" if "from" in params else "to", str(exc)) from None
+        raise _invalid(field, str(exc)) from None
+    try:
+        # The report counts up to the day after the period and compares with the period before
+        # it: both must be days Python's calendar has (0001-01-01 to 9999-12-31).
+        _ = (period.end, previous(period).start)
+    except (ValueError, OverflowError):
+        raise _invalid(field, "the period and the one before it must lie in 0001–9999") from None
     fmt = params.get("format", "json")
     if fmt not in FORMATS:
         raise _invalid("format", f"must be one of {', '.join(FORMATS)}")

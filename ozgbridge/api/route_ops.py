@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from aiohttp import web
 from pydantic import TypeAdapter, ValidationError
 
@@ -15,7 +17,10 @@ from ozgbridge.ops.admission import RouteKey
 from ozgbridge.tenant_models import Slug
 from ozgbridge.tenants import ApiKey
 
-_SLUG: TypeAdapter[str] = TypeAdapter(Slug)
+# A mapping, so that an error names its field ("tenant"), as every other 422 does.
+_TENANT_QUERY: TypeAdapter[dict[Literal["tenant"], str]] = TypeAdapter(
+    dict[Literal["tenant"], Slug]
+)
 
 
 def route_out(row: RouteRow) -> RouteOut:
@@ -47,10 +52,11 @@ def _json(text: str) -> web.Response:
 async def list_routes(request: web.Request) -> web.StreamResponse:
     """GET /v1/routes[?tenant=]: every configured route this key may see, with its figures."""
     key = operating_key(request)
-    requested = request.query.get("tenant") or None
+    # `tenant=` (empty) is a malformed tenant id, not "all tenants"
+    requested = request.query.get("tenant")
     if requested is not None:
         try:
-            _SLUG.validate_python(requested)
+            _TENANT_QUERY.validate_python({"tenant": requested})
         except ValidationError as exc:
             raise validation_problem(exc) from None
     rows = await request.app[OPERATIONS].route_rows(tenants_for(key, requested))

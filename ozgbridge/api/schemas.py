@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
+    ConfigDict,
     Field,
     JsonValue,
     PlainValidator,
@@ -36,6 +37,7 @@ from ozgbridge.domain import (
     LeikaKey,
     RegionRef,
     ServiceRef,
+    exactly_one_of,
 )
 from ozgbridge.regions import default_directory
 from ozgbridge.regions.consistency import RegionError, ars_for_ags, check_ars
@@ -68,7 +70,8 @@ def _strict_base64(value: Any, info: ValidationInfo) -> bytes:
 
 
 def _mime_type(value: str) -> str:
-    if len(value) > MAX_MIME_TYPE_LENGTH or not _MIME.match(value):
+    # fullmatch: with match, the pattern's `$` would let a trailing line break through.
+    if len(value) > MAX_MIME_TYPE_LENGTH or not _MIME.fullmatch(value):
         raise PydanticCustomError(
             "mime_type", "is not a MIME type like application/pdf (type/subtype[; parameters])"
         )
@@ -152,6 +155,10 @@ class RegionIn(CamelModel):
     included (`ozgbridge.regions.consistency`, against the shipped municipality directory).
     """
 
+    model_config = ConfigDict(
+        json_schema_extra=exactly_one_of(ars={"type": "string"}, ags={"type": "string"})
+    )
+
     ars: ARS | None = None
     ags: AGS | None = None
 
@@ -192,7 +199,14 @@ class RegionIn(CamelModel):
 
 
 class DataIn(CamelModel):
-    """The form content (Fachdaten): JSON inline as ``content``, anything else as base64."""
+    """The form content (Fachdaten): exactly one of ``content`` (JSON inline, JSON mime types
+    only) and ``contentBase64`` (anything)."""
+
+    model_config = ConfigDict(
+        json_schema_extra=exactly_one_of(
+            content={"not": {"type": "null"}}, contentBase64={"type": "string"}
+        )
+    )
 
     mime_type: MimeType
     schema_uri: PlainText | None = Field(default=None, min_length=1, max_length=500)

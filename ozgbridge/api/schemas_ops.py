@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field
+from pydantic import (
+    BeforeValidator,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
 
 from ozgbridge.api.schemas import PlainText
+from ozgbridge.api.schemas_formats import INSTANT, INSTANT_SCHEMA, is_count
 from ozgbridge.domain import CamelModel, DeliveryState, LeikaKey, RouteState
 from ozgbridge.tenant_models import Slug
 
@@ -15,12 +24,32 @@ MAX_PAGE = 500
 DEFAULT_PAGE = 50
 
 
-def _aware(value: datetime) -> datetime:
+_LAX_DATETIME = TypeAdapter(datetime)
+
+
+def _instant(value: Any) -> Any:
+    """Only the documented spelling, parsed here so that a strictly validated body takes it too:
+    pydantic alone would also take Unix seconds, "2026-10-01T10:00" and numbers in a JSON body."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not INSTANT.fullmatch(value):
+        raise PydanticCustomError(
+            "instant", "is not an RFC 3339 date-time (e.g. 2026-10-01T08:00:00Z) or a day"
+        )
+    try:
+        parsed = _LAX_DATETIME.validate_python(value)
+    except ValidationError:  # 2026-02-30
+        raise PydanticCustomError("instant", "names no real day or time") from None
     # A time without a zone is read as UTC, the zone of everything ozgbridge stores.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if parsed.tzinfo is None:
+        return parsed.replace(tzinfo=UTC)
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # 9999-12-31T23:59:59-01:00 is after the last UTC instant Python has
+        raise PydanticCustomError("instant", "is out of range in UTC") from None
 
 
-Instant = Annotated[datetime, AfterValidator(_aware)]
+Instant = Annotated[datetime, BeforeValidator(_instant), WithJsonSchema(INSTANT_SCHEMA)]
 
 
 # --- queries and requests ---------------------------------------------------------------------
@@ -37,6 +66,14 @@ class DeliveryQuery(CamelModel):
     until: Instant | None = Field(default=None, description="created before (RFC 3339)")
     limit: int = Field(default=DEFAULT_PAGE, ge=1, le=MAX_PAGE)
     cursor: str | None = Field(default=None, max_length=200)
+
+    @field_validator("limit", mode="before")
+    @classmethod
+    def _decimal(cls, value: Any) -> Any:
+        # A query's digits only: pydantic would take " 5", "+5", "5.0" and "1_0" too.
+        if isinstance(value, str) and not is_count(value):
+            raise PydanticCustomError("count", "must be a whole number written in digits")
+        return value
 
 
 class ReplayIn(CamelModel):

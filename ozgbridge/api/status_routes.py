@@ -25,6 +25,7 @@ from ozgbridge.api.problems import (
     validation_problem,
 )
 from ozgbridge.api.schemas import FieldError
+from ozgbridge.api.schemas_formats import is_count
 from ozgbridge.api.schemas_status import (
     ApplicationListOut,
     ApplicationSummaryOut,
@@ -152,7 +153,8 @@ def page_size(request: web.Request) -> int:
     text = request.query.get("limit")
     if text is None:
         return DEFAULT_PAGE
-    if not text.isdigit() or not 1 <= int(text) <= MAX_PAGE:
+    # ASCII digits only: str.isdigit() takes "²", which int() then refuses (a 500).
+    if not is_count(text) or not 1 <= int(text) <= MAX_PAGE:
         raise invalid("limit", f"must be a whole number from 1 to {MAX_PAGE}")
     return int(text)
 
