@@ -1,6 +1,6 @@
 """Run the benchmarks and print one table with each figure's ratio to its ceiling.
 
-    ./dev bench                      # everything, SQLite and PostgreSQL (about 5 minutes)
+    ./dev bench                      # everything, SQLite and PostgreSQL (about 10 minutes)
     ./dev bench --quick              # smaller counts, for a smoke run
     ./dev bench --only intake,claims --engines postgresql
 
@@ -19,7 +19,14 @@ import shutil
 import time
 from typing import Any
 
-from tests.benchmarks import bench_claims, bench_delivery, bench_e2e, bench_intake, bench_memory
+from tests.benchmarks import (
+    bench_claims,
+    bench_delivery,
+    bench_e2e,
+    bench_intake,
+    bench_memory,
+    bench_reports,
+)
 from tests.benchmarks.common import Row, workdir
 
 SUITES = {
@@ -28,6 +35,7 @@ SUITES = {
     "e2e": bench_e2e.run,
     "claims": bench_claims.run,
     "memory": bench_memory.run,
+    "reports": bench_reports.suite,
 }
 
 
