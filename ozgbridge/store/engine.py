@@ -3,7 +3,9 @@
 SQLite (the embedded default): WAL so readers never block the writer, ``synchronous=FULL`` so an
 application answered with 202 survives a power cut, and every transaction opened with
 ``BEGIN IMMEDIATE`` so two writers queue on the lock instead of failing with "database is locked"
-when one upgrades a read lock. PostgreSQL: asyncpg with a bounded pool.
+when one upgrades a read lock; one connection per process, run on the event loop's own thread
+(sqlite_inline.py), so the process's transactions queue in asyncio rather than in SQLite's
+sleeping busy handler. PostgreSQL: asyncpg with a bounded pool.
 """
 
 from __future__ import annotations
