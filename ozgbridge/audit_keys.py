@@ -21,25 +21,16 @@ created on first start. Anywhere else a service does not start without a key, un
 
 from __future__ import annotations
 
-import base64
-import binascii
 import os
-import re
-import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import structlog
-import yaml
 from sqlalchemy.engine import make_url
 
-from ozgbridge.domain import utcnow
 from ozgbridge.errors import ConfigError
+from ozgbridge.key_ring import KeyRingFile, SecretKey
 
-KEY_BYTES = 32
-KEY_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}")
-FILE_MODE = 0o600
 EMBEDDED_FILE_NAME = "audit-key.yaml"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/ozgbridge.sqlite3"
 
@@ -50,10 +41,8 @@ class AuditKeyError(ConfigError):
     """No usable audit key where one is required, or a key file that cannot be used."""
 
 
-@dataclass(frozen=True)
-class AuditKey:
-    id: str
-    secret: bytes = field(repr=False)
+class AuditKey(SecretKey):
+    """An HMAC-SHA-256 key (32 bytes) and its id."""
 
 
 @dataclass(frozen=True)
@@ -75,64 +64,36 @@ class AuditKeys:
         return next((key for key in self.keys if key.id == key_id), None)
 
 
+_FILE = KeyRingFile(
+    key_type=AuditKey,
+    error=AuditKeyError,
+    name="audit key file",
+    header=(
+        "# ozgbridge audit key: chains the audit log (HMAC-SHA-256). Keep it secret, keep it\n"
+        "# apart from the database backup, and keep it: without it the log cannot be verified.\n"
+    ),
+    logger="ozgbridge.audit",
+    readable_event="audit_key.file_readable_by_others",
+    readable_hint="whoever reads the audit key can rewrite the audit log unnoticed",
+)
+
+
 def new_key(key_id: str | None = None) -> AuditKey:
-    key_id = key_id or utcnow().strftime("%Y-%m")
-    if not KEY_ID.fullmatch(key_id):
-        raise AuditKeyError(
-            f"{key_id!r} is not a key id: 1–32 letters, digits, '.', '_' or '-', "
-            "starting with a letter or digit"
-        )
-    return AuditKey(key_id, secrets.token_bytes(KEY_BYTES))
+    return _FILE.new_key(key_id)
 
 
 def entry(key: AuditKey) -> dict[str, str]:
-    return {"id": key.id, "key": base64.b64encode(key.secret).decode("ascii")}
+    return _FILE.entry(key)
 
 
 def load(path: Path) -> AuditKeys:
-    try:
-        document: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AuditKeyError(f"{path}: cannot read the audit key file ({exc.strerror})") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark is not None else str(path)
-        raise AuditKeyError(f"{where}: not YAML") from None
-    if not isinstance(document, dict) or not isinstance(document.get("keys"), list):
-        raise AuditKeyError(f"{path}: expected a mapping with a list `keys`")
-    keys: list[AuditKey] = []
-    for number, item in enumerate(document["keys"], start=1):
-        where = f"{path}: keys[{number}]"
-        if not isinstance(item, dict) or set(item) != {"id", "key"}:
-            raise AuditKeyError(f"{where}: expected {{id: …, key: …}}")
-        key_id, text = str(item["id"]), str(item["key"])
-        if not KEY_ID.fullmatch(key_id):
-            raise AuditKeyError(f"{where}: {key_id!r} is not a key id")
-        try:
-            secret = base64.b64decode(text, validate=True)
-        except (binascii.Error, ValueError):
-            raise AuditKeyError(f"{where}: key is not base64") from None
-        if len(secret) != KEY_BYTES:
-            raise AuditKeyError(f"{where}: key must be {KEY_BYTES} bytes (is {len(secret)})")
-        if any(key.id == key_id for key in keys):
-            raise AuditKeyError(f"{where}: key id {key_id!r} is given twice")
-        keys.append(AuditKey(key_id, secret))
-    return AuditKeys(tuple(keys), path)
+    """Read a key file; `AuditKeyError` lists every problem with its line."""
+    return AuditKeys(_FILE.load(path), path)
 
 
 def create_file(path: Path, key: AuditKey | None = None) -> AuditKeys:
     """Write a new key file readable by its owner only; `FileExistsError` if there is one."""
-    key = key or new_key()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = (
-        "# ozgbridge audit key: chains the audit log (HMAC-SHA-256). Keep it secret, keep it\n"
-        "# apart from the database backup, and keep it: without it the log cannot be verified.\n"
-        + yaml.safe_dump({"keys": [entry(key)]}, sort_keys=False)
-    )
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-        file.write(text)
-    return AuditKeys((key,), path)
+    return AuditKeys((_FILE.create(path, key),), path)
 
 
 def embedded_file(database_url: str) -> Path | None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import json
 from importlib import metadata
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -18,6 +18,7 @@ from pydantic.json_schema import models_json_schema
 from ozgbridge.api import openapi_ops, openapi_status
 from ozgbridge.api.admin import ReloadOut
 from ozgbridge.api.openapi_callbacks import callback_paths, callback_schemes
+from ozgbridge.api.openapi_parts import Mode, json_content, query_parameter
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
 from ozgbridge.api.schemas import (
     AcceptedOut,
@@ -32,7 +33,6 @@ from ozgbridge.reporting.document import ReportDocument
 from ozgbridge.reporting.model import VIEWS
 
 REF_TEMPLATE = "#/components/schemas/{model}"
-Mode = Literal["validation", "serialization"]
 
 _MODELS: list[tuple[type[BaseModel], Mode]] = [
     (ApplicationIn, "validation"),
@@ -87,10 +87,6 @@ def _version() -> str:
         return metadata.version("ozgbridge")
     except metadata.PackageNotFoundError:
         return "0.0.0+unknown"
-
-
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": schema}}
 
 
 def _problems(ref: dict[str, Any], *statuses: int) -> dict[str, Any]:
@@ -159,7 +155,7 @@ def build_document() -> dict[str, Any]:
                         "schema": {"type": "string", "enum": ["true"]},
                     },
                 },
-                "content": _json(ref(AcceptedOut)),
+                "content": json_content(ref(AcceptedOut)),
             },
             **_problems(problem, 400, 401, 403, 409, 413, 415, 422, 500),
             "408": {
@@ -183,12 +179,12 @@ def build_document() -> dict[str, Any]:
             request_id,
         ],
         "responses": {
-            "200": {"description": "The application", "content": _json(ref(ApplicationOut))},
+            "200": {"description": "The application", "content": json_content(ref(ApplicationOut))},
             **_problems(problem, 401, 403, 404, 500),
         },
     }
     report = _report_operation(ref(ReportDocument), problem, request_id)
-    health = {"description": "OK", "content": _json(ref(HealthOut))}
+    health = {"description": "OK", "content": json_content(ref(HealthOut))}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -229,7 +225,10 @@ def build_document() -> dict[str, Any]:
                     "summary": "This document",
                     "security": _PUBLIC,
                     "responses": {
-                        "200": {"description": "OpenAPI 3.1", "content": _json({"type": "object"})}
+                        "200": {
+                            "description": "OpenAPI 3.1",
+                            "content": json_content({"type": "object"}),
+                        }
                     },
                 }
             },
@@ -256,15 +255,6 @@ def build_document() -> dict[str, Any]:
 def _report_operation(
     document: dict[str, Any], problem: dict[str, Any], request_id: dict[str, Any]
 ) -> dict[str, Any]:
-    def query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "name": name,
-            "in": "query",
-            "required": False,
-            "description": description,
-            "schema": schema,
-        }
-
     day_or_month = {"type": "string", "pattern": DAY_OR_MONTH_PATTERN}
     return {
         "operationId": "getOzgReport",
@@ -274,7 +264,7 @@ def _report_operation(
             "(another tenant is 403); role portal: 403. Never contains application content."
         ),
         "parameters": [
-            query(
+            query_parameter(
                 "from",
                 "first day (YYYY-MM-DD) or month (YYYY-MM); default: this month to date (UTC); "
                 "a day that does not exist, a period ending before it starts, longer than "
@@ -282,9 +272,11 @@ def _report_operation(
                 "0001–9999 is 422",
                 day_or_month,
             ),
-            query("to", "last day, inclusive (YYYY-MM-DD), or month (YYYY-MM)", day_or_month),
+            query_parameter(
+                "to", "last day, inclusive (YYYY-MM-DD), or month (YYYY-MM)", day_or_month
+            ),
             {
-                **query(
+                **query_parameter(
                     "tenant",
                     "tenant id; repeat or separate by commas; default: all visible",
                     {"type": "array", "items": {"type": "string"}},
@@ -292,12 +284,12 @@ def _report_operation(
                 "style": "form",
                 "explode": True,
             },
-            query(
+            query_parameter(
                 "format",
                 "json (default), csv (one view) or xlsx (one sheet per view)",
                 {"type": "string", "enum": ["json", "csv", "xlsx"], "default": "json"},
             ),
-            query(
+            query_parameter(
                 "view",
                 "the view a CSV holds",
                 {"type": "string", "enum": list(VIEWS), "default": "tenant-services"},
@@ -347,7 +339,7 @@ def _admin_reload(
         ),
         "parameters": [request_id],
         "responses": {
-            "200": {"description": "The new configuration runs", "content": _json(answer)},
+            "200": {"description": "The new configuration runs", "content": json_content(answer)},
             **_problems(problem, 401, 403, 422, 500),
         },
     }

@@ -10,11 +10,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ozgbridge.api.openapi_parts import json_content
 from ozgbridge.intake import CallbackSpec, intake_classes
-
-
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": schema}}
 
 
 def _callback_intakes() -> dict[str, CallbackSpec]:
@@ -85,7 +82,7 @@ def callback_paths(errors: dict[str, Any]) -> dict[str, Any]:
                         "schema": {"type": "string", "enum": list(specs)},
                     }
                 ],
-                "requestBody": {"required": True, "content": _json({"type": "object"})},
+                "requestBody": {"required": True, "content": json_content({"type": "object"})},
                 "responses": responses,
             }
         }
@@ -110,7 +107,7 @@ def callback_paths(errors: dict[str, Any]) -> dict[str, Any]:
                         }
                         for name, description in spec.headers.items()
                     ],
-                    "requestBody": {"required": True, "content": _json({"type": "object"})},
+                    "requestBody": {"required": True, "content": json_content({"type": "object"})},
                     "responses": responses,
                 }
             }

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
+from ozgbridge.api.openapi_parts import (
+    Mode,
+    Ref,
+    json_content,
+    path_parameter,
+    query_parameter,
+)
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
 from ozgbridge.api.schemas_formats import INSTANT_SCHEMA
 from ozgbridge.api.schemas_ops import (
@@ -25,9 +31,6 @@ from ozgbridge.api.schemas_ops import (
     RouteTestOut,
 )
 from ozgbridge.domain import DeliveryState
-
-Mode = Literal["validation", "serialization"]
-Ref = Callable[..., dict[str, Any]]
 
 MODELS: list[tuple[type[BaseModel], Mode]] = [
     (DeliveryPageOut, "serialization"),
@@ -61,10 +64,6 @@ _TEXTS = {
 }
 
 
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": schema}}
-
-
 def _problems(problem: dict[str, Any], *statuses: int) -> dict[str, Any]:
     return {
         str(status): {
@@ -75,38 +74,22 @@ def _problems(problem: dict[str, Any], *statuses: int) -> dict[str, Any]:
     }
 
 
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-
-
-def _path(name: str, description: str) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
-
 def paths(ref: Ref, problem: dict[str, Any], request_id: dict[str, Any]) -> dict[str, Any]:
     instant = INSTANT_SCHEMA
     page_size = {"type": "integer", "minimum": 1, "maximum": MAX_PAGE, "default": DEFAULT_PAGE}
     slug = {"type": "string", "pattern": "^[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$"}
-    delivery_id = _path("id", "the delivery id")
-    route_params = [_path("tenant", "tenant id"), _path("route", "route id"), request_id]
+    delivery_id = path_parameter("id", "the delivery id")
+    route_params = [
+        path_parameter("tenant", "tenant id"),
+        path_parameter("route", "route id"),
+        request_id,
+    ]
 
     def body(model: type[BaseModel], *, required: bool = True) -> dict[str, Any]:
-        return {"required": required, "content": _json(ref(model, "validation"))}
+        return {"required": required, "content": json_content(ref(model, "validation"))}
 
     def ok(description: str, model: type[BaseModel], status: int = 200) -> dict[str, Any]:
-        return {str(status): {"description": description, "content": _json(ref(model))}}
+        return {str(status): {"description": description, "content": json_content(ref(model))}}
 
     route_action = {
         "parameters": route_params,
@@ -123,14 +106,18 @@ def paths(ref: Ref, problem: dict[str, Any], request_id: dict[str, Any]) -> dict
                 "summary": "Deliveries, newest first, keyset-paginated (stable under inserts)",
                 "description": ROLES,
                 "parameters": [
-                    _query("state", "delivery state", {"enum": [str(s) for s in DeliveryState]}),
-                    _query("tenant", "tenant id", slug),
-                    _query("route", "route id", slug),
-                    _query("service", "LeiKa key", {"type": "string", "pattern": "^99[0-9]{12}$"}),
-                    _query("since", "created at or after", instant),
-                    _query("until", "created before", instant),
-                    _query("limit", "page size", page_size),
-                    _query("cursor", "`next` of the previous page", {"type": "string"}),
+                    query_parameter(
+                        "state", "delivery state", {"enum": [str(s) for s in DeliveryState]}
+                    ),
+                    query_parameter("tenant", "tenant id", slug),
+                    query_parameter("route", "route id", slug),
+                    query_parameter(
+                        "service", "LeiKa key", {"type": "string", "pattern": "^99[0-9]{12}$"}
+                    ),
+                    query_parameter("since", "created at or after", instant),
+                    query_parameter("until", "created before", instant),
+                    query_parameter("limit", "page size", page_size),
+                    query_parameter("cursor", "`next` of the previous page", {"type": "string"}),
                     request_id,
                 ],
                 "responses": {
@@ -196,11 +183,14 @@ def paths(ref: Ref, problem: dict[str, Any], request_id: dict[str, Any]) -> dict
                 "operationId": "listRoutes",
                 "summary": "Every configured route with its state and delivery figures",
                 "description": ROLES,
-                "parameters": [_query("tenant", "only this tenant's routes", slug), request_id],
+                "parameters": [
+                    query_parameter("tenant", "only this tenant's routes", slug),
+                    request_id,
+                ],
                 "responses": {
                     "200": {
                         "description": "The routes",
-                        "content": _json({"type": "array", "items": ref(RouteOut)}),
+                        "content": json_content({"type": "array", "items": ref(RouteOut)}),
                     },
                     **_problems(problem, 401, 403, 422, 500),
                 },

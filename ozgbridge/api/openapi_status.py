@@ -7,10 +7,17 @@ there, its body the event's schema, its headers the Standard Webhooks ones.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel
 
+from ozgbridge.api.openapi_parts import (
+    Mode,
+    Ref,
+    json_content,
+    path_parameter,
+    query_parameter,
+)
 from ozgbridge.api.schemas_status import (
     ApplicationListOut,
     PortalEventListOut,
@@ -21,8 +28,6 @@ from ozgbridge.api.schemas_status import (
 from ozgbridge.domain import ApplicationStatus
 from ozgbridge.events.model import EVENT_MODELS, EventState
 
-Mode = Literal["validation", "serialization"]
-Ref = Callable[..., dict[str, Any]]
 Problems = Callable[..., dict[str, Any]]
 
 MODELS: list[tuple[type[BaseModel], Mode]] = [
@@ -35,31 +40,7 @@ MODELS: list[tuple[type[BaseModel], Mode]] = [
 ]
 
 
-def _json(schema: dict[str, Any]) -> dict[str, Any]:
-    return {"application/json": {"schema": schema}}
-
-
-def _query(name: str, description: str, schema: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": name,
-        "in": "query",
-        "required": False,
-        "description": description,
-        "schema": schema,
-    }
-
-
-def _id_path(description: str) -> dict[str, Any]:
-    return {
-        "name": "id",
-        "in": "path",
-        "required": True,
-        "description": description,
-        "schema": {"type": "string"},
-    }
-
-
-_LIMIT = _query(
+_LIMIT = query_parameter(
     "limit", "page size, 1–500 (default 100)", {"type": "integer", "minimum": 1, "maximum": 500}
 )
 
@@ -78,7 +59,7 @@ def paths(ref: Ref, problems: Problems, request_id: dict[str, Any]) -> dict[str,
             "stored and shown, never logged or audited."
         ),
         "parameters": [
-            _id_path("the application id"),
+            path_parameter("id", "the application id"),
             {
                 "name": "Idempotency-Key",
                 "in": "header",
@@ -89,9 +70,9 @@ def paths(ref: Ref, problems: Problems, request_id: dict[str, Any]) -> dict[str,
             },
             request_id,
         ],
-        "requestBody": {"required": True, "content": _json(ref(StatusIn, "validation"))},
+        "requestBody": {"required": True, "content": json_content(ref(StatusIn, "validation"))},
         "responses": {
-            "202": {"description": "Recorded", "content": _json(ref(StatusAcceptedOut))},
+            "202": {"description": "Recorded", "content": json_content(ref(StatusAcceptedOut))},
             **problems(400, 401, 403, 404, 409, 413, 415, 422, 500),
         },
     }
@@ -100,19 +81,19 @@ def paths(ref: Ref, problems: Problems, request_id: dict[str, Any]) -> dict[str,
         "summary": "The portal events outbox, newest first: what was sent, what failed",
         "description": "A portal key sees its own events, an operator all; other roles 403.",
         "parameters": [
-            _query(
+            query_parameter(
                 "state",
                 "only events in this state",
                 {"type": "string", "enum": [str(s) for s in EventState]},
             ),
-            _query("application", "only this application's events", {"type": "string"}),
-            _query("key", "only this portal key's events (operators)", {"type": "string"}),
-            _query("before", "the `next` of the previous page", {"type": "string"}),
+            query_parameter("application", "only this application's events", {"type": "string"}),
+            query_parameter("key", "only this portal key's events (operators)", {"type": "string"}),
+            query_parameter("before", "the `next` of the previous page", {"type": "string"}),
             _LIMIT,
             request_id,
         ],
         "responses": {
-            "200": {"description": "One page", "content": _json(ref(PortalEventListOut))},
+            "200": {"description": "One page", "content": json_content(ref(PortalEventListOut))},
             **problems(401, 403, 422, 500),
         },
     }
@@ -120,9 +101,9 @@ def paths(ref: Ref, problems: Problems, request_id: dict[str, Any]) -> dict[str,
         "operationId": "replayPortalEvent",
         "summary": "Send a dead portal event again",
         "description": "An operator, or the portal key it belongs to.",
-        "parameters": [_id_path("the event id"), request_id],
+        "parameters": [path_parameter("id", "the event id"), request_id],
         "responses": {
-            "202": {"description": "Pending again", "content": _json(ref(PortalEventOut))},
+            "202": {"description": "Pending again", "content": json_content(ref(PortalEventOut))},
             **problems(401, 403, 404, 409, 500),
         },
     }
@@ -143,18 +124,18 @@ def list_applications(ref: Ref, problems: Problems, request_id: dict[str, Any]) 
             "key what it submitted; coordinators 403."
         ),
         "parameters": [
-            _query(
+            query_parameter(
                 "status",
                 "only applications with this status",
                 {"type": "string", "enum": [str(s) for s in ApplicationStatus]},
             ),
-            _query("tenant", "only this tenant's (operators)", {"type": "string"}),
-            _query("before", "the `next` of the previous page", {"type": "string"}),
+            query_parameter("tenant", "only this tenant's (operators)", {"type": "string"}),
+            query_parameter("before", "the `next` of the previous page", {"type": "string"}),
             _LIMIT,
             request_id,
         ],
         "responses": {
-            "200": {"description": "One page", "content": _json(ref(ApplicationListOut))},
+            "200": {"description": "One page", "content": json_content(ref(ApplicationListOut))},
             **problems(401, 403, 422, 500),
         },
     }
@@ -194,7 +175,7 @@ def webhooks(ref: Ref) -> dict[str, Any]:
                     "425, 429 and 5xx are retried along the retry ladder, other answers end it."
                 ),
                 "parameters": _WEBHOOK_HEADERS,
-                "requestBody": {"required": True, "content": _json(ref(model))},
+                "requestBody": {"required": True, "content": json_content(ref(model))},
                 "responses": {"200": {"description": "Received (any 2xx)"}},
                 "security": [],
             }

@@ -23,6 +23,7 @@ from ozgbridge.domain import ars_from_ags
 from ozgbridge.errors import InvalidValue
 from ozgbridge.regions.directory import Directory
 
+# The 2-digit Land part of the AGS/ARS (Statistisches Bundesamt, Gemeindeverzeichnis).
 LAENDER = {
     "01": "Schleswig-Holstein",
     "02": "Hamburg",

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import Final
 
+from ozgbridge.regions import consistency
+
 # DvDataDto, in the order of the OpenAPI schema.
 EXPORT_FIELDS: Final = (
     "leika_key",
@@ -56,25 +58,9 @@ AREA_VALUES: Final = (NATIONWIDE, AT_LEAST_ONE, STATEWIDE, DISTRICTWIDE, NOT_EVA
 MATURITY_MAX: Final = {"1.1": 4, "2.0": 7}
 ONLINE_FROM_LEVEL: Final = {"1.1": 2, "2.0": 2}
 
-# The 2-digit Land part of the AGS/ARS (Statistisches Bundesamt, Gemeindeverzeichnis).
-LAENDER: Final = {
-    "01": "Schleswig-Holstein",
-    "02": "Hamburg",
-    "03": "Niedersachsen",
-    "04": "Bremen",
-    "05": "Nordrhein-Westfalen",
-    "06": "Hessen",
-    "07": "Rheinland-Pfalz",
-    "08": "Baden-Württemberg",
-    "09": "Bayern",
-    "10": "Saarland",
-    "11": "Berlin",
-    "12": "Brandenburg",
-    "13": "Mecklenburg-Vorpommern",
-    "14": "Sachsen",
-    "15": "Sachsen-Anhalt",
-    "16": "Thüringen",
-}
+# The 2-digit Land part of the AGS/ARS (Statistisches Bundesamt, Gemeindeverzeichnis): one
+# table, kept with the region checks.
+LAENDER: Final = consistency.LAENDER
 
 
 def meets_online_threshold(model: str, level: int) -> bool:

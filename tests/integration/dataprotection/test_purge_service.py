@@ -5,9 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import socket
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -15,36 +12,11 @@ import aiohttp
 from sqlalchemy import select
 
 from ozgbridge import audit
-from ozgbridge.service import Service, run_service
+from ozgbridge.service import Service
 from ozgbridge.settings import Settings
 from ozgbridge.store.tables import audit_events
 from tests.integration.dataprotection.support import MARKERS, write_retention_config
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@asynccontextmanager
-async def serving(settings: Settings) -> AsyncIterator[Service]:
-    ready: asyncio.Future[Service] = asyncio.get_running_loop().create_future()
-
-    async def started(service: Service) -> None:
-        ready.set_result(service)
-
-    task = asyncio.create_task(run_service(settings, api=True, worker=True, started=started))
-    done, _ = await asyncio.wait([ready, task], return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        task.result()
-    service = ready.result()
-    try:
-        yield service
-    finally:
-        assert service.worker is not None
-        service.worker.stop()  # run_service then shuts everything down
-        await asyncio.wait_for(task, 30)
+from tests.integration.serving import free_port, serving
 
 
 async def poll(http: aiohttp.ClientSession, url: str, done: Any, timeout: float = 20) -> Any:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,9 +18,10 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from ozgbridge.service import Service, run_service
+from ozgbridge.service import Service
 from ozgbridge.settings import Settings
 from ozgbridge.tenants import token_sha256
+from tests.integration.serving import free_port, serving
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PORTAL_SECRET = "whsec_cG9ydGFsLWV2ZW50cy1zZWNyZXQtZm9yLXRlc3Rz"
@@ -107,12 +107,6 @@ def write_config(
     return config
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class Bridge:
     def __init__(self, service: Service, http: aiohttp.ClientSession) -> None:
         self.service = service
@@ -188,20 +182,8 @@ async def running(config: Path, database_url: str, data_dir: Path) -> AsyncItera
         lease_seconds=10,
         pg_notify=False,
     )
-    ready: asyncio.Future[Service] = asyncio.get_running_loop().create_future()
-
-    async def started(service: Service) -> None:
-        ready.set_result(service)
-
-    task = asyncio.create_task(run_service(settings, api=True, worker=True, started=started))
-    done, _ = await asyncio.wait([ready, task], return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        task.result()
-    service = ready.result()
-    async with aiohttp.ClientSession(base_url=f"http://127.0.0.1:{settings.port}") as http:
-        try:
-            yield Bridge(service, http)
-        finally:
-            assert service.worker is not None
-            service.worker.stop()
-            await task
+    async with (
+        serving(settings) as service,
+        aiohttp.ClientSession(base_url=f"http://127.0.0.1:{settings.port}") as http,
+    ):
+        yield Bridge(service, http)

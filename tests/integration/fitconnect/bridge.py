@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from ozgbridge.service import Service, run_service
+from ozgbridge.service import Service
 from ozgbridge.settings import Settings
 from ozgbridge.tenants import token_sha256
 from tests.fakes.zustelldienst import (
@@ -28,6 +27,7 @@ from tests.fakes.zustelldienst import (
     Zustelldienst,
     rsa_key,
 )
+from tests.integration.serving import free_port, serving
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 PORTAL_TOKEN = "test-fitconnect-portal-token"
@@ -117,12 +117,6 @@ def write_config(
     return config
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 @asynccontextmanager
 async def running(config: Path, database_url: str, data_dir: Path) -> AsyncIterator[Bridge]:
     settings = Settings(
@@ -136,24 +130,9 @@ async def running(config: Path, database_url: str, data_dir: Path) -> AsyncItera
         lease_seconds=10,
         pg_notify=False,
     )
-    ready: asyncio.Future[Service] = asyncio.get_running_loop().create_future()
-
-    async def started(service: Service) -> None:
-        ready.set_result(service)
-
-    task = asyncio.create_task(run_service(settings, api=True, worker=True, started=started))
-    done, _ = await asyncio.wait([ready, task], return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        task.result()  # start-up failed: raise its error here
-    service = ready.result()
     url = f"http://127.0.0.1:{settings.port}"
-    async with aiohttp.ClientSession(base_url=url) as http:
-        try:
-            yield Bridge(service, http, url)
-        finally:
-            assert service.worker is not None
-            service.worker.stop()  # run_service then shuts everything down
-            await task
+    async with serving(settings) as service, aiohttp.ClientSession(base_url=url) as http:
+        yield Bridge(service, http, url)
 
 
 class Bridge:

@@ -4,22 +4,16 @@ and a raw-socket client that does exactly what a test tells it to."""
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ozgbridge.service import Service, run_service
+from ozgbridge.service import Service
 from ozgbridge.settings import Settings
 from tests.integration.api.support import write_config
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.integration.serving import free_port, serving
 
 
 @dataclass
@@ -56,22 +50,8 @@ async def served(root: Path, database_url: str, **overrides: Any) -> AsyncIterat
         "pg_notify": False,
     }
     settings = Settings(**(values | overrides))
-    ready: asyncio.Future[Service] = asyncio.get_running_loop().create_future()
-
-    async def started(service: Service) -> None:
-        ready.set_result(service)
-
-    task = asyncio.create_task(run_service(settings, api=True, worker=True, started=started))
-    done, _ = await asyncio.wait([ready, task], return_when=asyncio.FIRST_COMPLETED)
-    if task in done:
-        task.result()  # start-up failed: raise its error here
-    service = ready.result()
-    try:
+    async with serving(settings) as service:
         yield Served(service, settings)
-    finally:
-        assert service.worker is not None
-        service.worker.stop()  # run_service then shuts everything down
-        await asyncio.wait_for(task, 60)
 
 
 class RawClient:
