@@ -101,7 +101,10 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
     request[REQUEST_ID_KEY] = request_id
     started = time.perf_counter()
     status: int | None = None
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
+    # Bound by token and reset to what it was: what `bound_contextvars` does, without reading
+    # every context variable of the task first (a measurable share of a small request).
+    tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
         try:
             response = await handler(request)
             status = response.status
@@ -131,6 +134,8 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
                 handler_label, method, str(status) if status is not None else "aborted"
             ).inc()
             metrics.HTTP_DURATION.labels(handler_label, method).observe(elapsed)
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 def create_app(
