@@ -1,13 +1,43 @@
-"""Idempotency records past their window: counted, and deleted in batches (retention)."""
+"""Idempotency records: looked up many at once (intake), and past their window counted and
+deleted in batches (retention)."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ozgbridge.store.records import IdempotencyRecord
 from ozgbridge.store.tables import idempotency_keys
+
+_FIND = select(idempotency_keys).where(
+    tuple_(idempotency_keys.c.api_key_id, idempotency_keys.c.key).in_(
+        bindparam("pairs", expanding=True)
+    )
+)
+
+
+async def find_many(
+    engine: AsyncEngine, wanted: list[tuple[str, str]]
+) -> list[IdempotencyRecord | None]:
+    """The record of each (API key id, Idempotency-Key) in ``wanted``, or None: one query."""
+    pairs = list(dict.fromkeys(wanted))
+    # Padded to a power of two (repeating a pair), so the driver prepares few distinct statements.
+    pairs += pairs[-1:] * ((1 << (len(pairs) - 1).bit_length()) - len(pairs))
+    async with engine.connect() as conn:
+        rows = (await conn.execute(_FIND, {"pairs": pairs})).all()
+    found = {
+        (row.api_key_id, row.key): IdempotencyRecord(
+            api_key_id=row.api_key_id,
+            key=row.key,
+            request_sha256=row.request_sha256,
+            response_status=row.response_status,
+            response_body=row.response_body,
+        )
+        for row in rows
+    }
+    return [found.get(pair) for pair in wanted]
 
 
 async def delete_before(engine: AsyncEngine, created_before: datetime, *, limit: int) -> int:

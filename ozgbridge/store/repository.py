@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import and_, bindparam, func, select, text
+from sqlalchemy import and_, func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -26,6 +26,7 @@ from ozgbridge.store.acceptance import (
 from ozgbridge.store.batching import Failed, GroupCommit
 from ozgbridge.store.demand import record_refusal
 from ozgbridge.store.envelopes import as_delivery_error, read_envelopes
+from ozgbridge.store.idempotency_records import find_many
 from ozgbridge.store.notify import CHANNEL
 from ozgbridge.store.payloads import payload_sizes
 from ozgbridge.store.plugin_state import PluginState
@@ -52,10 +53,6 @@ _INSERT_APPLICATIONS = applications.insert()
 _INSERT_ATTACHMENTS = attachments.insert()
 _INSERT_DELIVERIES = deliveries.insert()
 _INSERT_IDEMPOTENCY_KEYS = idempotency_keys.insert()
-_FIND_IDEMPOTENT = select(idempotency_keys).where(
-    idempotency_keys.c.api_key_id == bindparam("api_key_id"),
-    idempotency_keys.c.key == bindparam("key"),
-)
 
 log = structlog.get_logger("ozgbridge.store")
 
@@ -78,6 +75,10 @@ class Repository:
         self._group: GroupCommit[Acceptance, None] = GroupCommit(
             self._flush, size_of=acceptance_size
         )
+        # Idempotency-Key lookups that arrive together share one query (see `find_idempotent`).
+        self._lookups: GroupCommit[tuple[str, str], IdempotencyRecord | None] = GroupCommit(
+            self._find_idempotent_many
+        )
 
     def plugin_state(self, plugin: str) -> PluginState:
         """The records plug-in ``plugin`` (a connector or intake kind) keeps in this store."""
@@ -88,19 +89,18 @@ class Repository:
             await conn.execute(text("SELECT 1"))
 
     async def find_idempotent(self, api_key_id: str, key: str) -> IdempotencyRecord | None:
-        async with self.engine.connect() as conn:
-            row = (
-                await conn.execute(_FIND_IDEMPOTENT, {"api_key_id": api_key_id, "key": key})
-            ).first()
-        if row is None:
-            return None
-        return IdempotencyRecord(
-            api_key_id=row.api_key_id,
-            key=row.key,
-            request_sha256=row.request_sha256,
-            response_status=row.response_status,
-            response_body=row.response_body,
-        )
+        """The stored answer to ``key`` of API key ``api_key_id``, if there is one.
+
+        Every submission with an Idempotency-Key asks this first. Asked one query each, the
+        round trips cost more than the rest of the submission; so lookups that arrive while
+        another is running are answered together by the next query (a lone one at once).
+        """
+        return await self._lookups.submit((api_key_id, key))
+
+    async def _find_idempotent_many(
+        self, wanted: list[tuple[str, str]]
+    ) -> list[IdempotencyRecord | None]:
+        return await find_many(self.engine, wanted)
 
     async def accept(
         self, new: NewApplication, *, idempotency: IdempotencyRecord | None = None
