@@ -7,8 +7,8 @@ import contextlib
 
 import pytest
 
-from ozgbridge.store.engine import create_engine
 from ozgbridge import audit
+from ozgbridge.store.engine import create_engine
 from ozgbridge.store.notify import CHANNEL, listen
 from ozgbridge.store.repository import Repository
 from tests.factories import new_application
