@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 
 import structlog
 from aiohttp import web
+from prometheus_client import Counter, Histogram
 
 from ozgbridge import audit, metrics
 from ozgbridge.api import (
@@ -95,13 +96,38 @@ def _metrics_handler(request: web.Request) -> str:
     return resource.canonical if resource is not None else "unmatched"
 
 
+# The labelled series, looked up once each: ``labels()`` checks and locks on every call. Their
+# number is bounded as the labels are (route templates, methods, statuses).
+_COUNTERS: dict[tuple[str, str, int | None], Counter] = {}
+_TIMERS: dict[tuple[str, str], Histogram] = {}
+
+
+def _counted(handler: str, method: str, status: int | None) -> Counter:
+    key = (handler, method, status)
+    counter = _COUNTERS.get(key)
+    if counter is None:
+        label = str(status) if status is not None else "aborted"
+        counter = _COUNTERS[key] = metrics.HTTP_REQUESTS.labels(handler, method, label)
+    return counter
+
+
+def _timed(handler: str, method: str) -> Histogram:
+    timer = _TIMERS.get((handler, method))
+    if timer is None:
+        timer = _TIMERS[handler, method] = metrics.HTTP_DURATION.labels(handler, method)
+    return timer
+
+
 @web.middleware
 async def access_log_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     request_id = request_id_for(request)
     request[REQUEST_ID_KEY] = request_id
     started = time.perf_counter()
     status: int | None = None
-    with structlog.contextvars.bound_contextvars(request_id=request_id):
+    # Bound by token and reset to what it was: what `bound_contextvars` does, without reading
+    # every context variable of the task first (a measurable share of a small request).
+    tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
+    try:
         try:
             response = await handler(request)
             status = response.status
@@ -127,10 +153,10 @@ async def access_log_middleware(request: web.Request, handler: Handler) -> web.S
             )
             handler_label = _metrics_handler(request)
             method = request.method if request.method in _METHODS else "other"
-            metrics.HTTP_REQUESTS.labels(
-                handler_label, method, str(status) if status is not None else "aborted"
-            ).inc()
-            metrics.HTTP_DURATION.labels(handler_label, method).observe(elapsed)
+            _counted(handler_label, method, status).inc()
+            _timed(handler_label, method).observe(elapsed)
+    finally:
+        structlog.contextvars.reset_contextvars(**tokens)
 
 
 def create_app(

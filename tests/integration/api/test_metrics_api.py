@@ -79,6 +79,28 @@ async def test_counters_of_this_process(api: Api) -> None:
     assert value(after, "ozgbridge_build_info", version="0.1.0") == 1
 
 
+async def test_every_request_counts_in_its_series(api: Api) -> None:
+    # The middleware keeps each labelled series after its first use (api/app.py): later requests
+    # must land in the same series, and a new status in a new one.
+    before = await scrape(api)
+    for _ in range(3):
+        assert (
+            await api.client.post("/v1/applications", json=body(), headers=auth("portal-a"))
+        ).status == 202
+    assert (
+        await api.client.post("/v1/applications", json={}, headers=auth("portal-a"))
+    ).status == 422
+    after = await scrape(api)
+
+    def delta(name: str, **labels: str) -> float:
+        return (value(after, name, **labels) or 0) - (value(before, name, **labels) or 0)
+
+    submit = {"handler": "/v1/applications", "method": "POST"}
+    assert delta("ozgbridge_http_requests_total", **submit, status="202") == 3
+    assert delta("ozgbridge_http_requests_total", **submit, status="422") == 1
+    assert delta("ozgbridge_http_request_duration_seconds_count", **submit) == 4
+
+
 async def test_unmatched_paths_share_one_label(api: Api) -> None:
     await api.client.get("/no/such/path/4711")
 

@@ -7,8 +7,9 @@ import contextlib
 
 import pytest
 
+from ozgbridge import audit
 from ozgbridge.store.engine import create_engine
-from ozgbridge.store.notify import listen
+from ozgbridge.store.notify import CHANNEL, listen
 from ozgbridge.store.repository import Repository
 from tests.factories import new_application
 
@@ -46,3 +47,38 @@ async def test_sqlite_repository_never_notifies(sqlite_url: str) -> None:
     engine = create_engine(sqlite_url)
     assert Repository(engine, notify=True).notify is False
     await engine.dispose()
+
+
+async def test_audit_append_notifies_on_commit_only(postgres_url: str) -> None:
+    """The wake-up intake queues with the audit chain's lock (audit.append(notify=…)): it is
+    sent when the transaction commits, never for one rolled back."""
+    engine = create_engine(postgres_url)
+    woken = asyncio.Queue[None]()
+    listener = asyncio.create_task(listen(postgres_url, lambda: woken.put_nowait(None)))
+    event = audit.AuditEvent("test", "test.notify")
+    try:
+        async with asyncio.timeout(10):
+            while woken.empty():
+                async with engine.begin() as conn:
+                    await audit.append(conn, event, notify=CHANNEL)
+                await asyncio.sleep(0.1)
+        while not woken.empty():
+            woken.get_nowait()
+
+        with contextlib.suppress(RuntimeError):
+            async with engine.begin() as conn:
+                await audit.append(conn, event, notify=CHANNEL)
+                raise RuntimeError("rolled back")
+        await asyncio.sleep(0.5)  # room for a (wrong) notification to arrive
+        assert woken.empty(), "a rolled-back append must not wake anyone"
+
+        async with engine.begin() as conn:
+            await audit.append(conn, event, notify=CHANNEL)
+        async with asyncio.timeout(5):
+            await woken.get()
+        assert (await audit.verify(engine)).ok
+    finally:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+        await engine.dispose()

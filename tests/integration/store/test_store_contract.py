@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit
@@ -74,6 +74,34 @@ async def test_idempotency_answer_is_stored_with_the_application(repo: Repositor
     async with repo.engine.connect() as conn:
         count = len((await conn.execute(select(deliveries.c.id))).all())
     assert count == 1
+
+
+async def test_idempotency_lookups_arriving_together_share_queries(
+    repo: Repository, engine: AsyncEngine
+) -> None:
+    records = [IdempotencyRecord("portal-test", f"k{n}", "a" * 64, 202, f"{n}") for n in range(3)]
+    records.append(IdempotencyRecord("portal-b", "k0", "b" * 64, 202, "b"))
+    for record in records:
+        await repo.accept(new_application(), idempotency=record)
+    wanted = [("portal-test", "k0"), ("portal-test", "k1"), ("other-key", "k0"), ("portal-b", "k0")]
+    wanted += [("portal-test", "k2"), ("portal-test", "k1"), ("portal-test", "missing")] * 4
+    queries: list[str] = []
+
+    def count(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "FROM idempotency_keys" in statement:
+            queries.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", count)
+    try:
+        found = await asyncio.gather(*(repo.find_idempotent(*pair) for pair in wanted))
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", count)
+
+    expected = {(r.api_key_id, r.key): r for r in records}
+    assert found == [expected.get(pair) for pair in wanted]
+    # The first lookup goes at once, the ones that arrived meanwhile share what follows: at most
+    # one query per API key in each (one each would be 16).
+    assert 1 <= len(queries) <= 7
 
 
 async def test_claim_takes_only_due_deliveries_once(repo: Repository, queue: DeliveryQueue) -> None:
