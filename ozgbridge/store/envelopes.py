@@ -90,18 +90,20 @@ def _envelope(
 ) -> Envelope:
     if app.content_purged_at is not None:
         raise ContentPurgedError(app.id, app.content_purged_at)
-    return Envelope(
+    # model_construct: these values were validated when the application was accepted, and
+    # validating them again for every delivery attempt cost as much as recording its outcome.
+    return Envelope.model_construct(
         application_id=app.id,
         delivery_id=delivery.id,
         attempt=delivery.attempt,
         tenant_id=delivery.tenant_id,
         tenant_name=tenant_names.get(delivery.tenant_id, delivery.tenant_id),
         route_id=delivery.route_id,
-        service=ServiceRef(leika_key=app.leika_key, name=app.service_name),
-        region=RegionRef(ars=app.ars, ags=app.ags),
+        service=ServiceRef.model_construct(leika_key=app.leika_key, name=app.service_name),
+        region=RegionRef.model_construct(ars=app.ars, ags=app.ags),
         reference=app.reference,
         submitted_at=app.received_at,
-        data=FormData(
+        data=FormData.model_construct(
             mime_type=app.data_mime_type,
             schema_uri=app.data_schema_uri,
             content=sealer.open(
@@ -112,7 +114,7 @@ def _envelope(
             ),
         ),
         attachments=tuple(
-            AttachmentData(
+            AttachmentData.model_construct(
                 id=f.id,
                 filename=sealer.open(
                     f.filename,
@@ -131,6 +133,7 @@ def _envelope(
             )
             for f in files
         ),
+        ping=False,
     )
 
 

@@ -95,19 +95,23 @@ def _busy(exc: sqlite3.OperationalError) -> bool:
 
 
 def _carries_bytes(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int:
+    """Bytes in a call's arguments: a statement's parameters, or executemany's rows of them.
+    (Runs for every statement: plain type checks, no generators.)"""
     total = 0
     for value in (*args, *kwargs.values()):
-        if isinstance(value, bytes | bytearray | memoryview):
+        kind = type(value)
+        if kind is bytes or kind is bytearray or kind is memoryview:
             total += len(value)
-        elif isinstance(value, tuple | list):
-            # a statement's parameters, or executemany's rows of them
+        elif kind is tuple or kind is list:
             for item in value:
-                if isinstance(item, bytes | bytearray | memoryview):
+                kind = type(item)
+                if kind is bytes or kind is bytearray or kind is memoryview:
                     total += len(item)
-                elif isinstance(item, tuple | list):
-                    total += sum(
-                        len(v) for v in item if isinstance(v, bytes | bytearray | memoryview)
-                    )
+                elif kind is tuple or kind is list:
+                    for part in item:
+                        kind = type(part)
+                        if kind is bytes or kind is bytearray or kind is memoryview:
+                            total += len(part)
     return total
 
 
