@@ -18,9 +18,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema
 from pydantic.alias_generators import to_camel
 
-_LEIKA = re.compile(r"99\d{12}")
-_AGS = re.compile(r"\d{8}")
-_ARS = re.compile(r"\d{12}")
+# [0-9], not \d: in Python \d also matches other scripts' digits (٠٥٣٧…), which no key has
+_LEIKA = re.compile(r"99[0-9]{12}")
+_AGS = re.compile(r"[0-9]{8}")
+_ARS = re.compile(r"[0-9]{12}")
 
 
 def _leika(value: str) -> str:

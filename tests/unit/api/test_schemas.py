@@ -175,3 +175,17 @@ def test_body_must_be_an_object() -> None:
         ApplicationIn.model_validate_json(b"[]")
 
     assert [e.field for e in field_errors(caught.value.errors())] == ["body"]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"service": {"leikaKey": "99050012104٠٠٠"}},  # Arabic-Indic zeros
+        {"region": {"ags": "٠٥٣٧٠٠٠٤"}},
+        {"region": {"ars": "０５３７００００４００４"}},  # fullwidth digits
+    ],
+)
+def test_keys_are_ascii_digits_as_the_document_says(changes: dict[str, Any]) -> None:
+    """Python's \\d matches every script's digits; the OpenAPI patterns say [0-9]."""
+    with pytest.raises(ValidationError):
+        parse(request(**changes))
