@@ -136,4 +136,11 @@ def parse_period(
     period = Period(start, stop)
     if (period.last - period.first).days >= max_days:
         raise ValueError(f"the period is longer than {max_days} days")
+    try:
+        # A report counts up to the day after the period and compares it with the period
+        # before: both must be days the calendar has (0001-01-01 to 9999-12-31). Checked here
+        # so the API and the dashboard refuse it alike (the dashboard once answered 500).
+        _ = (period.end, previous(period).start)
+    except (ValueError, OverflowError):
+        raise ValueError("the period and the one before it must lie in 0001–9999") from None
     return period

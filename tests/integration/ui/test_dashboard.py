@@ -271,3 +271,11 @@ async def test_downloads_and_print_view(ui: Running) -> None:
     rows = list(csv.DictReader(io.StringIO(text)))
     assert rows
     assert all(row["tenant"] == "town-b" for row in rows)
+
+
+async def test_a_period_at_the_calendars_edge_is_a_notice_not_an_error(ui: Running) -> None:
+    await sign_in(ui, "town-b-staff")
+    for params in ({"from": "0001-01"}, {"from": "9999-12-01", "to": "9999-12-31"}):
+        answer = await ui.client.get("/ui/", params=params)
+        assert answer.status == 200
+        assert "Zeitraum ungültig" in await answer.text()

@@ -94,3 +94,13 @@ def test_months_of_a_period() -> None:
         "2026-01",
         "2026-02",
     ]
+
+
+@pytest.mark.parametrize(
+    ("first", "last"), [("0001-01", None), ("0001-01-01", "0001-01-31"), ("9999-12", None)]
+)
+def test_periods_at_the_calendars_edges_are_refused_for_the_api_and_the_dashboard(
+    first: str, last: str | None
+) -> None:
+    with pytest.raises(ValueError, match=r"0001–9999|out of range"):
+        parse_period(first, last)
