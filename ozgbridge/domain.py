@@ -245,6 +245,11 @@ class Envelope(CamelModel):
     attachments: tuple[AttachmentData, ...] = ()
     ping: bool = False
 
+    @property
+    def content_size(self) -> int:
+        """Bytes of form data and attachments: what holding the envelope costs in memory."""
+        return len(self.data.content) + sum(len(a.content) for a in self.attachments)
+
     def manifest(self) -> dict[str, Any]:
         """The envelope as JSON-ready camelCase metadata, contents replaced by size and SHA-256."""
         marker: dict[str, Any] = {"type": "ping"} if self.ping else {}

@@ -22,10 +22,6 @@ from ozgbridge.store.repository import Repository
 BATCH_LOAD_MAX = 256 * 1024
 
 
-def envelope_size(envelope: Envelope) -> int:
-    return len(envelope.data.content) + sum(len(a.content) for a in envelope.attachments)
-
-
 class PayloadBudget:
     def __init__(self, repository: Repository, capacity: int) -> None:
         self.repository = repository
@@ -47,7 +43,7 @@ class PayloadBudget:
         """The payload's share of the budget, for loading (if ``envelope`` is None) and
         delivering it."""
         if envelope is not None:
-            size = envelope_size(envelope)
+            size = envelope.content_size
         else:
             sizes = await self.repository.payload_sizes([claimed.application_id])
             size = sizes.get(claimed.application_id, 0)

@@ -109,8 +109,7 @@ class HttpConnector(Connector[HttpOptions]):
             raise PermanentDeliveryError("delivery id contains '.', unusable as webhook-id")
         # Encoding and signing touch every byte of possibly large attachments: those off the
         # loop. A small envelope is done sooner than a thread could be handed it.
-        size = len(envelope.data.content) + sum(len(a.content) for a in envelope.attachments)
-        if size <= INLINE_PREPARE_BYTES:
+        if envelope.content_size <= INLINE_PREPARE_BYTES:
             body, headers = self._prepare(envelope)
         else:
             body, headers = await asyncio.to_thread(self._prepare, envelope)
