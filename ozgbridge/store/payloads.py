@@ -14,8 +14,8 @@ _ATTACHED = (
     .where(attachments.c.application_id == applications.c.id)
     .scalar_subquery()
 )
-# Built once: the worker asks this for every claim (see store/statements in the README's
-# benchmark notes: building a statement costs more than running it).
+# Built once: the worker asks this for every claim, and building a statement cost more than
+# running it (README: Benchmarks).
 _SIZES = select(applications.c.id, applications.c.data_size + _ATTACHED).where(
     applications.c.id.in_(bindparam("ids", expanding=True))
 )

@@ -69,13 +69,13 @@ class DeliveryQueue:
         self.hint = ClaimHint()
         self.sealer = sealer
         # Outcomes reported together share one transaction (see batching.py for why).
-        # One flusher on SQLite: a second could only wait for the one connection (engine.py),
-        # with a batch taken early that would otherwise have joined the next one.
-        # Outcomes arrive a few at a time, as back-ends answer; a flush that waits 10 ms for
-        # more takes batches several times larger (each costs a dozen statements and a commit
-        # whatever its size). Measured with 64 in flight: ~7 outcomes per flush at 3 ms and
-        # ~1.8 ms of worker CPU per delivery; at 10 ms mostly all 64 and ~0.8 ms. The delay
-        # only holds the slot a little longer: the back-end has the application already.
+        # - One flusher on SQLite: a second could only wait for the one connection (engine.py),
+        #   with a batch taken early that would otherwise have joined the next one.
+        # - Outcomes arrive a few at a time, as back-ends answer; a flush that waits 10 ms for
+        #   more takes batches several times larger (each costs a dozen statements and a commit
+        #   whatever its size). Measured with 64 in flight: ~7 outcomes per flush at 3 ms and
+        #   ~1.8 ms of worker CPU per delivery; at 10 ms mostly all 64 and ~0.8 ms. The delay
+        #   only holds the slot a little longer: the back-end has the application already.
         self._records: GroupCommit[_Record, bool] = GroupCommit(
             self._flush_records,
             flushers=1 if engine.dialect.name == "sqlite" else 2,

@@ -11,7 +11,6 @@ A note is sealed before it is written and opened only when the history is read f
 
 from __future__ import annotations
 
-import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -108,23 +107,21 @@ async def lock_case(conn: AsyncConnection, application_id: str) -> Case | None:
     return None if row is None else _case(row)
 
 
+# Built once: recording outcomes asks it for every batch. SQLite renders no FOR UPDATE (its
+# transaction holds the database's write lock already).
+_LOCK_CASES = (
+    select(*_CASE_COLUMNS)
+    .where(applications.c.id.in_(bindparam("ids", expanding=True)))
+    .order_by(applications.c.id)
+    .with_for_update()
+)
+
+
 async def lock_cases(conn: AsyncConnection, application_ids: Sequence[str]) -> dict[str, Case]:
     """Several applications, locked in id order on PostgreSQL — for a transaction that holds the
     locks of (some of) their deliveries already (recording delivery outcomes)."""
-    query = _cases_query(conn.dialect.name == "postgresql")
     ids = {"ids": sorted(set(application_ids))}
-    return {row.id: _case(row) for row in await conn.execute(query, ids)}
-
-
-@functools.cache
-def _cases_query(lock: bool) -> Any:
-    """Built once per kind: recording outcomes asks it for every batch."""
-    query = (
-        select(*_CASE_COLUMNS)
-        .where(applications.c.id.in_(bindparam("ids", expanding=True)))
-        .order_by(applications.c.id)
-    )
-    return query.with_for_update() if lock else query
+    return {row.id: _case(row) for row in await conn.execute(_LOCK_CASES, ids)}
 
 
 async def add_entry(
