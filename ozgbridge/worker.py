@@ -86,6 +86,9 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        # Of those, the ones whose connector call still runs: when the last of them ends, its
+        # outcome write need not linger for others (see DeliveryQueue.record).
+        self._attempting: set[str] = set()
         self._payloads = PayloadBudget(repository, settings.worker_payload_budget)
 
     def wake(self) -> None:
@@ -116,6 +119,7 @@ class Worker:
                         name=f"deliver-{delivery.id}",
                     )
                     self._in_flight[delivery.id] = task
+                    self._attempting.add(delivery.id)
                     task.add_done_callback(functools.partial(self._finished, delivery.id, runtime))
                 metrics.WORKER_IN_FLIGHT.set(self.in_flight)
                 if not claimed or self.in_flight >= self.settings.worker_concurrency:
@@ -210,6 +214,7 @@ class Worker:
 
     def _finished(self, delivery_id: str, runtime: Runtime, _task: asyncio.Task[None]) -> None:
         self._in_flight.pop(delivery_id, None)
+        self._attempting.discard(delivery_id)
         metrics.WORKER_IN_FLIGHT.set(self.in_flight)
         runtime.release()
         self._slot_freed.set()
@@ -254,7 +259,8 @@ class Worker:
             raise
         finally:
             renewal.cancel()
-        await self._record(claimed, result, log)
+        self._attempting.discard(claimed.id)
+        await self._record(claimed, result, log, last=not self._attempting)
 
     async def _deliver(
         self,
@@ -354,11 +360,13 @@ class Worker:
             except Exception:
                 log.exception("delivery.lease_renew_failed")
 
-    async def _record(self, claimed: ClaimedDelivery, result: AttemptResult, log: Any) -> None:
+    async def _record(
+        self, claimed: ClaimedDelivery, result: AttemptResult, log: Any, *, last: bool = False
+    ) -> None:
         """Store the outcome; retried for a while, because the back-end already has its answer."""
         ours: bool | None
         try:
-            ours = await self.queue.record(claimed, self.worker_id, result)
+            ours = await self.queue.record(claimed, self.worker_id, result, last=last)
         except Exception:
             ours = await self._record_retrying(claimed, result, log)
         if ours is not None:

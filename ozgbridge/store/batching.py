@@ -56,14 +56,22 @@ class GroupCommit(Generic[T, R]):
         self._linger = linger
         self._pending: deque[tuple[T, asyncio.Future[R]]] = deque()
         self._running: set[asyncio.Task[None]] = set()
+        self._lingering: set[asyncio.Future[None]] = set()
 
-    async def submit(self, item: T) -> R:
-        """Return ``item``'s result once committed; raise what the flush reported for it."""
+    async def submit(self, item: T, *, last: bool = False) -> R:
+        """Return ``item``'s result once committed; raise what the flush reported for it.
+
+        ``last``: the caller knows nothing more will come for now, so a lingering flush need
+        not wait out its linger for company that cannot arrive.
+        """
         future: asyncio.Future[R] = asyncio.get_running_loop().create_future()
         self._pending.append((item, future))
         while len(self._running) < self._flushers and self._pending:
             task = asyncio.create_task(self._drain(), name="group-commit")
             self._running.add(task)
+        if last:
+            for waiting in self._lingering:
+                _settle_once(waiting)
         return await future
 
     def _take_batch(self) -> list[tuple[T, asyncio.Future[R]]]:
@@ -94,7 +102,10 @@ class GroupCommit(Generic[T, R]):
             # never waits (SQLite on the loop's thread, store/sqlite_inline.py) gives nothing a
             # chance to queue up behind it, so without this pause every batch held only what
             # happened to be submitted in the same loop step.
-            await asyncio.sleep(self._linger if len(self._pending) < self._max_items else 0)
+            if self._linger and len(self._pending) < self._max_items:
+                await self._linger_a_while()
+            else:
+                await asyncio.sleep(0)
             if not self._pending:  # another flusher took them meanwhile
                 return
             batch = self._take_batch()
@@ -107,6 +118,18 @@ class GroupCommit(Generic[T, R]):
                     raise
             self._settle(batch, outcomes)
 
+    async def _linger_a_while(self) -> None:
+        """Wait ``linger`` seconds, or less if a submitter says it was the last (`submit`)."""
+        loop = asyncio.get_running_loop()
+        waiting: asyncio.Future[None] = loop.create_future()
+        timer = loop.call_later(self._linger, _settle_once, waiting)
+        self._lingering.add(waiting)
+        try:
+            await waiting
+        finally:
+            timer.cancel()
+            self._lingering.discard(waiting)
+
     @staticmethod
     def _settle(batch: list[tuple[T, asyncio.Future[R]]], outcomes: Sequence[R | Failed]) -> None:
         for (_item, future), outcome in zip(batch, outcomes, strict=True):
@@ -116,3 +139,8 @@ class GroupCommit(Generic[T, R]):
                 future.set_exception(outcome.error)
             else:
                 future.set_result(outcome)
+
+
+def _settle_once(waiting: asyncio.Future[None]) -> None:
+    if not waiting.done():
+        waiting.set_result(None)

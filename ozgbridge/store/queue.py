@@ -181,14 +181,17 @@ class DeliveryQueue:
             )
         return result.rowcount == 1
 
-    async def record(self, claimed: ClaimedDelivery, worker_id: str, result: AttemptResult) -> bool:
+    async def record(
+        self, claimed: ClaimedDelivery, worker_id: str, result: AttemptResult, *, last: bool = False
+    ) -> bool:
         """Write the attempt, move the delivery on, audit it — in one transaction.
 
         Returns False when the delivery was no longer ours (lease expired and taken over); the
         attempt is recorded anyway, and a success still marks the delivery delivered, because the
-        back-end has it whatever the lease says.
+        back-end has it whatever the lease says. ``last``: the caller has no other attempt
+        running, so no outcome is worth waiting for (the write goes without its linger).
         """
-        return await self._records.submit((claimed, worker_id, result))
+        return await self._records.submit((claimed, worker_id, result), last=last)
 
     async def _flush_records(self, items: list[_Record]) -> list[bool | Failed]:
         async with self.engine.begin() as conn:

@@ -117,3 +117,20 @@ async def test_a_lingering_flush_takes_what_arrives_meanwhile() -> None:
 
     assert await asyncio.gather(group.submit(0), *(later(n) for n in range(1, 4))) == [0, 1, 2, 3]
     assert flushed == [[0, 1, 2, 3]]
+
+
+async def test_the_last_item_cuts_the_linger_short() -> None:
+    flushed: list[list[int]] = []
+
+    async def flush(items: list[int]) -> list[int]:
+        flushed.append(items)
+        return items
+
+    # A linger far longer than the test may take: only `last` can end it in time.
+    group: GroupCommit[int, int] = GroupCommit(flush, flushers=1, linger=30)
+    first = asyncio.create_task(group.submit(0))
+    await asyncio.sleep(0.01)
+    assert not first.done()  # lingering for company
+    results = await asyncio.wait_for(asyncio.gather(first, group.submit(1, last=True)), timeout=2)
+    assert results == [0, 1]
+    assert flushed == [[0, 1]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -12,6 +13,7 @@ from ozgbridge import audit
 from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.domain import ApplicationStatus, DeliveryState, utcnow
 from ozgbridge.errors import PermanentDeliveryError, RetriableDeliveryError
+from ozgbridge.store import queue as queue_module
 from ozgbridge.store.repository import Repository
 from ozgbridge.store.tables import audit_events
 from ozgbridge.testing import Hang, ScriptedConnector
@@ -195,3 +197,18 @@ async def test_lease_is_renewed_while_a_slow_attempt_runs(
     assert view.status == ApplicationStatus.DELIVERED
     assert other.received == []  # the lease (1.5 s) was renewed through the 3.5 s attempt
     assert [r.worker for r in await attempt_rows(engine)] == ["slow"]
+
+
+async def test_the_last_outcome_in_flight_is_written_without_lingering(
+    engine: AsyncEngine, start_worker: MakeWorker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A linger longer than the test may take: only "no other attempt is running" can end it.
+    monkeypatch.setattr(queue_module, "RECORD_LINGER", 60.0)
+    repo = Repository(engine)
+    new = new_application()
+    await repo.accept(new)
+    await start_worker(ScriptedConnector())
+
+    view = await settled(repo, new.id)
+
+    assert view.status == ApplicationStatus.DELIVERED
