@@ -24,7 +24,7 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -34,6 +34,7 @@ from ozgbridge import metrics
 from ozgbridge.connector import Connector
 from ozgbridge.domain import AttemptOutcome, Envelope, utcnow
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
+from ozgbridge.lease_keeper import LeaseKeeper
 from ozgbridge.live import LiveConfig
 from ozgbridge.payload_budget import PayloadBudget
 from ozgbridge.retry import DEFAULT_SCHEDULE, next_delay
@@ -90,6 +91,11 @@ class Worker:
         # outcome write need not linger for others (see DeliveryQueue.record).
         self._attempting: set[str] = set()
         self._payloads = PayloadBudget(repository, settings.worker_payload_budget)
+        self._leases = LeaseKeeper(
+            self._renew_leases,
+            lease_seconds=settings.lease_seconds,
+            worker_id=self.worker_id,
+        )
 
     def wake(self) -> None:
         """A hint that work may be due (a new application was accepted)."""
@@ -107,6 +113,7 @@ class Worker:
     async def run(self) -> None:
         self.log.info("worker.started", concurrency=self.settings.worker_concurrency)
         metrics.WORKER_LAST_CLAIM.set(time.time())
+        renewals = asyncio.create_task(self._leases.run(), name="lease-renewal")
         try:
             while not self._stopping.is_set():
                 claimed = await self._claim()
@@ -125,7 +132,10 @@ class Worker:
                 if not claimed or self.in_flight >= self.settings.worker_concurrency:
                     await self._idle(full=self.in_flight >= self.settings.worker_concurrency)
         finally:
-            await self._drain()
+            try:
+                await self._drain()  # the attempts still running keep their leases meanwhile
+            finally:
+                renewals.cancel()
         self.log.info("worker.stopped")
 
     async def _claim(self) -> list[ClaimedDelivery]:
@@ -243,7 +253,7 @@ class Worker:
             probe=claimed.probe,
         )
         started_at = utcnow()
-        renewal = asyncio.create_task(self._keep_lease(claimed, log))
+        self._leases.hold(claimed.id, claimed.lease_expires_at)
         try:
             async with self._payloads.hold(claimed, envelope):
                 result = await self._deliver(claimed, started_at, envelope, runtime)
@@ -258,7 +268,7 @@ class Worker:
             await asyncio.shield(self._record(claimed, result, log))
             raise
         finally:
-            renewal.cancel()
+            self._leases.release(claimed.id)
         self._attempting.discard(claimed.id)
         await self._record(claimed, result, log, last=not self._attempting)
 
@@ -347,18 +357,8 @@ class Worker:
         except KeyError:
             return None
 
-    async def _keep_lease(self, claimed: ClaimedDelivery, log: Any) -> None:
-        """Renew the lease while a slow attempt runs, so nobody else starts a second one."""
-        while True:
-            await asyncio.sleep(self.settings.lease_seconds / 3)
-            try:
-                if not await self.queue.renew(
-                    claimed, self.worker_id, lease_seconds=self.settings.lease_seconds
-                ):
-                    log.warning("delivery.lease_lost")
-                    return
-            except Exception:
-                log.exception("delivery.lease_renew_failed")
+    async def _renew_leases(self, delivery_ids: list[str], until: datetime) -> list[str]:
+        return await self.queue.renew(delivery_ids, self.worker_id, until=until)
 
     async def _record(
         self, claimed: ClaimedDelivery, result: AttemptResult, log: Any, *, last: bool = False

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit
@@ -25,13 +25,28 @@ from ozgbridge.domain import AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.ops.admission import RouteKey, RoutePolicy
 from ozgbridge.store import claims
 from ozgbridge.store.batching import Failed, GroupCommit
-from ozgbridge.store.outcomes import held_by, record_outcomes_together, upsert_attempts
+from ozgbridge.store.outcomes import record_outcomes_together, upsert_attempts
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
-from ozgbridge.store.tables import UNFINISHED_SQL, deliveries
+from ozgbridge.store.tables import UNFINISHED_SQL, UTCDateTime, deliveries
 
 logger = structlog.get_logger("ozgbridge.queue")
 
 _UNFINISHED = text(UNFINISHED_SQL)  # literal, so the partial index ix_deliveries_due applies
+# Built once: every renewal tick of every worker asks it.
+_RENEW = (
+    update(deliveries)
+    .where(
+        deliveries.c.id.in_(bindparam("ids", expanding=True)),
+        deliveries.c.lease_owner == bindparam("owner"),
+        deliveries.c.state == DeliveryState.DELIVERING,
+    )
+    .values(
+        lease_expires_at=bindparam("until", type_=UTCDateTime),
+        next_attempt_at=bindparam("until", type_=UTCDateTime),
+        updated_at=bindparam("now", type_=UTCDateTime),
+    )
+    .returning(deliveries.c.id)
+)
 
 
 _Record = tuple[ClaimedDelivery, str, AttemptResult]
@@ -167,19 +182,16 @@ class DeliveryQueue:
                 ],
             )
 
-    async def renew(
-        self, claimed: ClaimedDelivery, worker_id: str, *, lease_seconds: float
-    ) -> bool:
-        """Extend the lease of a delivery still in flight; False if it is no longer ours."""
-        now = utcnow()
-        expires = now + timedelta(seconds=lease_seconds)
+    async def renew(self, delivery_ids: list[str], worker_id: str, *, until: datetime) -> list[str]:
+        """Extend the leases of deliveries still in flight; returns those that are still ours."""
+        if not delivery_ids:
+            return []
         async with self.engine.begin() as conn:
             result = await conn.execute(
-                update(deliveries)
-                .where(held_by(claimed.id, worker_id))
-                .values(lease_expires_at=expires, next_attempt_at=expires, updated_at=now)
+                _RENEW,
+                {"ids": delivery_ids, "owner": worker_id, "until": until, "now": utcnow()},
             )
-        return result.rowcount == 1
+            return [row.id for row in result]
 
     async def record(
         self, claimed: ClaimedDelivery, worker_id: str, result: AttemptResult, *, last: bool = False

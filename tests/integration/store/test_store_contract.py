@@ -233,8 +233,9 @@ async def test_a_worker_that_lost_its_lease_cannot_undo_the_new_owner(
 
     late_failure = AttemptResult(AttemptOutcome.PERMANENT, utcnow(), 400, "HTTP 400")
     assert not await queue.record(slow, "slow", late_failure)
-    assert not await queue.renew(slow, "slow", lease_seconds=60)
-    assert await queue.renew(fast, "fast", lease_seconds=60)
+    later = utcnow() + timedelta(seconds=60)
+    assert await queue.renew([slow.id], "slow", until=later) == []
+    assert await queue.renew([fast.id], "fast", until=later) == [fast.id]
     assert await queue.record(fast, "fast", AttemptResult(AttemptOutcome.DELIVERED, utcnow(), 200))
 
     async with repo.engine.connect() as conn:
