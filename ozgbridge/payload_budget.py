@@ -10,7 +10,7 @@ for others to finish — its lease is renewed meanwhile, as during any slow atte
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from ozgbridge.domain import Envelope
@@ -26,15 +26,6 @@ class PayloadBudget:
     def __init__(self, repository: Repository, capacity: int) -> None:
         self.repository = repository
         self.budget = ByteBudget(capacity)
-
-    async def batchable(self, claimed: Sequence[ClaimedDelivery]) -> list[ClaimedDelivery]:
-        """The claimed deliveries whose payloads are small enough to load all together."""
-        sizes = await self.repository.payload_sizes([c.application_id for c in claimed])
-        return [
-            c
-            for c in claimed
-            if sizes.get(c.application_id, BATCH_LOAD_MAX + 1) <= (BATCH_LOAD_MAX)
-        ]
 
     @asynccontextmanager
     async def hold(

@@ -36,7 +36,7 @@ from ozgbridge.domain import AttemptOutcome, Envelope, utcnow
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
 from ozgbridge.lease_keeper import LeaseKeeper
 from ozgbridge.live import LiveConfig
-from ozgbridge.payload_budget import PayloadBudget
+from ozgbridge.payload_budget import BATCH_LOAD_MAX, PayloadBudget
 from ozgbridge.retry import DEFAULT_SCHEDULE, next_delay
 from ozgbridge.routing import Router
 from ozgbridge.runtime import RouteKey, Runtime
@@ -164,10 +164,9 @@ class Worker:
         if not claimed:
             return {}
         try:
-            small = await self._payloads.batchable(claimed)
-            if not small:
-                return {}
-            return await self.repository.load_envelopes(small, runtime.tenant_names)
+            return await self.repository.load_envelopes(
+                claimed, runtime.tenant_names, max_size=BATCH_LOAD_MAX
+            )
         except Exception:
             self.log.exception("worker.load_failed", claimed=len(claimed))
             return {}

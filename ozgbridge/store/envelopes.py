@@ -30,6 +30,7 @@ from ozgbridge.errors import (
     RetriableDeliveryError,
     UnknownDataKeyError,
 )
+from ozgbridge.store.payloads import SIZES_AND_FILES
 from ozgbridge.store.records import ClaimedDelivery
 from ozgbridge.store.tables import applications, attachments
 
@@ -51,13 +52,29 @@ async def read_envelopes(
     sealer: Sealer,
     claimed: Sequence[ClaimedDelivery],
     tenant_names: Mapping[str, str],
+    *,
+    max_size: int | None = None,
 ) -> tuple[dict[str, Envelope], Unreadable]:
-    """Envelopes keyed by delivery id, and the deliveries whose content cannot be opened."""
+    """Envelopes keyed by delivery id, and the deliveries whose content cannot be opened.
+
+    ``max_size``: only applications with at most this many bytes of content; the others are
+    left out (their attempts load them one by one, under the worker's payload budget). Sizes,
+    rows and files are read on one connection: each connection costs a BEGIN and a ROLLBACK.
+    """
     by_application = {c.application_id: c for c in claimed}
-    ids = {"ids": list(by_application)}
     async with engine.connect() as conn:
-        apps = (await conn.execute(_APPLICATIONS, ids)).all()
-        files = (await conn.execute(_ATTACHMENTS, ids)).all()
+        with_files: list[str] | None = None
+        if max_size is not None:
+            sizes = await conn.execute(SIZES_AND_FILES, {"ids": list(by_application)})
+            small = [(row[0], row[2]) for row in sizes if row[1] <= max_size]
+            wanted = [application_id for application_id, _files in small]
+            with_files = [application_id for application_id, files in small if files]
+        else:
+            wanted = list(by_application)
+        apps = (await conn.execute(_APPLICATIONS, {"ids": wanted})).all() if wanted else []
+        if with_files is None:
+            with_files = wanted
+        files = (await conn.execute(_ATTACHMENTS, {"ids": with_files})).all() if with_files else []
     files_of: dict[str, list[Any]] = {}
     for f in files:
         files_of.setdefault(f.application_id, []).append(f)

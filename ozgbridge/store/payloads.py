@@ -19,6 +19,13 @@ _ATTACHED = (
 _SIZES = select(applications.c.id, applications.c.data_size + _ATTACHED).where(
     applications.c.id.in_(bindparam("ids", expanding=True))
 )
+_FILES = (
+    select(func.count()).where(attachments.c.application_id == applications.c.id).scalar_subquery()
+)
+# Also how many attachments each has, so a batch without any skips their query.
+SIZES_AND_FILES = select(applications.c.id, applications.c.data_size + _ATTACHED, _FILES).where(
+    applications.c.id.in_(bindparam("ids", expanding=True))
+)
 
 
 async def payload_sizes(engine: AsyncEngine, application_ids: Sequence[str]) -> dict[str, int]:

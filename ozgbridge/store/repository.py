@@ -293,13 +293,20 @@ class Repository:
         return found[claimed.id]
 
     async def load_envelopes(
-        self, claimed: Sequence[ClaimedDelivery], tenant_names: Mapping[str, str]
+        self,
+        claimed: Sequence[ClaimedDelivery],
+        tenant_names: Mapping[str, str],
+        *,
+        max_size: int | None = None,
     ) -> dict[str, Envelope]:
-        """Envelopes for a whole claimed batch in two queries, keyed by delivery id.
+        """Envelopes for a whole claimed batch in a few queries, keyed by delivery id; with
+        ``max_size``, only those with at most that many bytes of content.
 
         A delivery whose content cannot be opened is left out; `load_envelope` then tells why.
         """
-        found, _unreadable = await read_envelopes(self.engine, self.sealer, claimed, tenant_names)
+        found, _unreadable = await read_envelopes(
+            self.engine, self.sealer, claimed, tenant_names, max_size=max_size
+        )
         return found
 
     async def content_purged_at(self, application_id: str) -> datetime | None:

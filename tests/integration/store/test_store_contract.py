@@ -49,6 +49,41 @@ async def test_accepted_application_reads_back_with_its_delivery(repo: Repositor
     assert await repo.get_application("01NOTTHERE000000000000000") is None
 
 
+async def test_a_batch_loads_only_the_small_envelopes_with_their_files(
+    repo: Repository, queue: DeliveryQueue, engine: AsyncEngine
+) -> None:
+    with_file = new_application()  # one small attachment
+    without = new_application(attachments=())
+    big = new_application(data=b"x" * 5000)
+    for new in (with_file, without, big):
+        await repo.accept(new)
+    claimed = await queue.claim("w1", limit=10, lease_seconds=60)
+    statements: list[str] = []
+
+    def seen(*args: object) -> None:
+        if str(args[2]).lstrip().upper().startswith("SELECT"):
+            statements.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        loaded = await repo.load_envelopes(claimed, {}, max_size=4000)
+        statements_with_files = len(statements)
+        only_without = [c for c in claimed if c.application_id == without.id]
+        statements.clear()
+        assert set(await repo.load_envelopes(only_without, {}, max_size=4000)) == {
+            without.delivery_id
+        }
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
+
+    assert set(loaded) == {with_file.delivery_id, without.delivery_id}  # big is left out
+    assert loaded[with_file.delivery_id].attachments[0].content == b"%PDF-1.4 test"
+    assert loaded[without.delivery_id].attachments == ()
+    # sizes, applications, attachments — and no attachments query where none has any
+    assert statements_with_files == 3
+    assert not any("attachments.filename" in s for s in statements)
+
+
 async def test_envelope_carries_contents_byte_equal(repo: Repository, queue: DeliveryQueue) -> None:
     new = new_application(data=bytes(range(256)))
     await repo.accept(new)
