@@ -24,20 +24,21 @@ import socket
 import time
 from collections.abc import Mapping
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from ozgbridge import metrics
+from ozgbridge.attempt_failures import failure_result
 from ozgbridge.connector import Connector
 from ozgbridge.domain import AttemptOutcome, Envelope, utcnow
-from ozgbridge.errors import DeliveryError, PermanentDeliveryError, RetriableDeliveryError
+from ozgbridge.errors import DeliveryError, RetriableDeliveryError
 from ozgbridge.lease_keeper import LeaseKeeper
 from ozgbridge.live import LiveConfig
 from ozgbridge.payload_budget import BATCH_LOAD_MAX, PayloadBudget
-from ozgbridge.retry import DEFAULT_SCHEDULE, next_delay
+from ozgbridge.retry import DEFAULT_SCHEDULE
 from ozgbridge.routing import Router
 from ozgbridge.runtime import RouteKey, Runtime
 from ozgbridge.settings import Settings
@@ -308,45 +309,14 @@ class Worker:
     def _failure(
         self, claimed: ClaimedDelivery, started_at: Any, error: DeliveryError, runtime: Runtime
     ) -> AttemptResult:
-        detail = error.detail[:500]
-        excerpt = error.response_excerpt[:1024] if error.response_excerpt else None
-        if isinstance(error, PermanentDeliveryError):
-            return AttemptResult(
-                AttemptOutcome.PERMANENT,
-                started_at,
-                error.status_code,
-                detail,
-                response_excerpt=excerpt,
-            )
-        if claimed.probe:
-            # The probe's failure re-opens the breaker, which holds the delivery back; the wait is
-            # the route's, not the delivery's, so it costs no rung (and cannot make it dead).
-            return AttemptResult(
-                AttemptOutcome.RETRIABLE,
-                started_at,
-                error.status_code,
-                detail,
-                retry_at=utcnow(),
-                keeps_rung=True,
-                response_excerpt=excerpt,
-            )
         route = self._route(claimed, runtime)
-        schedule = route.retry_schedule if route and route.retry_schedule else DEFAULT_SCHEDULE
-        delay = next_delay(
-            schedule,
-            claimed.rung,
-            retry_after=getattr(error, "retry_after", None),
+        return failure_result(
+            claimed,
+            error,
+            started_at=started_at,
+            now=utcnow(),
+            schedule=route.retry_schedule if route and route.retry_schedule else DEFAULT_SCHEDULE,
             jitter=self.settings.retry_jitter,
-        )
-        if delay is None:
-            detail = f"{detail} (gave up after {claimed.rung} attempts)"[:500]
-        return AttemptResult(
-            AttemptOutcome.RETRIABLE,
-            started_at,
-            error.status_code,
-            detail,
-            retry_at=None if delay is None else utcnow() + timedelta(seconds=delay),
-            response_excerpt=excerpt,
         )
 
     @staticmethod
