@@ -88,8 +88,9 @@ class Worker:
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
-        # Of those, the ones whose connector call still runs: when the last of them ends, its
-        # outcome write need not linger for others (see DeliveryQueue.record).
+        # Of those, the ones whose connector call still runs. When the last of them ends, its
+        # outcome write need not linger for others (see DeliveryQueue.record), and the outcomes
+        # being written give up their slots (see `_free_slots`).
         self._attempting: set[str] = set()
         self._payloads = PayloadBudget(repository, settings.worker_payload_budget)
         self._leases = LeaseKeeper(
@@ -130,8 +131,8 @@ class Worker:
                     self._attempting.add(delivery.id)
                     task.add_done_callback(functools.partial(self._finished, delivery.id, runtime))
                 metrics.WORKER_IN_FLIGHT.set(self.in_flight)
-                if not claimed or self.in_flight >= self.settings.worker_concurrency:
-                    await self._idle(full=self.in_flight >= self.settings.worker_concurrency)
+                if not claimed or self._free_slots() <= 0:
+                    await self._idle(full=self._free_slots() <= 0)
         finally:
             try:
                 await self._drain()  # the attempts still running keep their leases meanwhile
@@ -206,7 +207,14 @@ class Worker:
         self._wakeup.clear()
 
     def _free_slots(self) -> int:
-        return self.settings.worker_concurrency - self.in_flight
+        """Slots for new attempts. While any attempt runs, the outcomes being written keep their
+        slots. Once none runs, the next claim need not wait for those writes (its round trips
+        overlap theirs: the worker's busiest steps were claim, load and outcome write one after
+        the other), as long as no more than a round of slots' worth is being written."""
+        concurrency = self.settings.worker_concurrency
+        if self._attempting:
+            return concurrency - self.in_flight
+        return concurrency - max(0, self.in_flight - concurrency)
 
     async def _first_of(self, *events: asyncio.Event, within: float) -> None:
         """Until one of ``events`` (or stop) is set, at most ``within`` s; consumes slot_freed."""
@@ -270,7 +278,10 @@ class Worker:
         finally:
             self._leases.release(claimed.id)
         self._attempting.discard(claimed.id)
-        await self._record(claimed, result, log, last=not self._attempting)
+        last = not self._attempting
+        if last:
+            self._slot_freed.set()
+        await self._record(claimed, result, log, last=last)
 
     async def _deliver(
         self,
