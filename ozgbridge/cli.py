@@ -34,7 +34,7 @@ from ozgbridge.cli_routes import routes
 from ozgbridge.errors import ConfigError, DataProtectionError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
 from ozgbridge.process_link import SupervisorLink
-from ozgbridge.processes import GroupError, prepare_group, run_group
+from ozgbridge.processes import GroupError, check_port, prepare_group, run_group
 from ozgbridge.service import run_service
 from ozgbridge.settings import Settings
 
@@ -97,8 +97,9 @@ def _run_group(settings: Settings, upgrade: bool) -> None:
     """``ozgbridge api --processes N`` (N > 1): the supervisor of N API processes."""
     configure_logging(settings.log_level, settings.log_format)
     with _failing_cleanly(settings):
-        asyncio.run(prepare_group(settings, upgrade=upgrade))
         try:
+            check_port(settings.host, settings.port)
+            asyncio.run(prepare_group(settings, upgrade=upgrade))
             code = run_group(settings, settings.api_processes)
         except GroupError as exc:
             fail(str(exc))

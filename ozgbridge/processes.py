@@ -279,7 +279,7 @@ async def prepare_group(settings: Settings, *, upgrade: bool) -> None:
 
 
 def run_group(settings: Settings, count: int) -> int:
-    """Run ``count`` API processes until SIGTERM/SIGINT or until one ends; the exit code."""
-    check_port(settings.host, settings.port)
+    """Run ``count`` API processes until SIGTERM/SIGINT or until one ends; the exit code.
+    `check_port` and `prepare_group` first."""
     with metrics_directory() as metrics_dir:
         return asyncio.run(supervise(settings, count, metrics_dir))
