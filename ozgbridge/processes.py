@@ -37,6 +37,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -89,7 +90,8 @@ def check_port(host: str, port: int) -> None:
 @contextlib.contextmanager
 def metrics_directory() -> Iterator[Path]:
     """The directory the processes keep their metric values in: ``PROMETHEUS_MULTIPROC_DIR`` if
-    set (emptied of an earlier run's files: they would be summed in), else a temporary one."""
+    set (emptied of an earlier run's files: they would be summed in), else a temporary one,
+    removed at the end."""
     given = os.environ.get(MULTIPROC_ENV)
     if given:
         path = Path(given)
@@ -98,7 +100,10 @@ def metrics_directory() -> Iterator[Path]:
             stale.unlink(missing_ok=True)
         yield path
         return
-    path = Path(tempfile.mkdtemp(prefix="ozgbridge-metrics-"))
+    # In memory if possible, as prometheus_client advises; /dev/shm stays writable where the root
+    # file system is read-only (containers).
+    shm = "/dev/shm" if os.access("/dev/shm", os.W_OK) else None  # noqa: S108
+    path = Path(tempfile.mkdtemp(prefix="ozgbridge-metrics-", dir=shm))
     try:
         yield path
     finally:
@@ -149,6 +154,15 @@ class Group:
 
     async def start(self) -> None:
         env = {**os.environ, MULTIPROC_ENV: str(self.metrics_dir)}
+        if self.settings.ui_session_secret is None:
+            # One for the group, or a dashboard session would work only in the process that
+            # signed it in — every other request would land on one that does not know it.
+            env["OZGBRIDGE_UI_SESSION_SECRET"] = secrets.token_urlsafe(32)
+            log.warning(
+                "ui.session_secret_generated",
+                hint="set OZGBRIDGE_UI_SESSION_SECRET so dashboard sessions survive restarts; "
+                "until then the processes of this group share a random one",
+            )
         for index in range(self.count):
             ours, theirs = socket.socketpair()
             with theirs:  # the child's copy stays open in the child only

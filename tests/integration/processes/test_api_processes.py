@@ -73,6 +73,15 @@ def test_both_processes_accept_connections_on_the_one_port(group: Group) -> None
     assert all(count > 0 for count in held), held
 
 
+def test_the_processes_share_one_dashboard_session_secret(group: Group) -> None:
+    # Set by the supervisor (warned once there), so no process makes one of its own.
+    warned = [e for e in group.events() if e.get("event") == "ui.session_secret_generated"]
+    assert len(warned) == 1
+    for pid in group.children():
+        environment = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+        assert any(v.startswith(b"OZGBRIDGE_UI_SESSION_SECRET=") for v in environment)
+
+
 def test_sigterm_stops_every_process_cleanly(group: Group) -> None:
     children = group.children()
 
