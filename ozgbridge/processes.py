@@ -29,7 +29,8 @@ reaches them once, through the supervisor.
 
 Metrics: the supervisor gives the processes a ``PROMETHEUS_MULTIPROC_DIR`` (the operator's, or a
 temporary directory), so whichever process answers a scrape serves the sums over the group
-(`ozgbridge.metrics_group`).
+(`ozgbridge.metrics_group`). Unless ``OZGBRIDGE_UI_SESSION_SECRET`` is set, it also gives them
+one random dashboard session secret, so a session signed by one is known to all.
 """
 
 from __future__ import annotations
@@ -52,6 +53,7 @@ import structlog
 from ozgbridge import audit_keys, runtime
 from ozgbridge.api import spool
 from ozgbridge.dataprotection.startup import load_sealer
+from ozgbridge.errors import OzgbridgeError
 from ozgbridge.metrics_group import MEMBERS_FILE, MULTIPROC_ENV
 from ozgbridge.process_link import READY
 from ozgbridge.settings import Settings
@@ -64,7 +66,7 @@ log = structlog.get_logger("ozgbridge.processes")
 STOP_MARGIN = 30.0
 
 
-class GroupError(Exception):
+class GroupError(OzgbridgeError):
     """The group cannot start (the port is taken, or cannot be shared)."""
 
 
