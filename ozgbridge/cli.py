@@ -7,9 +7,11 @@ on the command line win. Exit codes: 0 ok, 1 a check found problems, 2 the comma
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,8 @@ from ozgbridge.cli_report import report
 from ozgbridge.cli_routes import routes
 from ozgbridge.errors import ConfigError, DataProtectionError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
+from ozgbridge.process_link import SupervisorLink
+from ozgbridge.processes import GroupError, check_port, prepare_group, run_group
 from ozgbridge.service import run_service
 from ozgbridge.settings import Settings
 
@@ -46,16 +50,11 @@ def main() -> None:
     )
 
 
-def _run(
-    settings: Settings, *, api: bool, worker: bool, upgrade: bool, create_keys: bool = False
-) -> None:
-    configure_logging(settings.log_level, settings.log_format)
+@contextlib.contextmanager
+def _failing_cleanly(settings: Settings) -> Iterator[None]:
+    """Start-up errors as one clear message and exit code 2, not a traceback."""
     try:
-        asyncio.run(
-            run_service(
-                settings, api=api, worker=worker, upgrade=upgrade, create_embedded_keys=create_keys
-            )
-        )
+        yield
     except AuditKeyError as exc:
         fail(str(exc))
     except ConfigError as exc:
@@ -69,6 +68,42 @@ def _run(
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot start: {exc}")
+
+
+def _run(
+    settings: Settings,
+    *,
+    api: bool,
+    worker: bool,
+    upgrade: bool,
+    create_keys: bool = False,
+    supervisor: SupervisorLink | None = None,
+) -> None:
+    configure_logging(settings.log_level, settings.log_format)
+    with _failing_cleanly(settings):
+        asyncio.run(
+            run_service(
+                settings,
+                api=api,
+                worker=worker,
+                upgrade=upgrade,
+                create_embedded_keys=create_keys,
+                supervisor=supervisor,
+            )
+        )
+
+
+def _run_group(settings: Settings, upgrade: bool) -> None:
+    """``ozgbridge api --processes N`` (N > 1): the supervisor of N API processes."""
+    configure_logging(settings.log_level, settings.log_format)
+    with _failing_cleanly(settings):
+        try:
+            check_port(settings.host, settings.port)
+            asyncio.run(prepare_group(settings, upgrade=upgrade))
+            code = run_group(settings, settings.api_processes)
+        except GroupError as exc:
+            fail(str(exc))
+    raise SystemExit(code)
 
 
 _upgrade_option = click.option(
@@ -94,11 +129,34 @@ def serve(config_dir: Path | None, host: str | None, port: int | None, upgrade: 
 @config_option
 @click.option("--host")
 @click.option("--port", type=int)
+@click.option(
+    "--processes",
+    type=click.IntRange(min=1),
+    help="API processes sharing the port, one per core (default $OZGBRIDGE_API_PROCESSES or 1)",
+)
+# Set by the supervisor of `--processes N` for each of its processes (ozgbridge/processes.py).
+@click.option("--supervisor-fd", type=int, hidden=True)
 @_upgrade_option
-def api(config_dir: Path | None, host: str | None, port: int | None, upgrade: bool) -> None:
+def api(
+    *,
+    config_dir: Path | None,
+    host: str | None,
+    port: int | None,
+    processes: int | None,
+    supervisor_fd: int | None,
+    upgrade: bool,
+) -> None:
     """Only the HTTP API (scale out: any number of these on one PostgreSQL)."""
-    settings = settings_from_env(config_dir=config_dir, host=host, port=port)
-    _run(settings, api=True, worker=False, upgrade=upgrade)
+    settings = settings_from_env(
+        config_dir=config_dir, host=host, port=port, api_processes=processes
+    )
+    if supervisor_fd is not None:  # one of a group: the supervisor did the once-only work
+        link = SupervisorLink(supervisor_fd)
+        _run(settings, api=True, worker=False, upgrade=False, supervisor=link)
+    elif settings.api_processes > 1:
+        _run_group(settings, upgrade)
+    else:
+        _run(settings, api=True, worker=False, upgrade=upgrade)
 
 
 @main.command()

@@ -24,6 +24,8 @@
     │   └── DeliveryNotFound        … a delivery (store.delivery_actions)
     ├── RoutingError                nobody (or several) is responsible; answer 422
     ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or --upgrade)
+    ├── GroupError                  `ozgbridge api --processes N` cannot share its port (taken,
+    │                               or 0) (processes)
     ├── ReloadUnavailable           this process cannot read its configuration again (live)
     ├── PdfError                    the report could not be printed as PDF (reporting.render_pdf)
     ├── IdempotencyKeyTaken         a concurrent request stored its answer first; replay that one

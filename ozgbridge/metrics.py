@@ -6,6 +6,10 @@ Label values are ids only — tenant and route ids, LeiKa keys, connector kinds,
 path templates — never anything from an application.
 
 Names follow https://prometheus.io/docs/practices/naming/ (base units, ``_total`` for counters).
+
+In a group of API processes (``ozgbridge api --processes N``) every value is kept in a file shared
+with the group and a scrape serves the sums (`ozgbridge.metrics_group`); ``multiprocess_mode``
+says how a gauge combines there (elsewhere it is ignored).
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ ProcessCollector(registry=REGISTRY)
 
 BUILD_INFO = Gauge(
     "ozgbridge_build_info", "ozgbridge version of this process (always 1)", ["version"],
-    registry=REGISTRY,
+    registry=REGISTRY, multiprocess_mode="max",
 )  # fmt: skip
 BUILD_INFO.labels(__version__).set(1)
 
@@ -74,11 +78,13 @@ WORKER_LAST_CLAIM = Gauge(
     "Unix time this worker last claimed (found work or not) or found all its slots busy; "
     "0 in processes that run no worker",
     registry=REGISTRY,
+    multiprocess_mode="max",
 )
 WORKER_IN_FLIGHT = Gauge(
     "ozgbridge_worker_in_flight",
     "Delivery attempts this worker process is running right now",
     registry=REGISTRY,
+    multiprocess_mode="livesum",
 )
 ROUTE_CHECKS = Counter(
     "ozgbridge_route_checks",

@@ -5,13 +5,16 @@ an address only Prometheus reaches)."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import generate_latest
 from prometheus_client.metrics_core import Metric
+from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from ozgbridge import metrics
+from ozgbridge.metrics_group import GroupProcesses, multiprocess_dir
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
@@ -25,7 +28,12 @@ class _Forward(Collector):
 
 def exposition_registry(extra: Iterable[Collector] = ()) -> CollectorRegistry:
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(_Forward())
+    shared = multiprocess_dir()
+    if shared is None:
+        registry.register(_Forward())
+    else:  # one of a group of processes: the figures of all (metrics_group.py)
+        MultiProcessCollector(registry, path=shared)  # type: ignore[no-untyped-call]
+        registry.register(GroupProcesses(Path(shared)))
     for collector in extra:
         registry.register(collector)
     return registry

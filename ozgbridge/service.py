@@ -10,6 +10,11 @@ SIGHUP (like ``POST /v1/admin/reload``) reloads the configuration directory in t
 (`ozgbridge.live`); worker processes restart their intakes with the new configuration. With
 ``OZGBRIDGE_CONFIG_WATCH_SECONDS`` the process also reloads when the files change (Kubernetes
 ConfigMap volumes).
+
+A group of API processes (``ozgbridge api --processes N``, `ozgbridge.processes`) does the
+start-up work that must happen once in its supervisor (`ozgbridge.processes.prepare_group`); each
+process then runs `run_service` as a single ``ozgbridge api`` would, on a port shared with
+``SO_REUSEPORT``.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from ozgbridge.events.dispatcher import EventDispatcher
 from ozgbridge.events.sender import PortalSender
 from ozgbridge.live import LiveConfig, watch
 from ozgbridge.metrics_http import worker_metrics_app
+from ozgbridge.process_link import SupervisorLink
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
 from ozgbridge.status_desk import StatusDesk
@@ -288,19 +294,43 @@ async def _stop_loops(
         await service.sender.aclose()
 
 
-async def _serve_api(service: Service, settings: Settings) -> web.AppRunner | None:
-    """The API on its port, under the connection limits (api/connections.py)."""
+async def _serve_api(
+    service: Service, settings: Settings, *, shared_port: bool
+) -> web.AppRunner | None:
+    """The API on its port, under the connection limits (api/connections.py); ``shared_port``:
+    with the other processes of a group (SO_REUSEPORT: the kernel spreads the connections)."""
     if service.app is None:
         return None
     runner = connections.runner(service.app, settings)
     await runner.setup()
     try:
-        await web.TCPSite(runner, settings.host, settings.port).start()
+        site = web.TCPSite(runner, settings.host, settings.port, reuse_port=shared_port or None)
+        await site.start()
     except BaseException:
         await runner.cleanup()
         raise
     logger.info("service.listening", url=f"http://{settings.host}:{settings.port}")
     return runner
+
+
+def _listen_for_signals(
+    loop: asyncio.AbstractEventLoop,
+    stop: asyncio.Event,
+    service: Service,
+    supervisor: SupervisorLink | None,
+) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, service.reload_in_background, "signal:SIGHUP")
+    if supervisor is not None:  # a supervisor gone (even killed) stops its group's processes
+        supervisor.watch(loop, stop.set)
+
+
+def _stop_listening(loop: asyncio.AbstractEventLoop, supervisor: SupervisorLink | None) -> None:
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.remove_signal_handler(sig)
+    if supervisor is not None:
+        supervisor.close(loop)
 
 
 async def run_service(
@@ -311,8 +341,12 @@ async def run_service(
     upgrade: bool = False,
     create_embedded_keys: bool = False,
     started: Callable[[Service], Awaitable[None]] | None = None,
+    supervisor: SupervisorLink | None = None,
 ) -> None:
-    """Run until SIGTERM/SIGINT, then shut down cleanly; SIGHUP reloads the configuration."""
+    """Run until SIGTERM/SIGINT, then shut down cleanly; SIGHUP reloads the configuration.
+
+    ``supervisor``: this is one process of a group; it shares the port, tells the supervisor
+    when it listens, and stops like on SIGTERM when the supervisor is gone."""
     service = await open_service(
         settings,
         api=api,
@@ -322,9 +356,7 @@ async def run_service(
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, stop.set)
-    loop.add_signal_handler(signal.SIGHUP, service.reload_in_background, "signal:SIGHUP")
+    _listen_for_signals(loop, stop, service, supervisor)
     runner: web.AppRunner | None = None
     metrics_runner: web.AppRunner | None = None
     worker_task: asyncio.Task[None] | None = None
@@ -334,7 +366,7 @@ async def run_service(
     checkpoints = start_checkpoint_log(service.engine, settings.audit_checkpoint_interval)
     gctuning.tune_for_service()  # everything built so far lives as long as the process
     try:
-        runner = await _serve_api(service, settings)
+        runner = await _serve_api(service, settings, shared_port=supervisor is not None)
         if service.worker is not None:
             metrics_runner = await _start_metrics_listener(settings)
             worker_task = asyncio.create_task(service.worker.run(), name="worker")
@@ -357,6 +389,8 @@ async def run_service(
         )
         if started is not None:
             await started(service)
+        if supervisor is not None:
+            supervisor.ready()
         stop_waiter = asyncio.create_task(stop.wait())
         waited = [stop_waiter] + [t for t in (worker_task, dispatcher_task) if t is not None]
         await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
@@ -375,6 +409,5 @@ async def run_service(
         await _stop_loops(service, worker_task, dispatcher_task)
         await service.live.aclose()
         await service.engine.dispose()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.remove_signal_handler(sig)
+        _stop_listening(loop, supervisor)
     logger.info("service.stopped")

@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("var"), description="base for relative connector paths")
     host: str = "127.0.0.1"
     port: int = Field(default=8080, ge=0, le=65535)
+    api_processes: int = Field(
+        default=1,
+        ge=1,
+        description="`ozgbridge api` processes sharing host:port (SO_REUSEPORT), one per core",
+    )
     public_url: str | None = Field(
         default=None, description="base URL for links in answers; default: from the request"
     )

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from tests.benchmarks.common import (
+    API_PROCESSES,
     Backend,
     Ozgbridge,
     Printer,
@@ -31,7 +32,9 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
             server = Ozgbridge(database, config, workdir)
             try:
                 if engine == "postgresql":  # scaled out: API and workers apart, NOTIFY wakes them
-                    url = await server.start("api", free_port())
+                    url = await server.start(
+                        "api", free_port(), ("--processes", str(API_PROCESSES))
+                    )
                     for _ in range(WORKERS):
                         await server.start("worker")
                 else:  # embedded default: one process, in-process wake-up
@@ -64,7 +67,8 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
             "p95 ms (202 -> delivered)",
             percentile(delays, 0.95) * 1000,
             f"p50 {percentile(delays, 0.5) * 1000:.1f} ms, {count} applications, "
-            f"{backlog} undelivered when the load ended; target p95 < {target}",
+            f"{backlog} undelivered when the load ended; target p95 < {target}"
+            + (f"; api --processes {API_PROCESSES}" if engine == "postgresql" else ""),
             None,
             None,
         )

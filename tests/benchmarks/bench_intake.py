@@ -11,6 +11,7 @@ import aiosqlite
 import asyncpg
 
 from tests.benchmarks.common import (
+    API_PROCESSES,
     Database,
     Ozgbridge,
     Printer,
@@ -79,7 +80,9 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
             async with fresh_database(engine, workdir) as database:
                 server = Ozgbridge(database, write_config(workdir / f"cfg-{engine}", None), workdir)
                 try:
-                    url = await server.start("api", free_port())
+                    url = await server.start(
+                        "api", free_port(), ("--processes", str(API_PROCESSES))
+                    )
                     assert url is not None
                     await submit_load(url, body, count=min(count, 200), concurrency=concurrency)
                     result = await submit_load(url, body, count=count, concurrency=concurrency)
@@ -94,7 +97,8 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
                     "applications/s",
                     result.rate,
                     f"p50 {percentile(result.latencies, 0.5) * 1000:.1f} ms, "
-                    f"p99 {percentile(result.latencies, 0.99) * 1000:.1f} ms",
+                    f"p99 {percentile(result.latencies, 0.99) * 1000:.1f} ms, "
+                    f"api --processes {API_PROCESSES}",
                     ceiling,
                     result.rate / ceiling,
                 )

@@ -38,12 +38,28 @@ from tests.conftest import PG_ADMIN_DSN, sqlalchemy_pg_url
 OZGBRIDGE = str(Path(sys.executable).with_name("ozgbridge"))
 REPOSITORY = Path(__file__).resolve().parents[2]
 TOKEN = "bench-portal-token"
+# `ozgbridge api --processes`, as a deployment on this machine's cores would run it (at most 2:
+# the benchmarks' reference machine); BENCH_API_PROCESSES=1 measures a single API process.
+API_PROCESSES = int(os.environ.get("BENCH_API_PROCESSES") or min(2, os.cpu_count() or 1))
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def listening(port: int) -> int:
+    """Sockets listening on ``port`` (one per process of a group sharing it)."""
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table, encoding="ascii") as lines:
+            next(lines)
+            for line in lines:
+                fields = line.split()
+                if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "0A":
+                    count += 1
+    return count
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -145,20 +161,25 @@ class Ozgbridge:
             data_keys.create_file(path)
         return path
 
-    async def start(self, role: str, port: int | None = None) -> str | None:
-        args = [OZGBRIDGE, role, "--config", str(self.config_dir)]
+    async def start(
+        self, role: str, port: int | None = None, args: tuple[str, ...] = ()
+    ) -> str | None:
+        """Start ``ozgbridge role`` (with ``args``); with a port, wait until it answers — with
+        ``--processes N``, until all N listen."""
+        command = [OZGBRIDGE, role, "--config", str(self.config_dir), *args]
         if port is not None:
-            args += ["--port", str(port)]
+            command += ["--port", str(port)]
         log = (self.workdir / f"{role}-{len(self.processes)}.log").open("ab")
-        self.processes.append(subprocess.Popen(args, env=self.env(), stdout=log, stderr=log))
+        self.processes.append(subprocess.Popen(command, env=self.env(), stdout=log, stderr=log))
         if port is None:
             return None
+        listeners = int(args[args.index("--processes") + 1]) if "--processes" in args else 1
         url = f"http://127.0.0.1:{port}"
         async with aiohttp.ClientSession() as session:
             for _ in range(300):
                 try:
                     async with session.get(f"{url}/readyz") as answer:
-                        if answer.status == 200:
+                        if answer.status == 200 and listening(port) >= listeners:
                             return url
                 except aiohttp.ClientError:
                     pass
