@@ -29,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from ozgbridge import audit_keys
 from ozgbridge.audit_keys import AuditKey, AuditKeyError, AuditKeys
 from ozgbridge.domain import utcnow
+from ozgbridge.store.bulk_insert import insert_rows
 from ozgbridge.store.tables import audit_events
 
 GENESIS_HASH = "0" * 64
@@ -47,7 +48,6 @@ _HEAD = (
     .order_by(audit_events.c.seq.desc())
     .limit(1)
 )
-_INSERT = audit_events.insert()
 
 
 @dataclass(frozen=True)
@@ -191,7 +191,7 @@ async def append(conn: AsyncConnection, *events: AuditEvent, notify: str | None 
             }
         )
         prev_hash = digest
-    await conn.execute(_INSERT, rows)
+    await insert_rows(conn, audit_events, rows)
     return seq
 
 
