@@ -20,6 +20,7 @@ from sqlalchemy import Dialect, Table
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 Row = dict[str, Any]
+_NOTHING = object()
 
 
 @dataclass(frozen=True)
@@ -55,11 +56,22 @@ def _render(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Render
     return found
 
 
-def _with_processors(rendered: _Rendered, row: Row) -> tuple[Any, ...]:
-    values = list(rendered.values_of(row))
-    for position, processor in rendered.processors:
-        values[position] = processor(values[position])
-    return tuple(values)
+def _processed(rendered: _Rendered, rows: Sequence[Row]) -> list[tuple[Any, ...]]:
+    # The rows of a batch mostly share one timestamp object ("now"): each distinct value is
+    # converted once per column (values are immutable, so the same object converts the same).
+    last: list[tuple[Any, Any]] = [(_NOTHING, None)] * len(rendered.processors)
+    params = []
+    for row in rows:
+        values = list(rendered.values_of(row))
+        for index, (position, processor) in enumerate(rendered.processors):
+            value = values[position]
+            given, converted = last[index]
+            if value is not given:
+                converted = processor(value)
+                last[index] = (value, converted)
+            values[position] = converted
+        params.append(tuple(values))
+    return params
 
 
 async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row]) -> None:
@@ -71,7 +83,7 @@ async def insert_rows(conn: AsyncConnection, table: Table, rows: Sequence[Row]) 
         if len(row) != rendered.width:
             raise ValueError(f"rows for {table.name} must all have the same columns")
     if rendered.processors:
-        params = [_with_processors(rendered, row) for row in rows]
+        params = _processed(rendered, rows)
     else:
         params = [rendered.values_of(row) for row in rows]
     await conn.exec_driver_sql(rendered.sql, params)
