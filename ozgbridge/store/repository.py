@@ -67,8 +67,12 @@ class Repository:
         self.sealer = sealer if sealer is not None else Sealer.plaintext()
         # On PostgreSQL, tell workers in other processes that work arrived (see notify.py).
         self.notify = notify and engine.dialect.name == "postgresql"
+        # One transaction at a time: acceptances that arrive during a flush share the next one.
+        # A second flusher overlapped little (both queue on the audit chain's lock, then commit)
+        # and halved the batches: each transaction costs about 1 ms of CPU in this process
+        # whatever its size, so halving them cut the API's CPU per application by about 10 %.
         self._group: GroupCommit[Acceptance, None] = GroupCommit(
-            self._flush, size_of=acceptance_size
+            self._flush, size_of=acceptance_size, flushers=1
         )
         # Idempotency-Key lookups that arrive together share one query (see `find_idempotent`).
         self._lookups: GroupCommit[tuple[str, str], IdempotencyRecord | None] = GroupCommit(
