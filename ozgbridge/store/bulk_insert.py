@@ -32,11 +32,13 @@ class _Rendered:
     width: int
 
 
-_rendered: dict[tuple[str, str, tuple[str, ...]], _Rendered] = {}
+# By table object and everything the rendered text depends on: the dialect and driver (their
+# paramstyle), and the columns given.
+_rendered: dict[tuple[Table, str, str, str, tuple[str, ...]], _Rendered] = {}
 
 
 def _render(table: Table, columns: tuple[str, ...], dialect: Dialect) -> _Rendered:
-    key = (table.name, dialect.name, columns)
+    key = (table, dialect.name, dialect.driver, dialect.paramstyle, columns)
     found = _rendered.get(key)
     if found is None:
         compiled = table.insert().compile(dialect=dialect, column_keys=list(columns))
