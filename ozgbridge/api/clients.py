@@ -11,6 +11,7 @@ its own address — and with it escape the sign-in throttle.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
 from aiohttp import web
@@ -45,6 +46,19 @@ def _address(text: str) -> Address:
     return found
 
 
+# Every request asks about its peer, and parsing an address costs more than the rest of this
+# module's work: the few peers (proxies, portals) are parsed once each. Bounded, for the case of
+# many peers.
+@lru_cache(maxsize=1024)
+def _peer(peer: str) -> tuple[Address | None, str]:
+    """The peer's address (None when it is not one) and how it is written in logs."""
+    try:
+        found = _address(peer)
+    except MalformedForwardedFor:
+        return None, peer
+    return found, str(found)
+
+
 def _trusted(address: Address, proxies: Sequence[Network]) -> bool:
     return any(address.version == net.version and address in net for net in proxies)
 
@@ -56,12 +70,11 @@ def client_address(peer: str | None, forwarded: Iterable[str], proxies: Sequence
     """
     if peer is None:
         return "unknown"  # not an IP socket (a Unix socket): nothing to go by
-    try:
-        current = _address(peer)
-    except MalformedForwardedFor:
+    current, shown = _peer(peer)
+    if current is None:
         return peer
     if not proxies or not _trusted(current, proxies):
-        return str(current)
+        return shown
     hops = [part for value in forwarded for part in value.split(",") if part.strip()]
     if len(hops) > MAX_FORWARDED_HOPS:
         raise MalformedForwardedFor(f"more than {MAX_FORWARDED_HOPS} addresses")

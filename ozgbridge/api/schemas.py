@@ -9,7 +9,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import unicodedata
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
@@ -45,6 +44,9 @@ from ozgbridge.regions.consistency import RegionError, ars_for_ags, check_ars
 MAX_FILENAME_BYTES = 255
 # Bidirectional overrides can make "rechnung\u202efdp.exe" display as "rechnungexe.pdf".
 _BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Unicode's control characters (category Cc: U+0000–U+001F, U+007F–U+009F) and the bidi
+# controls, as one character class: a search in C instead of a category lookup per character.
+_FORBIDDEN_CHARACTER = re.compile("[\x00-\x1f\x7f-\x9f" + "".join(sorted(_BIDI_CONTROLS)) + "]")
 _MIME_NAME = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+"
 # Parameters in visible ASCII only: connectors pass MIME types on in HTTP and mail headers.
 _MIME_PATTERN = rf"^{_MIME_NAME}/{_MIME_NAME}( *; *[\x21-\x3a\x3c-\x7e][\x20-\x3a\x3c-\x7e]*)*$"
@@ -80,13 +82,13 @@ def _mime_type(value: str) -> str:
 
 def _no_control_characters(value: str) -> str:
     # PostgreSQL cannot store NUL in text, and no name or reference needs a control character.
-    for char in value:
-        if unicodedata.category(char) == "Cc" or char in _BIDI_CONTROLS:
-            raise PydanticCustomError(
-                "control_character",
-                "must not contain control characters (found U+{code})",
-                {"code": f"{ord(char):04X}"},
-            )
+    found = _FORBIDDEN_CHARACTER.search(value)
+    if found is not None:
+        raise PydanticCustomError(
+            "control_character",
+            "must not contain control characters (found U+{code})",
+            {"code": f"{ord(found[0]):04X}"},
+        )
     return value
 
 
@@ -193,9 +195,15 @@ class RegionIn(CamelModel):
         return self
 
     def to_ref(self) -> RegionRef:
-        if self.ags is not None and self._ars_of_ags is not None:
-            return RegionRef(ars=self._ars_of_ags, ags=self.ags)
+        ars_of_ags = self._ars_of_ags  # read once: pydantic's private attributes are slow to read
+        if self.ags is not None and ars_of_ags is not None:
+            return RegionRef(ars=ars_of_ags, ags=self.ags)
         return RegionRef.of(ars=self.ars, ags=self.ags)
+
+
+# What json.dumps(..., ensure_ascii=False, separators=(",", ":"), allow_nan=False) builds per call;
+# made once, the same bytes come out (the stored form data and its hash).
+_COMPACT_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 class DataIn(CamelModel):
@@ -231,9 +239,7 @@ class DataIn(CamelModel):
                 {"mime_type": self.mime_type},
             )
         try:
-            text = json.dumps(
-                self.content, ensure_ascii=False, separators=(",", ":"), allow_nan=False
-            )
+            text = _COMPACT_JSON.encode(self.content)
         except ValueError:
             raise PydanticCustomError(
                 "data_content", "content must not contain NaN or Infinity (not JSON)"

@@ -15,11 +15,7 @@ PostgreSQL: a transaction-scoped advisory lock) so the chain stays one line with
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import json
-from collections.abc import AsyncIterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
@@ -27,9 +23,36 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from ozgbridge import audit_keys
-from ozgbridge.audit_keys import AuditKey, AuditKeyError, AuditKeys
+from ozgbridge.audit_keys import AuditKeyError, AuditKeys
 from ozgbridge.domain import utcnow
+from ozgbridge.store.audit_format import (
+    AuditEvent,
+    canonical_json,
+    chain_hash,
+    document_json,
+    event_document,
+    keyed_document,
+    link,
+)
+from ozgbridge.store.bulk_insert import insert_rows
 from ozgbridge.store.tables import audit_events
+
+# The hashed format's names too: callers (ozgbridge.audit, plug-in state) know them from here.
+__all__ = [
+    "GENESIS_HASH",
+    "AuditEvent",
+    "append",
+    "canonical_json",
+    "chain_hash",
+    "chain_head",
+    "chaining_keys",
+    "event_document",
+    "keyed_document",
+    "record",
+    "reset_keys",
+    "stored_events",
+    "use_keys",
+]
 
 GENESIS_HASH = "0" * 64
 # Arbitrary but fixed: the advisory lock id that serialises audit appends on PostgreSQL.
@@ -47,64 +70,6 @@ _HEAD = (
     .order_by(audit_events.c.seq.desc())
     .limit(1)
 )
-_INSERT = audit_events.insert()
-
-
-@dataclass(frozen=True)
-class AuditEvent:
-    actor: str
-    action: str
-    tenant_id: str | None = None
-    application_id: str | None = None
-    delivery_id: str | None = None
-    details: Mapping[str, Any] = field(default_factory=dict)
-
-
-# What json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False) builds per
-# call; made once, the same text comes out (two encodings per event, on every append).
-_CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def canonical_json(value: Any) -> str:
-    return _CANONICAL.encode(value)
-
-
-def event_document(
-    *,
-    seq: int,
-    at: datetime,
-    actor: str,
-    action: str,
-    tenant_id: str | None,
-    application_id: str | None,
-    delivery_id: str | None,
-    details: Mapping[str, Any],
-) -> dict[str, Any]:
-    """The exact fields the hash covers."""
-    return {
-        "seq": seq,
-        "at": at.isoformat(timespec="microseconds"),
-        "actor": actor,
-        "action": action,
-        "tenant_id": tenant_id,
-        "application_id": application_id,
-        "delivery_id": delivery_id,
-        "details": dict(details),
-    }
-
-
-def chain_hash(prev_hash: str, document: Mapping[str, Any], key: AuditKey | None = None) -> str:
-    """The link to ``prev_hash``: HMAC-SHA-256 under ``key``, or plain SHA-256 without one."""
-    message = (prev_hash + canonical_json(document)).encode("utf-8")
-    if key is None:
-        return hashlib.sha256(message).hexdigest()
-    # The one-shot form: the same HMAC, without building an HMAC object per event.
-    return hmac.digest(key.secret, message, "sha256").hex()
-
-
-def keyed_document(document: dict[str, Any], key_id: str | None) -> dict[str, Any]:
-    """What a keyed event's hash covers: its fields and the id of its key."""
-    return document if key_id is None else {**document, "key_id": key_id}
 
 
 _UNSET = object()
@@ -158,23 +123,18 @@ async def append(conn: AsyncConnection, *events: AuditEvent, notify: str | None 
     seq, prev_hash = (last.seq, last.hash) if last else (0, GENESIS_HASH)
     key_id = key.id if key is not None else None
     at = utcnow()
+    at_text = at.isoformat(timespec="microseconds")  # as event_document writes it
     rows = []
     for event in events:
         bad = _FORBIDDEN_DETAIL_KEYS.intersection(event.details)
         if bad:
             raise ValueError(f"audit details must not carry personal data: {sorted(bad)}")
         seq += 1
-        document = event_document(
-            seq=seq,
-            at=at,
-            actor=event.actor,
-            action=event.action,
-            tenant_id=event.tenant_id,
-            application_id=event.application_id,
-            delivery_id=event.delivery_id,
-            details=event.details,
+        details_json = canonical_json(dict(event.details))
+        document = document_json(
+            event, seq=seq, at=at, at_text=at_text, details_json=details_json, key_id=key_id
         )
-        digest = chain_hash(prev_hash, keyed_document(document, key_id), key)
+        digest = link(prev_hash, document, key)
         rows.append(
             {
                 "seq": seq,
@@ -184,14 +144,14 @@ async def append(conn: AsyncConnection, *events: AuditEvent, notify: str | None 
                 "tenant_id": event.tenant_id,
                 "application_id": event.application_id,
                 "delivery_id": event.delivery_id,
-                "details": canonical_json(dict(event.details)),
+                "details": details_json,
                 "prev_hash": prev_hash,
                 "hash": digest,
                 "key_id": key_id,
             }
         )
         prev_hash = digest
-    await conn.execute(_INSERT, rows)
+    await insert_rows(conn, audit_events, rows)
     return seq
 
 

@@ -24,6 +24,7 @@ from ozgbridge.store.acceptance import (
     seal_content,
 )
 from ozgbridge.store.batching import Failed, GroupCommit
+from ozgbridge.store.bulk_insert import insert_rows
 from ozgbridge.store.demand import record_refusal
 from ozgbridge.store.envelopes import as_delivery_error, read_envelopes
 from ozgbridge.store.idempotency_records import find_many
@@ -47,12 +48,6 @@ from ozgbridge.store.tables import (
 )
 
 SEAL_THREAD_THRESHOLD = 256 * 1024
-# Intake's statements, built once: each executemany then finds its compiled form in
-# SQLAlchemy's cache without a statement (and its cache key) being built per batch.
-_INSERT_APPLICATIONS = applications.insert()
-_INSERT_ATTACHMENTS = attachments.insert()
-_INSERT_DELIVERIES = deliveries.insert()
-_INSERT_IDEMPOTENCY_KEYS = idempotency_keys.insert()
 
 log = structlog.get_logger("ozgbridge.store")
 
@@ -72,8 +67,12 @@ class Repository:
         self.sealer = sealer if sealer is not None else Sealer.plaintext()
         # On PostgreSQL, tell workers in other processes that work arrived (see notify.py).
         self.notify = notify and engine.dialect.name == "postgresql"
+        # One transaction at a time: acceptances that arrive during a flush share the next one.
+        # A second flusher overlapped little (both queue on the audit chain's lock, then commit)
+        # and halved the batches: each transaction costs about 1 ms of CPU in this process
+        # whatever its size, so halving them cut the API's CPU per application by about 10 %.
         self._group: GroupCommit[Acceptance, None] = GroupCommit(
-            self._flush, size_of=acceptance_size
+            self._flush, size_of=acceptance_size, flushers=1
         )
         # Idempotency-Key lookups that arrive together share one query (see `find_idempotent`).
         self._lookups: GroupCommit[tuple[str, str], IdempotencyRecord | None] = GroupCommit(
@@ -158,17 +157,16 @@ class Repository:
         """Write a batch of acceptances in one transaction (one lock hold, one fsync).
 
         Every statement is a round trip to the database; each costs more than writing another
-        row of a batch, so there are as few as possible: one per table, and the workers' wake-up
-        (NOTIFY) rides on the audit chain's lock statement.
+        row of a batch, so there are as few as possible: one per table (none for a table without
+        rows), and the workers' wake-up (NOTIFY) rides on the audit chain's lock statement. Rows
+        go in through `insert_rows`, which spares SQLAlchemy's work per row.
         """
         rows = AcceptanceRows.of(items, utcnow())
         async with self.engine.begin() as conn:
-            await conn.execute(_INSERT_APPLICATIONS, rows.applications)
-            if rows.attachments:
-                await conn.execute(_INSERT_ATTACHMENTS, rows.attachments)
-            await conn.execute(_INSERT_DELIVERIES, rows.deliveries)
-            if rows.idempotency_keys:
-                await conn.execute(_INSERT_IDEMPOTENCY_KEYS, rows.idempotency_keys)
+            await insert_rows(conn, applications, rows.applications)
+            await insert_rows(conn, attachments, rows.attachments)
+            await insert_rows(conn, deliveries, rows.deliveries)
+            await insert_rows(conn, idempotency_keys, rows.idempotency_keys)
             # Last, so the chain's lock is held as briefly as possible.
             await audit.append(conn, *rows.events, notify=CHANNEL if self.notify else None)
 

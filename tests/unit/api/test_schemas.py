@@ -189,3 +189,37 @@ def test_keys_are_ascii_digits_as_the_document_says(changes: dict[str, Any]) -> 
     """Python's \\d matches every script's digits; the OpenAPI patterns say [0-9]."""
     with pytest.raises(ValidationError):
         parse(request(**changes))
+
+
+@pytest.mark.parametrize(
+    ("char", "refused"),
+    [
+        ("\x00", True),
+        ("\t", True),
+        ("\x1f", True),
+        ("\x7f", True),
+        ("\x85", True),  # C1 controls are category Cc too
+        ("\x9f", True),
+        ("\u202e", True),  # bidi override
+        ("\u2066", True),  # bidi isolate
+        ("\xa0", False),
+        ("\u200b", False),  # a format character (Cf), not a control
+        ("ß", False),
+    ],
+)
+def test_control_characters_in_text_are_refused_with_their_code_point(
+    char: str, refused: bool
+) -> None:
+    document = request(reference=f"AZ{char}1")
+    if refused:
+        assert errors(document) == {
+            "reference": f"must not contain control characters (found U+{ord(char):04X})"
+        }
+    else:
+        assert parse(document).reference == f"AZ{char}1"
+
+
+def test_the_first_control_character_is_the_one_named() -> None:
+    assert errors(request(reference="a\u202eb\x00c")) == {
+        "reference": "must not contain control characters (found U+202E)"
+    }
