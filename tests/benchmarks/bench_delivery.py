@@ -28,7 +28,8 @@ from tests.benchmarks.common import (
     write_config,
 )
 
-CONCURRENCY = 64  # per worker process: the default OZGBRIDGE_WORKER_CONCURRENCY
+CEILING_RUNS = 3
+CONCURRENCY = 128  # per worker process: the default OZGBRIDGE_WORKER_CONCURRENCY
 
 
 async def fill_queue(url: str, count: int, data_keys: Path | None = None) -> None:
@@ -89,14 +90,21 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
                 server.stop()
         if backend.sample is None:
             raise RuntimeError("no delivery arrived")
+        # The best of a few runs: a bare loop of a second or so varies by a fifth between runs
+        # on a shared VM, and the highest figure is the honest (hardest) ceiling.
         ceilings = {
-            client: await bare_rate(
-                client,
-                backend.sample,
-                backend.url,
-                processes=workers,
-                concurrency=CONCURRENCY,
-                count=count,
+            client: max(
+                [
+                    await bare_rate(
+                        client,
+                        backend.sample,
+                        backend.url,
+                        processes=workers,
+                        concurrency=CONCURRENCY,
+                        count=count,
+                    )
+                    for _ in range(CEILING_RUNS if client == "aiohttp" else 1)
+                ]
             )
             for client in ("aiohttp", "httpx")
         }
@@ -109,7 +117,7 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
             "deliveries/s",
             rate,
             f"{count} queued (sealed), from the first delivery on; "
-            "ceiling: bare aiohttp, alt: bare httpx",
+            f"ceiling: bare aiohttp (best of {CEILING_RUNS}), alt: bare httpx",
             ceilings["aiohttp"],
             rate / ceilings["aiohttp"],
             alt_ceiling=ceilings["httpx"],
