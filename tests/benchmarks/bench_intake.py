@@ -23,6 +23,8 @@ from tests.benchmarks.common import (
     write_config,
 )
 
+CEILING_RUNS = 3
+
 
 async def bare_insert_rate(database: Database, *, concurrency: int, count: int, size: int) -> float:
     """The limit for durable intake: one INSERT + COMMIT per row, same concurrency, same bytes."""
@@ -88,8 +90,14 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
                     result = await submit_load(url, body, count=count, concurrency=concurrency)
                 finally:
                     server.stop()
-                ceiling = await bare_insert_rate(
-                    database, concurrency=concurrency, count=count, size=len(body)
+                # The best of a few runs, as for delivery: the highest is the honest ceiling.
+                ceiling = max(
+                    [
+                        await bare_insert_rate(
+                            database, concurrency=concurrency, count=count, size=len(body)
+                        )
+                        for _ in range(CEILING_RUNS)
+                    ]
                 )
             emit(
                 (
@@ -98,7 +106,7 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
                     result.rate,
                     f"p50 {percentile(result.latencies, 0.5) * 1000:.1f} ms, "
                     f"p99 {percentile(result.latencies, 0.99) * 1000:.1f} ms, "
-                    f"api --processes {API_PROCESSES}",
+                    f"api --processes {API_PROCESSES}; ceiling best of {CEILING_RUNS}",
                     ceiling,
                     result.rate / ceiling,
                 )
