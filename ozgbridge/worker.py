@@ -57,6 +57,17 @@ __all__ = ["RouteKey", "Worker", "default_worker_id"]
 FULL_CLAIM_WAIT = 0.05
 
 
+def free_slots(concurrency: int, *, attempting: int, in_flight: int) -> int:
+    """Slots for new attempts, with ``in_flight`` tasks of which ``attempting`` still call their
+    connector (the others write their outcomes). While any attempt runs, outcome writes keep their
+    slots. Once none runs, the next claim need not wait for those writes — its round trips overlap
+    theirs, where claim, load and outcome write used to follow one another — as long as no more
+    than a round of slots' worth is being written."""
+    if attempting:
+        return concurrency - in_flight
+    return concurrency - max(0, in_flight - concurrency)
+
+
 def default_worker_id() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(2)}"
 
@@ -207,14 +218,11 @@ class Worker:
         self._wakeup.clear()
 
     def _free_slots(self) -> int:
-        """Slots for new attempts. While any attempt runs, the outcomes being written keep their
-        slots. Once none runs, the next claim need not wait for those writes (its round trips
-        overlap theirs: the worker's busiest steps were claim, load and outcome write one after
-        the other), as long as no more than a round of slots' worth is being written."""
-        concurrency = self.settings.worker_concurrency
-        if self._attempting:
-            return concurrency - self.in_flight
-        return concurrency - max(0, self.in_flight - concurrency)
+        return free_slots(
+            self.settings.worker_concurrency,
+            attempting=len(self._attempting),
+            in_flight=self.in_flight,
+        )
 
     async def _first_of(self, *events: asyncio.Event, within: float) -> None:
         """Until one of ``events`` (or stop) is set, at most ``within`` s; consumes slot_freed."""
