@@ -13,6 +13,8 @@ import structlog
 log = structlog.get_logger("ozgbridge.processes")
 
 READY = b"ready\n"
+# A process of the group reloaded on request (POST /v1/admin/reload): the others should too.
+RELOAD_OTHERS = b"reload-others\n"
 
 
 class SupervisorLink:
@@ -37,6 +39,11 @@ class SupervisorLink:
     def ready(self) -> None:
         with contextlib.suppress(OSError):  # the supervisor is gone: watch() stops us
             self._socket.send(READY)
+
+    def reload_others(self) -> None:
+        """Ask the supervisor to have every other process of the group reload (SIGHUP)."""
+        with contextlib.suppress(OSError):
+            self._socket.send(RELOAD_OTHERS)
 
     def close(self, loop: asyncio.AbstractEventLoop) -> None:
         loop.remove_reader(self._socket.fileno())

@@ -55,7 +55,7 @@ from ozgbridge.api import spool
 from ozgbridge.dataprotection.startup import load_sealer
 from ozgbridge.errors import OzgbridgeError
 from ozgbridge.metrics_group import MEMBERS_FILE, MULTIPROC_ENV
-from ozgbridge.process_link import READY
+from ozgbridge.process_link import READY, RELOAD_OTHERS
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
 from ozgbridge.store.engine import create_engine
@@ -203,6 +203,26 @@ class Group:
             if line != READY:  # ended before it listened: its exit is handled in run()
                 return
         log.info("processes.ready", processes=self.count, pids=[c.pid for c in self.children])
+        for child in self.children:
+            loop.add_reader(child.link.fileno(), self._heard, child)
+
+    def _heard(self, child: _Child) -> None:
+        """A message from a ready process: a reload on request, to be passed to the others."""
+        try:
+            message = child.link.recv(256)
+        except BlockingIOError:
+            return
+        except OSError:
+            message = b""
+        if not message:  # its end closed: it is ending (run() sees its exit)
+            asyncio.get_running_loop().remove_reader(child.link.fileno())
+            return
+        if RELOAD_OTHERS in message:
+            log.info("processes.reload_others", requested_by=child.pid)
+            for other in self.children:
+                if other is not child and other.process.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        other.process.send_signal(signal.SIGHUP)
 
     def _ended(self, child: _Child) -> None:
         from prometheus_client import multiprocess  # noqa: PLC0415 - needs the directory set
@@ -249,6 +269,7 @@ class Group:
                 pending.cancel()
             await asyncio.gather(ready, stop_waiter, return_exceptions=True)
             for child in self.children:
+                loop.remove_reader(child.link.fileno())
                 child.link.close()
         log.info("processes.stopped", exit_code=self.failure or 0)
         return self.failure or 0

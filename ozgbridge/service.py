@@ -33,6 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from ozgbridge import audit, audit_keys, gctuning, intake, malloc, runtime
 from ozgbridge.api import connections, spool
 from ozgbridge.api.app import create_app
+from ozgbridge.api.state import RELOAD_OTHERS
 from ozgbridge.audit_verify import start_checkpoint_log
 from ozgbridge.dataprotection.purge import PurgeTask
 from ozgbridge.dataprotection.startup import load_sealer
@@ -295,12 +296,16 @@ async def _stop_loops(
 
 
 async def _serve_api(
-    service: Service, settings: Settings, *, shared_port: bool
+    service: Service, settings: Settings, supervisor: SupervisorLink | None
 ) -> web.AppRunner | None:
-    """The API on its port, under the connection limits (api/connections.py); ``shared_port``:
-    with the other processes of a group (SO_REUSEPORT: the kernel spreads the connections)."""
+    """The API on its port, under the connection limits (api/connections.py); with a
+    ``supervisor``, shared with the other processes of a group (SO_REUSEPORT: the kernel spreads
+    the connections), and a reload on request is passed on to them."""
     if service.app is None:
         return None
+    shared_port = supervisor is not None
+    if supervisor is not None:
+        service.app[RELOAD_OTHERS] = supervisor.reload_others
     runner = connections.runner(service.app, settings)
     await runner.setup()
     try:
@@ -366,7 +371,7 @@ async def run_service(
     checkpoints = start_checkpoint_log(service.engine, settings.audit_checkpoint_interval)
     gctuning.tune_for_service()  # everything built so far lives as long as the process
     try:
-        runner = await _serve_api(service, settings, shared_port=supervisor is not None)
+        runner = await _serve_api(service, settings, supervisor)
         if service.worker is not None:
             metrics_runner = await _start_metrics_listener(settings)
             worker_task = asyncio.create_task(service.worker.run(), name="worker")

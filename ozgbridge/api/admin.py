@@ -1,9 +1,11 @@
 """``POST /v1/admin/reload`` (role operator): read the configuration directory again, now.
 
-Reloads *this* process only, exactly as SIGHUP does (`ozgbridge.live.LiveConfig.reload`): the
-new configuration is checked fully and swapped in, or refused with every problem listed while
-the running configuration stays. Behind a load balancer each process needs its own reload; see
-the README ("Changing the configuration").
+Reloads this process, exactly as SIGHUP does (`ozgbridge.live.LiveConfig.reload`): the new
+configuration is checked fully and swapped in, or refused with every problem listed while the
+running configuration stays. In a group started with ``ozgbridge api --processes N`` a successful
+reload then has the supervisor send SIGHUP to the group's other processes, which reload (and
+audit) by themselves; the answer describes this process's reload. Separate processes behind a
+load balancer each need their own reload; see the README ("Changing the configuration").
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from pydantic import Field
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import Problem
 from ozgbridge.api.schemas import FieldError
-from ozgbridge.api.state import LIVE, current_deployment
+from ozgbridge.api.state import LIVE, RELOAD_OTHERS, current_deployment
 from ozgbridge.domain import CamelModel
 from ozgbridge.errors import ConfigProblem
 from ozgbridge.live import ReloadUnavailable
@@ -80,6 +82,9 @@ async def reload(request: web.Request) -> web.StreamResponse:
                 for p in result.problems
             ],
         )
+    others = request.app.get(RELOAD_OTHERS)
+    if others is not None:
+        others()
     answer = ReloadOut(
         status="reloaded",
         fingerprint=result.fingerprint,

@@ -330,7 +330,7 @@ def _admin_reload(
 ) -> dict[str, Any]:
     return {
         "operationId": "reloadConfiguration",
-        "summary": "Read the configuration directory again and swap it in (this process only)",
+        "summary": "Read the configuration directory again and swap it in (process and group)",
         "description": (
             "Role operator. Checks the configuration exactly as start-up does; with errors it is "
             "refused (422, every problem in `errors` as file:line: field) and the running "

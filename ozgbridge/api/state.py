@@ -30,6 +30,9 @@ REPOSITORY = web.AppKey("repository", Repository)
 LIVE = web.AppKey("live", LiveConfig)
 # Called after each committed acceptance; the worker uses it to look for due work at once.
 ON_ACCEPTED = web.AppKey[Callable[[], None] | None]("on_accepted")
+# In a group of API processes (`ozgbridge api --processes`): has the others reload too, after a
+# reload this process made on request. Not set for a process on its own.
+RELOAD_OTHERS = web.AppKey[Callable[[], None]]("reload_others")
 OPERATIONS = web.AppKey("operations", Operations)
 DATABASE_GAUGES = web.AppKey("database_gauges", DatabaseGauges)
 # Bytes of submissions this API process may hold at once (OZGBRIDGE_INTAKE_MEMORY_BUDGET).

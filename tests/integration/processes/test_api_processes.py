@@ -140,6 +140,36 @@ async def test_sighup_reloads_the_configuration_in_every_process(
     assert all(f"-{pid}-" in " ".join(processes) for pid in group.children())
 
 
+async def test_a_reload_on_request_reaches_every_process(group: Group, sqlite_url: str) -> None:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(f"{group.url}/v1/admin/reload", headers=auth("operator")) as answer,
+    ):
+        assert answer.status == 200, await answer.text()
+
+    engine = create_engine(sqlite_url)
+    try:
+        query = select(audit_events.c.actor, audit_events.c.details).where(
+            audit_events.c.action == "config.reloaded"
+        )
+        for _ in range(300):
+            async with engine.connect() as conn:
+                reloads = [(a, json.loads(d)) for a, d in (await conn.execute(query)).all()]
+            if len(reloads) >= 2:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # and no more than one each
+        async with engine.connect() as conn:
+            reloads = [(a, json.loads(d)) for a, d in (await conn.execute(query)).all()]
+    finally:
+        await engine.dispose()
+    # The process that answered reloaded for the operator; the supervisor had the other follow.
+    assert sorted(actor for actor, _details in reloads) == ["key:operator", "signal:SIGHUP"]
+    processes = {details["process"] for _actor, details in reloads}
+    assert len(processes) == 2
+    assert all(f"-{pid}-" in " ".join(processes) for pid in group.children())
+
+
 async def _submit(url: str, count: int, concurrency: int) -> list[int]:
     statuses: list[int] = []
     numbers = iter(range(count))
