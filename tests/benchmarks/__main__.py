@@ -1,6 +1,6 @@
 """Run the benchmarks and print one table with each figure's ratio to its ceiling.
 
-    ./dev bench                      # everything, SQLite and PostgreSQL (about 10 minutes)
+    ./dev bench                      # everything, SQLite and PostgreSQL (about 5 minutes)
     ./dev bench --quick              # smaller counts, for a smoke run
     ./dev bench --only intake,claims --engines postgresql
 
