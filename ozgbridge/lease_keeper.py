@@ -1,4 +1,5 @@
-"""Keeping a worker's leases alive while its attempts run: one renewal loop per worker.
+"""Keeping a worker's leases alive while its attempts run: one renewal loop per worker (one for
+its deliveries, one for its portal events).
 
 A claimed delivery's lease must outlast its attempt, or another worker would start a second one.
 A task per delivery that slept and renewed its own lease cost a task, a timer and, for slow
@@ -12,8 +13,9 @@ deliveries.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Collection, Mapping
+from collections.abc import Awaitable, Callable, Collection, Hashable, Mapping
 from datetime import datetime, timedelta
+from typing import Generic, TypeVar
 
 import structlog
 
@@ -21,33 +23,46 @@ from ozgbridge.domain import utcnow
 
 logger = structlog.get_logger("ozgbridge.worker")
 
-# Renews the leases of these deliveries until the given moment; returns the ids still ours.
-Renew = Callable[[list[str], datetime], Awaitable[Collection[str]]]
+K = TypeVar("K", bound=Hashable)
+# Renews these leases until the given moment; returns the keys still ours.
+Renew = Callable[[list[K], datetime], Awaitable[Collection[K]]]
 
 
-def due_for_renewal(held: Mapping[str, datetime], now: datetime, lease_seconds: float) -> list[str]:
+def due_for_renewal(held: Mapping[K, datetime], now: datetime, lease_seconds: float) -> list[K]:
     """The held leases that have less than two thirds of a lease left at ``now``."""
     threshold = now + timedelta(seconds=lease_seconds * 2 / 3)
-    return [delivery_id for delivery_id, expires in held.items() if expires < threshold]
+    return [key for key, expires in held.items() if expires < threshold]
 
 
-class LeaseKeeper:
-    def __init__(self, renew: Renew, *, lease_seconds: float, worker_id: str) -> None:
+class LeaseKeeper(Generic[K]):
+    def __init__(
+        self,
+        renew: Renew[K],
+        *,
+        lease_seconds: float,
+        worker_id: str,
+        subject: str = "delivery",
+        key_name: str = "delivery_id",
+    ) -> None:
+        """``subject`` and ``key_name`` name what is leased in log lines
+        (``{subject}.lease_lost`` with ``{key_name}=…``)."""
         self._renew = renew
         self.lease_seconds = lease_seconds
         self.worker_id = worker_id
-        self._held: dict[str, datetime] = {}
+        self.subject = subject
+        self.key_name = key_name
+        self._held: dict[K, datetime] = {}
 
-    def hold(self, delivery_id: str, expires_at: datetime) -> None:
+    def hold(self, key: K, expires_at: datetime) -> None:
         """Keep this lease alive from now on (its attempt has begun)."""
-        self._held[delivery_id] = expires_at
+        self._held[key] = expires_at
 
-    def release(self, delivery_id: str) -> None:
+    def release(self, key: K) -> None:
         """The attempt is over: its lease needs no more renewing."""
-        self._held.pop(delivery_id, None)
+        self._held.pop(key, None)
 
     @property
-    def held(self) -> Mapping[str, datetime]:
+    def held(self) -> Mapping[K, datetime]:
         return self._held
 
     async def run(self) -> None:
@@ -66,16 +81,18 @@ class LeaseKeeper:
             ours = set(await self._renew(due, expires))
         except Exception:
             # Database away: try again at the next tick, while the leases still run.
-            logger.exception("delivery.lease_renew_failed", worker=self.worker_id, leases=len(due))
+            logger.exception(
+                f"{self.subject}.lease_renew_failed", worker=self.worker_id, leases=len(due)
+            )
             return
-        for delivery_id in due:
-            if delivery_id not in self._held:
+        for key in due:
+            if key not in self._held:
                 continue  # its attempt ended while the renewal ran
-            if delivery_id in ours:
-                self._held[delivery_id] = expires
+            if key in ours:
+                self._held[key] = expires
             else:
                 # Taken over after an expiry: the attempt runs on, but renewing it is pointless.
                 logger.warning(
-                    "delivery.lease_lost", worker=self.worker_id, delivery_id=delivery_id
+                    f"{self.subject}.lease_lost", worker=self.worker_id, **{self.key_name: key}
                 )
-                del self._held[delivery_id]
+                del self._held[key]

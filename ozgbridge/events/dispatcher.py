@@ -1,10 +1,10 @@
 """The portal event sender: runs in every worker process beside the delivery worker.
 
 The outbox's rules are the delivery queue's (`ozgbridge.store.outbox`): claims under a lease
-(renewed while a slow send runs), the retry ladder (the key's ``retry_schedule`` or the Standard
-Webhooks default) with the same jitter, dead when it is exhausted or the portal refuses
-permanently. On stop nothing more is claimed; sends in flight get the grace period, and what is
-cut short is handed back for the next worker.
+(renewed while a slow send runs, by one loop for all sends: `ozgbridge.lease_keeper`), the retry
+ladder (the key's ``retry_schedule`` or the Standard Webhooks default) with the same jitter, dead
+when it is exhausted or the portal refuses permanently. On stop nothing more is claimed; sends in
+flight get the grace period, and what is cut short is handed back for the next worker.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
@@ -21,6 +21,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, w
 from ozgbridge.domain import AttemptOutcome, utcnow
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError
 from ozgbridge.events.sender import PortalSender
+from ozgbridge.lease_keeper import LeaseKeeper
 from ozgbridge.retry import DEFAULT_SCHEDULE, next_delay
 from ozgbridge.settings import Settings
 from ozgbridge.store.outbox import ClaimedEvent, EventOutbox, EventResult
@@ -41,6 +42,13 @@ class EventDispatcher:
         self._slot_freed = asyncio.Event()
         self._stopping = asyncio.Event()
         self._in_flight: dict[str, asyncio.Task[None]] = {}
+        self._leases: LeaseKeeper[int] = LeaseKeeper(
+            self._renew_leases,
+            lease_seconds=settings.lease_seconds,
+            worker_id=worker_id,
+            subject="portal_event",
+            key_name="event_seq",
+        )
 
     def wake(self) -> None:
         """A hint that events may be waiting."""
@@ -55,18 +63,25 @@ class EventDispatcher:
         return len(self._in_flight)
 
     async def run(self) -> None:
+        renewals = asyncio.create_task(self._leases.run(), name="event-lease-renewal")
         try:
             while not self._stopping.is_set():
                 free = self.settings.worker_concurrency - self.in_flight
+                # Before the claim: its leases run at least a lease from this moment on.
+                leased_until = utcnow() + timedelta(seconds=self.settings.lease_seconds)
                 claimed = await self._claim(free) if free > 0 else []
                 for event in claimed:
+                    self._leases.hold(event.seq, leased_until)
                     task = asyncio.create_task(self._send(event), name=f"event-{event.id}")
                     self._in_flight[event.id] = task
                     task.add_done_callback(functools.partial(self._finished, event.id))
                 if not claimed or self.in_flight >= self.settings.worker_concurrency:
                     await self._idle()
         finally:
-            await self._drain()
+            try:
+                await self._drain()  # the sends still running keep their leases meanwhile
+            finally:
+                renewals.cancel()
 
     async def _claim(self, free: int) -> list[ClaimedEvent]:
         try:
@@ -126,7 +141,6 @@ class EventDispatcher:
             type=event.type,
             attempt=event.attempt,
         )
-        renewal = asyncio.create_task(self._keep_lease(event, log))
         try:
             try:
                 receipt = await self.sender.send(event)
@@ -143,7 +157,7 @@ class EventDispatcher:
             await asyncio.shield(self._record(event, interrupted, log))
             raise
         finally:
-            renewal.cancel()
+            self._leases.release(event.seq)
         await self._record(event, result, log)
 
     def _failure(self, event: ClaimedEvent, error: DeliveryError) -> EventResult:
@@ -165,17 +179,8 @@ class EventDispatcher:
             retry_at=None if delay is None else utcnow() + timedelta(seconds=delay),
         )
 
-    async def _keep_lease(self, event: ClaimedEvent, log: Any) -> None:
-        while True:
-            await asyncio.sleep(self.settings.lease_seconds / 3)
-            try:
-                if not await self.outbox.renew(
-                    event, self.worker_id, lease_seconds=self.settings.lease_seconds
-                ):
-                    log.warning("portal_event.lease_lost")
-                    return
-            except Exception:
-                log.exception("portal_event.lease_renew_failed")
+    async def _renew_leases(self, seqs: list[int], until: datetime) -> list[int]:
+        return await self.outbox.renew(seqs, self.worker_id, until=until)
 
     async def _record(self, event: ClaimedEvent, result: EventResult, log: Any) -> None:
         try:

@@ -168,16 +168,22 @@ class EventOutbox:
             key=lambda event: event.seq,
         )
 
-    async def renew(self, event: ClaimedEvent, worker_id: str, *, lease_seconds: float) -> bool:
-        now = utcnow()
-        expires = now + timedelta(seconds=lease_seconds)
+    async def renew(self, seqs: list[int], worker_id: str, *, until: datetime) -> list[int]:
+        """Extend the leases of events still being sent; returns those that are still ours."""
+        if not seqs:
+            return []
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(portal_events)
-                .where(_held_by(event.seq, worker_id))
-                .values(lease_expires_at=expires, next_attempt_at=expires, updated_at=now)
+                .where(
+                    portal_events.c.seq.in_(seqs),
+                    portal_events.c.lease_owner == worker_id,
+                    portal_events.c.state == EventState.DELIVERING,
+                )
+                .values(lease_expires_at=until, next_attempt_at=until, updated_at=utcnow())
+                .returning(portal_events.c.seq)
             )
-        return result.rowcount == 1
+            return [row.seq for row in result]
 
     async def record(self, event: ClaimedEvent, worker_id: str, result: EventResult) -> bool:
         """Move the event on after one attempt; False if it was no longer this worker's.

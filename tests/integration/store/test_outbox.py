@@ -4,6 +4,7 @@ run out, concurrent claimers, dead and replay."""
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -125,8 +126,9 @@ async def test_a_dead_workers_event_comes_back_when_its_lease_runs_out(
     # the dead worker's late failure changes nothing; a late success still counts
     late_failure = EventResult(AttemptOutcome.RETRIABLE, 503, "HTTP 503", retry_at=utcnow())
     assert not await box.record(lost, "killed", late_failure)
-    assert await box.renew(back, "w2", lease_seconds=30)
-    assert not await box.renew(lost, "killed", lease_seconds=30)
+    later = utcnow() + timedelta(seconds=30)
+    assert await box.renew([back.seq], "w2", until=later) == [back.seq]
+    assert await box.renew([lost.seq], "killed", until=later) == []
     assert await box.record(back, "w2", DELIVERED)
     [view] = await EventLog(engine).listing(application_id=a)
     assert (view.state, view.attempts) == ("delivered", 2)
