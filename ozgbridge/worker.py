@@ -28,7 +28,6 @@ from datetime import datetime
 from typing import Any
 
 import structlog
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from ozgbridge import metrics
 from ozgbridge.attempt_failures import failure_result
@@ -37,6 +36,7 @@ from ozgbridge.domain import AttemptOutcome, Envelope, utcnow
 from ozgbridge.errors import DeliveryError, RetriableDeliveryError
 from ozgbridge.lease_keeper import LeaseKeeper
 from ozgbridge.live import LiveConfig
+from ozgbridge.outcome_recorder import OutcomeRecorder
 from ozgbridge.payload_budget import BATCH_LOAD_MAX, PayloadBudget
 from ozgbridge.retry import DEFAULT_SCHEDULE
 from ozgbridge.routing import Router
@@ -104,6 +104,9 @@ class Worker:
         # being written give up their slots (see `_free_slots`).
         self._attempting: set[str] = set()
         self._payloads = PayloadBudget(repository, settings.worker_payload_budget)
+        self._recorder = OutcomeRecorder(
+            queue, worker_id=self.worker_id, lease_seconds=settings.lease_seconds
+        )
         self._leases = LeaseKeeper(
             self._renew_leases,
             lease_seconds=settings.lease_seconds,
@@ -281,7 +284,7 @@ class Worker:
                 retry_at=utcnow(),
                 evidence=False,
             )
-            await asyncio.shield(self._record(claimed, result, log))
+            await asyncio.shield(self._recorder.record(claimed, result, log))
             raise
         finally:
             self._leases.release(claimed.id)
@@ -289,7 +292,7 @@ class Worker:
         last = not self._attempting
         if last:
             self._slot_freed.set()
-        await self._record(claimed, result, log, last=last)
+        await self._recorder.record(claimed, result, log, last=last)
 
     async def _deliver(
         self,
@@ -347,57 +350,3 @@ class Worker:
 
     async def _renew_leases(self, delivery_ids: list[str], until: datetime) -> list[str]:
         return await self.queue.renew(delivery_ids, self.worker_id, until=until)
-
-    async def _record(
-        self, claimed: ClaimedDelivery, result: AttemptResult, log: Any, *, last: bool = False
-    ) -> None:
-        """Store the outcome; retried for a while, because the back-end already has its answer."""
-        ours: bool | None
-        try:
-            ours = await self.queue.record(claimed, self.worker_id, result, last=last)
-        except Exception:
-            ours = await self._record_retrying(claimed, result, log)
-        if ours is not None:
-            self._recorded(claimed, result, log, ours)
-
-    async def _record_retrying(
-        self, claimed: ClaimedDelivery, result: AttemptResult, log: Any
-    ) -> bool | None:
-        """The first write failed: try again for up to a lease; None if it never succeeded."""
-        try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(Exception),
-                wait=wait_exponential(multiplier=0.2, max=5),
-                stop=stop_after_delay(self.settings.lease_seconds),
-                reraise=True,
-            ):
-                with attempt:
-                    return await self.queue.record(claimed, self.worker_id, result)
-        except Exception:
-            # The lease will expire and the delivery be attempted again: at-least-once holds.
-            log.exception("delivery.record_failed", outcome=str(result.outcome))
-        return None
-
-    def _recorded(
-        self, claimed: ClaimedDelivery, result: AttemptResult, log: Any, ours: bool
-    ) -> None:
-        metrics.DELIVERY_ATTEMPTS.labels(
-            claimed.tenant_id, claimed.route_id, claimed.connector, str(result.outcome)
-        ).inc()
-        fields: dict[str, Any] = {
-            "outcome": str(result.outcome),
-            "status_code": result.status_code,
-            "duration_ms": round((utcnow() - result.started_at).total_seconds() * 1000, 1),
-        }
-        if not ours:
-            log.warning("delivery.attempt", **fields, lease="lost")
-            return
-        log.info("delivery.attempt", **fields, error=result.error)
-        if result.outcome == AttemptOutcome.DELIVERED:
-            log.info("delivery.delivered", remote_reference=result.remote_reference)
-        elif result.keeps_rung:
-            log.info("delivery.probe_failed")
-        elif result.retry_at is None:
-            log.warning("delivery.dead", error=result.error)
-        else:
-            log.info("delivery.retry_scheduled", retry_at=result.retry_at.isoformat())
