@@ -45,10 +45,7 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        # One write per line (the line and its newline together): the processes of an
-        # `api --processes` group share one stderr, and print() wrote the newline separately,
-        # so two processes' lines could run into one.
-        logger_factory=structlog.WriteLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
     # Libraries log through stdlib logging; keep their noise out unless it is a warning.
