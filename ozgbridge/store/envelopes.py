@@ -63,17 +63,14 @@ async def read_envelopes(
     """
     by_application = {c.application_id: c for c in claimed}
     async with engine.connect() as conn:
-        with_files: list[str] | None = None
-        if max_size is not None:
+        if max_size is None:
+            wanted = with_files = list(by_application)
+        else:
             sizes = await conn.execute(SIZES_AND_FILES, {"ids": list(by_application)})
             small = [(row[0], row[2]) for row in sizes if row[1] <= max_size]
             wanted = [application_id for application_id, _files in small]
             with_files = [application_id for application_id, files in small if files]
-        else:
-            wanted = list(by_application)
         apps = (await conn.execute(_APPLICATIONS, {"ids": wanted})).all() if wanted else []
-        if with_files is None:
-            with_files = wanted
         files = (await conn.execute(_ATTACHMENTS, {"ids": with_files})).all() if with_files else []
     files_of: dict[str, list[Any]] = {}
     for f in files:
