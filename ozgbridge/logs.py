@@ -45,7 +45,10 @@ def configure_logging(level: str = "INFO", fmt: str = "auto", stream: TextIO | N
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        # One write per line (the line and its newline together): the processes of an
+        # `api --processes` group share one stderr, and print() wrote the newline separately,
+        # so two processes' lines could run into one.
+        logger_factory=structlog.WriteLoggerFactory(file=out),
         cache_logger_on_first_use=False,
     )
     # Libraries log through stdlib logging; keep their noise out unless it is a warning.

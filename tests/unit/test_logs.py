@@ -71,3 +71,21 @@ def test_no_log_call_passes_a_field_named_event() -> None:
             ):
                 offenders.append(f"{path.relative_to(REPO_ROOT)}:{node.lineno}")
     assert offenders == []
+
+
+def test_each_line_is_one_write_so_processes_sharing_stderr_do_not_mix_lines() -> None:
+    writes: list[str] = []
+
+    class Recording(io.StringIO):
+        def write(self, text: str) -> int:
+            writes.append(text)
+            return super().write(text)
+
+    configure_logging("INFO", "json", Recording())
+    try:
+        structlog.get_logger("test").info("one.line", n=1)
+        structlog.get_logger("test").warning("another.line", n=2)
+    finally:
+        configure_logging("INFO", "json")
+    assert [w.count("\n") for w in writes] == [1, 1]
+    assert all(w.endswith("\n") for w in writes)
