@@ -6,10 +6,10 @@ import asyncio
 from pathlib import Path
 
 from tests.benchmarks.common import (
-    API_PROCESSES,
     Backend,
     Ozgbridge,
     Printer,
+    api_processes,
     application_body,
     free_port,
     fresh_database,
@@ -33,7 +33,7 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
             try:
                 if engine == "postgresql":  # scaled out: API and workers apart, NOTIFY wakes them
                     url = await server.start(
-                        "api", free_port(), ("--processes", str(API_PROCESSES))
+                        "api", free_port(), ("--processes", str(api_processes(engine)))
                     )
                     for _ in range(WORKERS):
                         await server.start("worker")
@@ -68,7 +68,7 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
             percentile(delays, 0.95) * 1000,
             f"p50 {percentile(delays, 0.5) * 1000:.1f} ms, {count} applications, "
             f"{backlog} undelivered when the load ended; target p95 < {target}"
-            + (f"; api --processes {API_PROCESSES}" if engine == "postgresql" else ""),
+            + (f"; api --processes {api_processes(engine)}" if engine == "postgresql" else ""),
             None,
             None,
         )

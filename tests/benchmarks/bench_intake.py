@@ -11,10 +11,10 @@ import aiosqlite
 import asyncpg
 
 from tests.benchmarks.common import (
-    API_PROCESSES,
     Database,
     Ozgbridge,
     Printer,
+    api_processes,
     application_body,
     free_port,
     fresh_database,
@@ -83,7 +83,7 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
                 server = Ozgbridge(database, write_config(workdir / f"cfg-{engine}", None), workdir)
                 try:
                     url = await server.start(
-                        "api", free_port(), ("--processes", str(API_PROCESSES))
+                        "api", free_port(), ("--processes", str(api_processes(engine)))
                     )
                     assert url is not None
                     await submit_load(url, body, count=min(count, 200), concurrency=concurrency)
@@ -106,7 +106,7 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
                     result.rate,
                     f"p50 {percentile(result.latencies, 0.5) * 1000:.1f} ms, "
                     f"p99 {percentile(result.latencies, 0.99) * 1000:.1f} ms, "
-                    f"api --processes {API_PROCESSES}; ceiling best of {CEILING_RUNS}",
+                    f"api --processes {api_processes(engine)}; ceiling best of {CEILING_RUNS}",
                     ceiling,
                     result.rate / ceiling,
                 )

@@ -33,15 +33,23 @@ from ozgbridge.dataprotection import keys as data_keys
 from ozgbridge.store.migrate import upgrade
 from ozgbridge.store.notify import asyncpg_dsn
 from ozgbridge.tenants import token_sha256
+from tests.benchmarks.load_client import LoadClient
 from tests.conftest import PG_ADMIN_DSN, sqlalchemy_pg_url
 
 OZGBRIDGE = str(Path(sys.executable).with_name("ozgbridge"))
 REPOSITORY = Path(__file__).resolve().parents[2]
 TOKEN = "bench-portal-token"
-# `ozgbridge api --processes` for the intake and end-to-end runs. One: on the 2-core reference
-# machine the load generator and PostgreSQL share the API's cores, and two API processes measured
-# slower there (README: Benchmarks); BENCH_API_PROCESSES=N measures N on a bigger machine.
-API_PROCESSES = int(os.environ.get("BENCH_API_PROCESSES") or 1)
+
+
+def api_processes(engine: str) -> int:
+    """`ozgbridge api --processes N` for the intake and end-to-end runs: one per core on
+    PostgreSQL, as a deployment on this machine would run it (with the lean load generator, two
+    measured ~1.5x one on the 2-core reference machine; README: Benchmarks); one on SQLite, whose
+    single writer gains nothing from more. BENCH_API_PROCESSES=N measures N instead."""
+    given = os.environ.get("BENCH_API_PROCESSES")
+    if given:
+        return int(given)
+    return min(2, os.cpu_count() or 1) if engine == "postgresql" else 1
 
 
 def free_port() -> int:
@@ -277,31 +285,26 @@ class LoadResult:
 async def submit_load(
     url: str, body: bytes, *, count: int, concurrency: int, pace: float | None = None
 ) -> LoadResult:
-    """POST ``count`` applications with ``concurrency`` workers (or at ``pace`` per second)."""
+    """POST ``count`` applications over ``concurrency`` connections (or at ``pace`` per second),
+    with the lean client of load_client.py; every answer must be 202."""
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     latencies: list[float] = []
     ids: dict[str, float] = {}
-    numbers = iter(range(count))
-    started = time.perf_counter()
-    connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector, headers=headers) as session:
+    async with LoadClient(url, "/v1/applications", headers, body, concurrency) as client:
+        started = time.perf_counter()
+
+        def answered(status: int, answer: bytes, latency: float) -> None:
+            if status != 202:
+                raise RuntimeError(f"HTTP {status}: {answer[:500]!r}")
+            latencies.append(latency)
+            ids[json.loads(answer)["id"]] = time.perf_counter()
 
         async def one() -> None:
             sent = time.perf_counter()
-            async with session.post(f"{url}/v1/applications", data=body) as answer:
-                payload = await answer.json()
-                if answer.status != 202:
-                    raise RuntimeError(f"HTTP {answer.status}: {payload}")
-            now = time.perf_counter()
-            latencies.append(now - sent)
-            ids[payload["id"]] = now
-
-        async def closed_loop() -> None:
-            for _ in numbers:
-                await one()
+            answered(*await client.post(), time.perf_counter() - sent)
 
         if pace is None:
-            await asyncio.gather(*(closed_loop() for _ in range(concurrency)))
+            await client.closed_loops(count, answered)
         else:
             tasks = []
             for n in range(count):
@@ -310,7 +313,8 @@ async def submit_load(
                     await asyncio.sleep(delay)
                 tasks.append(asyncio.create_task(one()))
             await asyncio.gather(*tasks)
-    return LoadResult(count, time.perf_counter() - started, latencies, ids)
+        seconds = time.perf_counter() - started
+    return LoadResult(count, seconds, latencies, ids)
 
 
 def workdir() -> Path:
