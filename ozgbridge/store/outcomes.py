@@ -17,6 +17,7 @@ from ozgbridge.domain import ApplicationStatus, AttemptOutcome, DeliveryState, u
 from ozgbridge.ids import new_id
 from ozgbridge.ops.admission import RouteKey, RoutePolicy
 from ozgbridge.store.breakers import update_breakers
+from ozgbridge.store.bulk_insert import execute_rows
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 from ozgbridge.store.tables import UTCDateTime, applications, attempts, deliveries
 
@@ -62,10 +63,55 @@ _OWNERS = (
 )
 
 
+# Built once, run through `execute_rows` (store/bulk_insert.py) with one row per delivery.
+_NOW = bindparam("b_now", type_=UTCDateTime)
+_DELIVERED = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"))
+    .values(
+        state=DeliveryState.DELIVERED,
+        delivered_at=_NOW,
+        remote_reference=bindparam("b_ref"),
+        last_status_code=bindparam("b_code"),
+        last_error=None,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=_NOW,
+    )
+)
+_FAILED = (
+    update(deliveries)
+    .where(deliveries.c.id == bindparam("b_id"))
+    .values(
+        state=bindparam("b_state"),
+        next_attempt_at=bindparam("b_next", type_=UTCDateTime),
+        rung=deliveries.c.rung - bindparam("b_back"),
+        last_error=bindparam("b_error"),
+        last_status_code=bindparam("b_code"),
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=_NOW,
+    )
+)
+_STATUSES = (
+    update(applications)
+    # Only a delivery to the tenant the application is with speaks for it: one to a tenant it
+    # was forwarded away from may still finish, and changes nothing here.
+    .where(
+        applications.c.id == bindparam("b_id"),
+        applications.c.tenant_id == bindparam("b_tenant"),
+        # only forwarding (or an operator) settles an unroutable application
+        applications.c.status != ApplicationStatus.UNROUTABLE,
+    )
+    .values(status=bindparam("b_status"), updated_at=_NOW)
+)
+
+
 async def upsert_attempts(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
     """One row per (delivery, attempt number); a late real outcome replaces a lease-expiry note."""
     latest = {(row["delivery_id"], row["number"]): row for row in rows}  # one write per row
-    await conn.execute(
+    await execute_rows(
+        conn,
         _upsert_attempt(conn.dialect.name),
         [
             {"id": new_id(), "response_excerpt": None, "response_key_id": None, **row}
@@ -205,51 +251,8 @@ async def record_outcomes_together(
             for c, w, r in items
         ],
     )
-    if delivered:
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"))
-            .values(
-                state=DeliveryState.DELIVERED,
-                delivered_at=now,
-                remote_reference=bindparam("b_ref"),
-                last_status_code=bindparam("b_code"),
-                last_error=None,
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-            ),
-            delivered,
-        )
-    if failed:
-        await conn.execute(
-            update(deliveries)
-            .where(deliveries.c.id == bindparam("b_id"))
-            .values(
-                state=bindparam("b_state"),
-                next_attempt_at=bindparam("b_next", type_=UTCDateTime),
-                rung=deliveries.c.rung - bindparam("b_back"),
-                last_error=bindparam("b_error"),
-                last_status_code=bindparam("b_code"),
-                lease_owner=None,
-                lease_expires_at=None,
-                updated_at=now,
-            ),
-            failed,
-        )
-    if statuses:
-        await conn.execute(
-            update(applications)
-            # Only a delivery to the tenant the application is with speaks for it: one to a
-            # tenant it was forwarded away from may still finish, and changes nothing here.
-            .where(
-                applications.c.id == bindparam("b_id"),
-                applications.c.tenant_id == bindparam("b_tenant"),
-                # only forwarding (or an operator) settles an unroutable application
-                applications.c.status != ApplicationStatus.UNROUTABLE,
-            )
-            .values(status=bindparam("b_status"), updated_at=now),
-            statuses,
-        )
+    await execute_rows(conn, _DELIVERED, [{**row, "b_now": now} for row in delivered])
+    await execute_rows(conn, _FAILED, [{**row, "b_now": now} for row in failed])
+    await execute_rows(conn, _STATUSES, [{**row, "b_now": now} for row in statuses])
     events += await update_breakers(conn, items, policies or {}, now)
     return owned, events
