@@ -8,7 +8,8 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from ozgbridge.service import Service, run_service
+from ozgbridge.assembly import Service
+from ozgbridge.service import run_service
 from ozgbridge.settings import Settings
 
 

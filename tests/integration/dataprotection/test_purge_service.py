@@ -12,7 +12,7 @@ import aiohttp
 from sqlalchemy import select
 
 from ozgbridge import audit
-from ozgbridge.service import Service
+from ozgbridge.assembly import Service
 from ozgbridge.settings import Settings
 from ozgbridge.store.tables import audit_events
 from tests.integration.dataprotection.support import MARKERS, write_retention_config

@@ -18,7 +18,7 @@ import aiohttp
 import yaml
 from aiohttp import web
 
-from ozgbridge.service import Service
+from ozgbridge.assembly import Service
 from ozgbridge.settings import Settings
 from ozgbridge.tenants import token_sha256
 from tests.integration.serving import free_port, serving

@@ -18,7 +18,7 @@ from typing import Any
 import aiohttp
 import yaml
 
-from ozgbridge.service import Service
+from ozgbridge.assembly import Service
 from ozgbridge.settings import Settings
 from ozgbridge.tenants import token_sha256
 from tests.fakes.zustelldienst import (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ozgbridge.service import Service
+from ozgbridge.assembly import Service
 from ozgbridge.settings import Settings
 from tests.integration.api.support import write_config
 from tests.integration.serving import free_port, serving
