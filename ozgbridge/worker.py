@@ -16,7 +16,6 @@ is recorded, however often the configuration is reloaded meanwhile.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import os
 import secrets
@@ -31,6 +30,7 @@ import structlog
 
 from ozgbridge import metrics
 from ozgbridge.attempt_failures import failure_result
+from ozgbridge.claim_loop import ClaimLoop
 from ozgbridge.connector import Connector
 from ozgbridge.domain import AttemptOutcome, Envelope, utcnow
 from ozgbridge.errors import DeliveryError, RetriableDeliveryError
@@ -72,7 +72,7 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(2)}"
 
 
-class Worker:
+class Worker(ClaimLoop):
     def __init__(
         self,
         *,
@@ -89,19 +89,16 @@ class Worker:
             if deployment is None:
                 raise TypeError("Worker needs live= or deployment=")
             live = LiveConfig(Runtime(deployment, Router(deployment), dict(connectors or {})))
+        super().__init__(shutdown_grace=settings.shutdown_grace)
         self.settings = settings
         self.live = live
         self.repository = repository
         self.queue = queue
         self.worker_id = worker_id or default_worker_id()
         self.log = logger.bind(worker=self.worker_id)
-        self._wakeup = asyncio.Event()
-        self._slot_freed = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._in_flight: dict[str, asyncio.Task[None]] = {}
-        # Of those, the ones whose connector call still runs. When the last of them ends, its
-        # outcome write need not linger for others (see DeliveryQueue.record), and the outcomes
-        # being written give up their slots (see `_free_slots`).
+        # Of the deliveries in flight, the ones whose connector call still runs. When the last of
+        # them ends, its outcome write need not linger for others (see DeliveryQueue.record), and
+        # the outcomes being written give up their slots (see `_free_slots`).
         self._attempting: set[str] = set()
         self._payloads = PayloadBudget(repository, settings.worker_payload_budget)
         self._recorder = OutcomeRecorder(
@@ -112,19 +109,6 @@ class Worker:
             lease_seconds=settings.lease_seconds,
             worker_id=self.worker_id,
         )
-
-    def wake(self) -> None:
-        """A hint that work may be due (a new application was accepted)."""
-        self._wakeup.set()
-
-    def stop(self) -> None:
-        """Stop claiming; `run` then finishes or hands back in-flight work and returns."""
-        self._stopping.set()
-        self._wakeup.set()
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
 
     async def run(self) -> None:
         self.log.info("worker.started", concurrency=self.settings.worker_concurrency)
@@ -137,18 +121,20 @@ class Worker:
                 envelopes = await self._load_envelopes(claimed, runtime)
                 for delivery in claimed:
                     runtime.acquire()
-                    task = asyncio.create_task(
+                    self._attempting.add(delivery.id)
+                    self._start(
+                        delivery.id,
                         self._attempt(delivery, envelopes.get(delivery.id), runtime),
                         name=f"deliver-{delivery.id}",
+                        then=functools.partial(self._finished, delivery.id, runtime),
                     )
-                    self._in_flight[delivery.id] = task
-                    self._attempting.add(delivery.id)
-                    task.add_done_callback(functools.partial(self._finished, delivery.id, runtime))
                 metrics.WORKER_IN_FLIGHT.set(self.in_flight)
                 if not claimed or self._free_slots() <= 0:
                     await self._idle(full=self._free_slots() <= 0)
         finally:
             try:
+                if self.in_flight:
+                    self.log.info("worker.draining", in_flight=self.in_flight)
                 await self._drain()  # the attempts still running keep their leases meanwhile
             finally:
                 renewals.cancel()
@@ -227,38 +213,10 @@ class Worker:
             in_flight=self.in_flight,
         )
 
-    async def _first_of(self, *events: asyncio.Event, within: float) -> None:
-        """Until one of ``events`` (or stop) is set, at most ``within`` s; consumes slot_freed."""
-        waiters = [asyncio.create_task(e.wait()) for e in (*events, self._stopping)]
-        try:
-            await asyncio.wait(waiters, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
-        self._slot_freed.clear()
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-    def _finished(self, delivery_id: str, runtime: Runtime, _task: asyncio.Task[None]) -> None:
-        self._in_flight.pop(delivery_id, None)
+    def _finished(self, delivery_id: str, runtime: Runtime) -> None:
         self._attempting.discard(delivery_id)
         metrics.WORKER_IN_FLIGHT.set(self.in_flight)
         runtime.release()
-        self._slot_freed.set()
-
-    async def _drain(self) -> None:
-        if not self._in_flight:
-            return
-        self.log.info("worker.draining", in_flight=self.in_flight)
-        _done, pending = await asyncio.wait(
-            list(self._in_flight.values()), timeout=self.settings.shutdown_grace
-        )
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _attempt(
         self, claimed: ClaimedDelivery, envelope: Envelope | None, runtime: Runtime

@@ -10,14 +10,13 @@ flight get the grace period, and what is cut short is handed back for the next w
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
+from ozgbridge.claim_loop import ClaimLoop
 from ozgbridge.domain import AttemptOutcome, utcnow
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError
 from ozgbridge.events.sender import PortalSender
@@ -29,19 +28,16 @@ from ozgbridge.store.outbox import ClaimedEvent, EventOutbox, EventResult
 logger = structlog.get_logger("ozgbridge.events")
 
 
-class EventDispatcher:
+class EventDispatcher(ClaimLoop):
     def __init__(
         self, *, settings: Settings, outbox: EventOutbox, sender: PortalSender, worker_id: str
     ) -> None:
+        super().__init__(shutdown_grace=settings.shutdown_grace)
         self.settings = settings
         self.outbox = outbox
         self.sender = sender
         self.worker_id = worker_id
         self.log = logger.bind(worker=worker_id)
-        self._wakeup = asyncio.Event()
-        self._slot_freed = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._in_flight: dict[str, asyncio.Task[None]] = {}
         self._leases: LeaseKeeper[int] = LeaseKeeper(
             self._renew_leases,
             lease_seconds=settings.lease_seconds,
@@ -49,18 +45,6 @@ class EventDispatcher:
             subject="portal_event",
             key_name="event_seq",
         )
-
-    def wake(self) -> None:
-        """A hint that events may be waiting."""
-        self._wakeup.set()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._wakeup.set()
-
-    @property
-    def in_flight(self) -> int:
-        return len(self._in_flight)
 
     async def run(self) -> None:
         renewals = asyncio.create_task(self._leases.run(), name="event-lease-renewal")
@@ -72,9 +56,7 @@ class EventDispatcher:
                 claimed = await self._claim(free) if free > 0 else []
                 for event in claimed:
                     self._leases.hold(event.seq, leased_until)
-                    task = asyncio.create_task(self._send(event), name=f"event-{event.id}")
-                    self._in_flight[event.id] = task
-                    task.add_done_callback(functools.partial(self._finished, event.id))
+                    self._start(event.id, self._send(event), name=f"event-{event.id}")
                 if not claimed or self.in_flight >= self.settings.worker_concurrency:
                     await self._idle()
         finally:
@@ -103,35 +85,8 @@ class EventDispatcher:
                 due = None
             if due is not None:
                 timeout = min(timeout, max(0.0, (due - utcnow()).total_seconds()))
-        waiters = [
-            asyncio.create_task(e.wait()) for e in (self._wakeup, self._slot_freed, self._stopping)
-        ]
-        try:
-            await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+        await self._first_of(self._wakeup, self._slot_freed, within=timeout)
         self._wakeup.clear()
-        self._slot_freed.clear()
-
-    async def _sleep(self, seconds: float) -> None:
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stopping.wait(), timeout=seconds)
-
-    def _finished(self, event_id: str, _task: asyncio.Task[None]) -> None:
-        self._in_flight.pop(event_id, None)
-        self._slot_freed.set()
-
-    async def _drain(self) -> None:
-        if not self._in_flight:
-            return
-        _done, pending = await asyncio.wait(
-            list(self._in_flight.values()), timeout=self.settings.shutdown_grace
-        )
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
 
     async def _send(self, event: ClaimedEvent) -> None:
         log = self.log.bind(
