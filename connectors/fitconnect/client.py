@@ -91,6 +91,10 @@ class FitConnectClient:
             await self._http.aclose()
             self._http = None
 
+    async def authenticate(self) -> None:
+        """Obtain a token now (or keep the cached one): the client credentials work."""
+        await self._access_token()
+
     async def _access_token(self, *, stale: str | None = None) -> str:
         async with self._token_lock:
             # Another request may have renewed it while this one waited for the lock.

@@ -229,21 +229,57 @@ class FitConnectConnector(Connector[FitConnectOptions]):
             )
         except destination.DestinationRefused as exc:
             raise PermanentDeliveryError(str(exc)) from exc
+        return plan, await self._encryption_key(destination_id, plan.encryption_kid)
+
+    async def _encryption_key(self, destination_id: str, kid: str) -> RSAKey:
+        """The destination's key ``kid``, refused unless usable (in production: certified)."""
         key_response = await self._client.request(
-            "GET",
-            f"/v2/destinations/{destination_id}/keys/{plan.encryption_kid}",
-            what="encryption key",
+            "GET", f"/v2/destinations/{destination_id}/keys/{kid}", what="encryption key"
         )
         jwk = json_of(key_response, "encryption key")
         try:
-            if not isinstance(jwk, dict) or jwk.get("kid") != plan.encryption_kid:
+            if not isinstance(jwk, dict) or jwk.get("kid") != kid:
                 raise crypto.KeyRejected("answer is not the requested key")
-            key = crypto.encryption_key(jwk, trusted=self._trusted)
+            return crypto.encryption_key(jwk, trusted=self._trusted)
         except crypto.KeyRejected as exc:
             raise PermanentDeliveryError(
                 f"encryption key of destination {destination_id} refused: {exc}"
             ) from exc
-        return plan, key
+
+    async def check(self) -> Receipt:
+        """A route test must not put a ping submission into an authority's inbox: it goes as
+        far as a delivery does before it creates one — a token for the client credentials, the
+        destination active, its encryption key usable (certified, in production) — and submits
+        nothing. With the Routing API instead of a fixed destination, which destination it is
+        depends on each application's service and region, so only the token is checked."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._client.authenticate()
+                if self.options.destination_id is None:
+                    return Receipt(
+                        detail="token obtained; the destination is found per application "
+                        "through the Routing API, so none was read; nothing submitted"
+                    )
+                destination_id = str(self.options.destination_id)
+                response = await self._client.request(
+                    "GET", f"/v2/destinations/{destination_id}", what="destination"
+                )
+                try:
+                    ready = destination.readiness(
+                        json_of(response, "destination"), destination_id=destination_id
+                    )
+                except destination.DestinationRefused as exc:
+                    raise PermanentDeliveryError(str(exc)) from exc
+                await self._encryption_key(destination_id, ready.encryption_kid)
+        except TimeoutError as exc:
+            raise RetriableDeliveryError(
+                f"FIT-Connect did not answer the check within {self.timeout:g} s"
+            ) from exc
+        return Receipt(
+            status_code=response.status_code,
+            detail=f"destination {destination_id} active for {len(ready.services)} service(s), "
+            f"encryption key {ready.encryption_kid} accepted; nothing submitted",
+        )
 
     async def _destination_id(self, envelope: Envelope) -> str:
         if self.options.destination_id is not None:

@@ -43,12 +43,7 @@ def plan(
     data_mime_type: str,
     pinned_version: str | None,
 ) -> Plan:
-    if not isinstance(info, dict):
-        raise DestinationRefused(f"destination {destination_id}: unreadable answer")
-    if info.get("status") != "active":
-        raise DestinationRefused(
-            f"FIT-Connect destination {destination_id} is {info.get('status')!r}, not active"
-        )
+    _active(info, destination_id)
     urn = f"{metadata.LEIKA_URN_PREFIX}{leika_key}"
     services = [
         s
@@ -84,16 +79,51 @@ def plan(
         version = metadata.choose_version(offered, pinned_version)
     except metadata.UnsupportedVersion as exc:
         raise DestinationRefused(f"destination {destination_id}: {exc}") from exc
-    kid = info.get("encryptionKid")
-    if not isinstance(kid, str) or not kid or "/" in kid or "?" in kid:
-        raise DestinationRefused(f"destination {destination_id} names no encryption key")
     return Plan(
         destination_id=destination_id,
         metadata_version=version,
         schema_mime_type=str(mime_type),
-        encryption_kid=kid,
+        encryption_kid=_encryption_kid(info, destination_id),
         region=covering_region(service.get("regions"), ars),
     )
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """What a route test can tell of a destination without an application to send."""
+
+    encryption_kid: str
+    services: tuple[str, ...]  # the LeiKa keys it accepts
+
+
+def readiness(info: Any, *, destination_id: str) -> Readiness:
+    """Whether the destination can take submissions at all: active, with an encryption key."""
+    _active(info, destination_id)
+    services = tuple(
+        s["identifier"].removeprefix(metadata.LEIKA_URN_PREFIX)
+        for s in info.get("publicServices") or []
+        if isinstance(s, dict)
+        and isinstance(s.get("identifier"), str)
+        and s["identifier"].startswith(metadata.LEIKA_URN_PREFIX)
+    )
+    return Readiness(_encryption_kid(info, destination_id), services)
+
+
+def _active(info: Any, destination_id: str) -> None:
+    if not isinstance(info, dict):
+        raise DestinationRefused(f"destination {destination_id}: unreadable answer")
+    if info.get("status") != "active":
+        raise DestinationRefused(
+            f"FIT-Connect destination {destination_id} is {info.get('status')!r}, not active"
+        )
+
+
+def _encryption_kid(info: dict[str, Any], destination_id: str) -> str:
+    kid = info.get("encryptionKid")
+    # It goes into a URL path: no separators.
+    if not isinstance(kid, str) or not kid or "/" in kid or "?" in kid:
+        raise DestinationRefused(f"destination {destination_id} names no encryption key")
+    return kid
 
 
 def covering_region(regions: Any, ars: str) -> str | None:

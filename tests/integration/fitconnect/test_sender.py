@@ -269,3 +269,58 @@ async def test_routing_answers_are_used_only_when_their_signature_vouches_for_th
         await routed(standin).deliver(envelope)
 
     assert standin.zd.submissions == {}
+
+
+# A route test (`routes test`, `POST .../test`) checks how far a delivery would get, and submits
+# nothing: a ping must not land in an authority's inbox.
+
+
+async def test_a_route_test_reads_the_destination_and_its_key_and_submits_nothing(
+    standin: FitConnectStandIn,
+) -> None:
+    receipt = await standin.connector().check()
+
+    assert standin.zd.submissions == {}
+    assert receipt.status_code == 200
+    assert receipt.detail is not None
+    assert f"destination {standin.destination.id} active for 1 service(s)" in receipt.detail
+    assert standin.destination.encryption_key["kid"] in receipt.detail
+
+
+@pytest.mark.parametrize(
+    ("broken", "expected"),
+    [
+        ("inactive", "'inactive', not active"),
+        ("secret", "client credentials refused"),
+        ("key", "encryption key of destination .* refused"),
+    ],
+)
+async def test_a_route_test_fails_where_a_delivery_would(
+    standin: FitConnectStandIn, broken: str, expected: str
+) -> None:
+    overrides: dict[str, Any] = {}
+    if broken == "inactive":
+        standin.destination.status = "inactive"
+    elif broken == "secret":
+        overrides["client_secret"] = "not-the-secret"
+    else:  # a key too short to be accepted
+        standin.destination.encryption_key = encryption_jwk(rsa_key("weak", bits=2048))
+    with pytest.raises(PermanentDeliveryError, match=expected):
+        await standin.connector(**overrides).check()
+    assert standin.zd.submissions == {}
+
+
+async def test_a_route_test_with_the_routing_api_checks_the_credentials_only(
+    standin: FitConnectStandIn,
+) -> None:
+    receipt = await routed(standin).check()
+    assert receipt.detail is not None
+    assert "token obtained" in receipt.detail
+    with pytest.raises(PermanentDeliveryError, match="client credentials refused"):
+        await standin.connector(
+            destination_id=None,
+            client_secret="not-the-secret",
+            routing_api_url=f"{standin.zd.url}/routing",
+            routing_jwks_url=f"{standin.zd.url}/ssp/.well-known/jwks.json",
+        ).check()
+    assert standin.zd.submissions == {}
