@@ -27,6 +27,7 @@ from sqlalchemy import (
     literal,
     select,
 )
+from sqlalchemy.dialects import postgresql
 
 from ozgbridge.domain import DeliveryState
 from ozgbridge.reporting.period import Period
@@ -83,10 +84,14 @@ def delivery_stats_statement(
             *group,
             func.count().label("delivered"),
             func.coalesce(func.sum(deliveries.c.attempts), 0).label("attempts"),
-            *[
-                func.percentile_cont(p).within_group(seconds.asc()).label(f"p{i}")
-                for i, p in enumerate(PERCENTILES)
-            ],
+            # Every fraction from one sort of each group's values (the array form), where one
+            # aggregate per fraction sorted them once each.
+            func.percentile_cont(
+                postgresql.array([literal(p, Float) for p in PERCENTILES]),
+                type_=postgresql.ARRAY(Float),
+            )
+            .within_group(seconds.asc())
+            .label("percentiles"),
         ).select_from(source)
         stmt = scoped(stmt, period, tenants)
         return stmt.group_by(func.rollup(*group)) if rollup else stmt.group_by(*group)
@@ -129,6 +134,10 @@ def _seconds_or_none(value: float | None) -> float | None:
 
 
 def stats(row: Row[Any]) -> DeliveryStats:
+    if "percentiles" in row._fields:  # PostgreSQL: one array, None where nothing was delivered
+        median, p95 = row.percentiles or (None, None)
+    else:
+        median, p95 = row.p0, row.p1
     return DeliveryStats(
-        int(row.delivered), int(row.attempts), _seconds_or_none(row.p0), _seconds_or_none(row.p1)
+        int(row.delivered), int(row.attempts), _seconds_or_none(median), _seconds_or_none(p95)
     )

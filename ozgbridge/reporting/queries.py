@@ -59,11 +59,18 @@ class Facts:
     trend: dict[tuple[str, str], MonthCounts]  # (YYYY-MM, LeiKa key)
 
 
-def _month(dialect: str) -> ColumnElement[str]:
+def _month(dialect: str) -> ColumnElement[Any]:
+    """The month of receipt (UTC): a timestamp on PostgreSQL, ``YYYY-MM`` text on SQLite."""
     if dialect == "postgresql":
         # timezone('UTC', timestamptz) is the UTC wall time, whatever the session's TimeZone.
-        return func.to_char(func.timezone("UTC", applications.c.received_at), "YYYY-MM")
+        # date_trunc, not to_char: formatting a million timestamps as text in the database took
+        # longer than the rest of the scan (1.3 s against 0.5 s over 1,000,000 applications).
+        return func.date_trunc("month", func.timezone("UTC", applications.c.received_at))
     return func.strftime("%Y-%m", applications.c.received_at)
+
+
+def _month_label(value: Any) -> str:
+    return value if isinstance(value, str) else f"{value:%Y-%m}"
 
 
 def _counts_statement(period: Period, tenants: Sequence[str] | None) -> Select[tuple[object, ...]]:
@@ -101,7 +108,23 @@ async def fetch_counts(
 async def fetch_facts(engine: AsyncEngine, period: Period, tenants: Sequence[str] | None) -> Facts:
     """Run the aggregate queries for ``period``; ``tenants=None`` means every tenant."""
     dialect = engine.dialect.name
-    counts_stmt = _counts_statement(period, tenants)
+    month = _month(dialect)
+    # Volumes per tenant, service and month in one scan: the per (tenant, service) counts and
+    # the monthly trend per service are both sums of these rows (at most tenants × services ×
+    # months of them), where two queries scanned the period twice.
+    monthly_stmt = scoped(
+        select(
+            *GROUP,
+            month.label("month"),
+            func.count().label("received"),
+            count_if(DELIVERED).label("delivered"),
+            count_if(DEAD).label("dead"),
+            func.coalesce(func.sum(applications.c.data_size), 0).label("bytes"),
+            sum_if(DELIVERED, applications.c.data_size).label("delivered_bytes"),
+        ),
+        period,
+        tenants,
+    ).group_by(*GROUP, month)
     attachments_stmt = scoped(
         select(
             *GROUP,
@@ -113,18 +136,6 @@ async def fetch_facts(engine: AsyncEngine, period: Period, tenants: Sequence[str
         period,
         tenants,
     ).group_by(*GROUP)
-    month = _month(dialect)
-    trend_stmt = scoped(
-        select(
-            month.label("month"),
-            applications.c.leika_key,
-            func.count().label("received"),
-            count_if(DELIVERED).label("delivered"),
-            count_if(DEAD).label("dead"),
-        ),
-        period,
-        tenants,
-    ).group_by(month, applications.c.leika_key)
 
     if dialect == "postgresql":
         stats = [delivery_stats_statement(dialect, period, tenants, GROUP, rollup=True)]
@@ -133,12 +144,13 @@ async def fetch_facts(engine: AsyncEngine, period: Period, tenants: Sequence[str
             delivery_stats_statement(dialect, period, tenants, GROUP),
             delivery_stats_statement(dialect, period, tenants, (applications.c.tenant_id,)),
         ]
-    counts_rows, attached_rows, trend_rows, *stats_rows = await _run_all(
-        engine, [counts_stmt, attachments_stmt, trend_stmt, *stats]
+    monthly_rows, attached_rows, *stats_rows = await _run_all(
+        engine, [monthly_stmt, attachments_stmt, *stats]
     )
     found = [r for rows in stats_rows for r in rows]
+    counts, trend = _volumes(monthly_rows)
     return Facts(
-        counts=_counts(counts_rows),
+        counts=counts,
         attachment_bytes={
             (r.tenant_id, r.leika_key): (int(r.bytes), int(r.delivered_bytes))
             for r in attached_rows
@@ -154,10 +166,26 @@ async def fetch_facts(engine: AsyncEngine, period: Period, tenants: Sequence[str
             for r in found
             if r.tenant_id is not None and ("leika_key" not in r._fields or r.leika_key is None)
         },
-        trend={
-            (r.month, r.leika_key): MonthCounts(int(r.received), int(r.delivered), int(r.dead))
-            for r in trend_rows
-        },
+        trend=trend,
+    )
+
+
+def _volumes(
+    monthly: Sequence[Row[Any]],
+) -> tuple[dict[Pair, Counts], dict[tuple[str, str], MonthCounts]]:
+    """Per (tenant, service) and per (month, service): the sums of the monthly rows."""
+    by_pair: dict[Pair, list[int]] = {}
+    by_month: dict[tuple[str, str], list[int]] = {}
+    for r in monthly:
+        pair = by_pair.setdefault((r.tenant_id, r.leika_key), [0, 0, 0, 0, 0])
+        for i, value in enumerate((r.received, r.delivered, r.dead, r.bytes, r.delivered_bytes)):
+            pair[i] += int(value)
+        month = by_month.setdefault((_month_label(r.month), r.leika_key), [0, 0, 0])
+        for i, value in enumerate((r.received, r.delivered, r.dead)):
+            month[i] += int(value)
+    return (
+        {key: Counts(*values) for key, values in by_pair.items()},
+        {key: MonthCounts(*values) for key, values in by_month.items()},
     )
 
 
