@@ -73,10 +73,14 @@ def _month_label(value: Any) -> str:
     return value if isinstance(value, str) else f"{value:%Y-%m}"
 
 
-def _counts_statement(period: Period, tenants: Sequence[str] | None) -> Select[tuple[object, ...]]:
+def _counts_statement(
+    period: Period, tenants: Sequence[str] | None, *by: ColumnElement[Any]
+) -> Select[tuple[object, ...]]:
+    """The volumes (`Counts`) per tenant and service, and per ``by`` too if given."""
     return scoped(
         select(
             *GROUP,
+            *by,
             func.count().label("received"),
             count_if(DELIVERED).label("delivered"),
             count_if(DEAD).label("dead"),
@@ -85,7 +89,7 @@ def _counts_statement(period: Period, tenants: Sequence[str] | None) -> Select[t
         ),
         period,
         tenants,
-    ).group_by(*GROUP)
+    ).group_by(*GROUP, *by)
 
 
 def _counts(rows: Sequence[Row[Any]]) -> dict[Pair, Counts]:
@@ -112,19 +116,7 @@ async def fetch_facts(engine: AsyncEngine, period: Period, tenants: Sequence[str
     # Volumes per tenant, service and month in one scan: the per (tenant, service) counts and
     # the monthly trend per service are both sums of these rows (at most tenants × services ×
     # months of them), where two queries scanned the period twice.
-    monthly_stmt = scoped(
-        select(
-            *GROUP,
-            month.label("month"),
-            func.count().label("received"),
-            count_if(DELIVERED).label("delivered"),
-            count_if(DEAD).label("dead"),
-            func.coalesce(func.sum(applications.c.data_size), 0).label("bytes"),
-            sum_if(DELIVERED, applications.c.data_size).label("delivered_bytes"),
-        ),
-        period,
-        tenants,
-    ).group_by(*GROUP, month)
+    monthly_stmt = _counts_statement(period, tenants, month.label("month"))
     attachments_stmt = scoped(
         select(
             *GROUP,
