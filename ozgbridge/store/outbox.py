@@ -85,9 +85,9 @@ async def enqueue(
         await notify_in(conn)
 
 
-def _held_by(seq: Any, worker_id: str) -> Any:
+def _leased_to(worker_id: str) -> Any:
+    """The event is still leased to this worker — nobody took it over after a lease expiry."""
     return and_(
-        portal_events.c.seq == seq,
         portal_events.c.lease_owner == worker_id,
         portal_events.c.state == EventState.DELIVERING,
     )
@@ -175,11 +175,7 @@ class EventOutbox:
         async with self.engine.begin() as conn:
             result = await conn.execute(
                 update(portal_events)
-                .where(
-                    portal_events.c.seq.in_(seqs),
-                    portal_events.c.lease_owner == worker_id,
-                    portal_events.c.state == EventState.DELIVERING,
-                )
+                .where(portal_events.c.seq.in_(seqs), _leased_to(worker_id))
                 .values(lease_expires_at=until, next_attempt_at=until, updated_at=utcnow())
                 .returning(portal_events.c.seq)
             )
@@ -205,7 +201,7 @@ class EventOutbox:
                 "last_status_code": result.status_code,
             }
         else:
-            condition = _held_by(event.seq, worker_id)
+            condition = and_(portal_events.c.seq == event.seq, _leased_to(worker_id))
             values = {
                 "state": EventState.PENDING if result.retry_at else EventState.DEAD,
                 "next_attempt_at": result.retry_at or now,

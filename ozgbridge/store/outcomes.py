@@ -22,13 +22,12 @@ from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 from ozgbridge.store.tables import UTCDateTime, applications, attempts, deliveries
 
 
-def held_by(delivery_id: Any, worker_id: Any) -> ColumnElement[bool]:
+def leased_to(worker_id: Any) -> ColumnElement[bool]:
     """The delivery is still leased to this worker — nobody took it over after a lease expiry.
 
-    Arguments may be values or column expressions (for set-based updates).
+    ``worker_id`` may be a value or a `bindparam` (for statements built once).
     """
     return and_(
-        deliveries.c.id == delivery_id,
         deliveries.c.lease_owner == worker_id,
         deliveries.c.state == DeliveryState.DELIVERING,
     )
@@ -210,7 +209,7 @@ async def record_outcomes_together(
             if ours:
                 delivered.append(
                     {"b_id": claimed.id, "b_ref": result.remote_reference,
-                     "b_code": result.status_code}
+                     "b_code": result.status_code, "b_now": now}
                 )  # fmt: skip
         else:
             ours = (
@@ -222,14 +221,15 @@ async def record_outcomes_together(
                 failed.append(
                     {"b_id": claimed.id, "b_state": final or DeliveryState.PENDING,
                      "b_next": result.retry_at or now, "b_error": result.error,
-                     "b_code": result.status_code, "b_back": int(result.keeps_rung)}
+                     "b_code": result.status_code, "b_back": int(result.keeps_rung),
+                     "b_now": now}
                 )  # fmt: skip
         owned.append(ours)
         events.append(_attempt_event(claimed, worker_id, result))
         if ours:
             statuses.append(
                 {"b_id": claimed.application_id, "b_tenant": claimed.tenant_id,
-                 "b_status": _APPLICATION_STATUS[final]}
+                 "b_status": _APPLICATION_STATUS[final], "b_now": now}
             )  # fmt: skip
             if final is not None:
                 events.append(_final_event(claimed, final, result))
@@ -251,8 +251,8 @@ async def record_outcomes_together(
             for c, w, r in items
         ],
     )
-    await execute_rows(conn, _DELIVERED, [{**row, "b_now": now} for row in delivered])
-    await execute_rows(conn, _FAILED, [{**row, "b_now": now} for row in failed])
-    await execute_rows(conn, _STATUSES, [{**row, "b_now": now} for row in statuses])
+    await execute_rows(conn, _DELIVERED, delivered)
+    await execute_rows(conn, _FAILED, failed)
+    await execute_rows(conn, _STATUSES, statuses)
     events += await update_breakers(conn, items, policies or {}, now)
     return owned, events

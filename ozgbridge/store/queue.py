@@ -25,7 +25,7 @@ from ozgbridge.domain import AttemptOutcome, DeliveryState, utcnow
 from ozgbridge.ops.admission import RouteKey, RoutePolicy
 from ozgbridge.store import claims
 from ozgbridge.store.batching import Failed, GroupCommit
-from ozgbridge.store.outcomes import record_outcomes_together, upsert_attempts
+from ozgbridge.store.outcomes import leased_to, record_outcomes_together, upsert_attempts
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 from ozgbridge.store.tables import UNFINISHED_SQL, UTCDateTime, deliveries
 
@@ -37,8 +37,7 @@ _RENEW = (
     update(deliveries)
     .where(
         deliveries.c.id.in_(bindparam("ids", expanding=True)),
-        deliveries.c.lease_owner == bindparam("owner"),
-        deliveries.c.state == DeliveryState.DELIVERING,
+        leased_to(bindparam("owner")),
     )
     .values(
         lease_expires_at=bindparam("until", type_=UTCDateTime),
