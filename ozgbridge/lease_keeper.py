@@ -18,12 +18,14 @@ from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 import structlog
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from ozgbridge.domain import utcnow
 
 logger = structlog.get_logger("ozgbridge.worker")
 
 K = TypeVar("K", bound=Hashable)
+T = TypeVar("T")
 # Renews these leases until the given moment; returns the keys still ours.
 Renew = Callable[[list[K], datetime], Awaitable[Collection[K]]]
 
@@ -96,3 +98,21 @@ class LeaseKeeper(Generic[K]):
                     f"{self.subject}.lease_lost", worker=self.worker_id, **{self.key_name: key}
                 )
                 del self._held[key]
+
+
+async def within_the_lease(write: Callable[[], Awaitable[T]], *, lease_seconds: float) -> T:
+    """``write()``, tried again with growing pauses for up to a lease; the last error if it never
+    succeeded. For an attempt's outcome: the other side already has its answer, so a database
+    blip must not lose the record — and after a lease the item is handed to another worker
+    anyway (at least once still holds)."""
+    retrying = AsyncRetrying(
+        retry=retry_if_exception_type(Exception),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        stop=stop_after_delay(lease_seconds),
+        reraise=True,
+    )
+
+    async def attempt() -> T:  # a coroutine function: tenacity awaits only those
+        return await write()
+
+    return await retrying(attempt)

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
-
 from ozgbridge import metrics
 from ozgbridge.domain import AttemptOutcome, utcnow
+from ozgbridge.lease_keeper import within_the_lease
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 
@@ -41,14 +40,10 @@ class OutcomeRecorder:
     ) -> bool | None:
         """The first write failed: try again for up to a lease; None if it never succeeded."""
         try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(Exception),
-                wait=wait_exponential(multiplier=0.2, max=5),
-                stop=stop_after_delay(self.lease_seconds),
-                reraise=True,
-            ):
-                with attempt:
-                    return await self.queue.record(claimed, self.worker_id, result)
+            return await within_the_lease(
+                lambda: self.queue.record(claimed, self.worker_id, result),
+                lease_seconds=self.lease_seconds,
+            )
         except Exception:
             log.exception("delivery.record_failed", outcome=str(result.outcome))
         return None

@@ -14,13 +14,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import structlog
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from ozgbridge.claim_loop import ClaimLoop
 from ozgbridge.domain import AttemptOutcome, utcnow
 from ozgbridge.errors import DeliveryError, PermanentDeliveryError
 from ozgbridge.events.sender import PortalSender
-from ozgbridge.lease_keeper import LeaseKeeper
+from ozgbridge.lease_keeper import LeaseKeeper, within_the_lease
 from ozgbridge.retry import DEFAULT_SCHEDULE, next_delay
 from ozgbridge.settings import Settings
 from ozgbridge.store.outbox import ClaimedEvent, EventOutbox, EventResult
@@ -139,14 +138,10 @@ class EventDispatcher(ClaimLoop):
 
     async def _record(self, event: ClaimedEvent, result: EventResult, log: Any) -> None:
         try:
-            async for attempt in AsyncRetrying(
-                retry=retry_if_exception_type(Exception),
-                wait=wait_exponential(multiplier=0.2, max=5),
-                stop=stop_after_delay(self.settings.lease_seconds),
-                reraise=True,
-            ):
-                with attempt:
-                    ours = await self.outbox.record(event, self.worker_id, result)
+            ours = await within_the_lease(
+                lambda: self.outbox.record(event, self.worker_id, result),
+                lease_seconds=self.settings.lease_seconds,
+            )
         except Exception:
             # The lease runs out and the event is sent again: at least once still holds.
             log.exception("portal_event.record_failed", outcome=str(result.outcome))
