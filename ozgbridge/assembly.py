@@ -113,6 +113,12 @@ class Service:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    async def finish_reloads(self) -> None:
+        """Let a reload still running end (its failure is logged by the reload itself)."""
+        for pending in list(self._background):
+            with contextlib.suppress(Exception):
+                await pending
+
 
 def _log_warnings(deployment: Deployment) -> None:
     for warning in deployment.warnings:

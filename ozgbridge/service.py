@@ -19,7 +19,6 @@ process then runs `run_service` as a single ``ozgbridge api`` would, on a port s
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 from collections.abc import Awaitable, Callable
 
@@ -188,9 +187,7 @@ async def run_service(
         await cancel(checkpoints)
         loop.remove_signal_handler(signal.SIGHUP)
         await cancel(watcher)
-        for pending in list(service._background):  # a reload still running: let it end
-            with contextlib.suppress(Exception):
-                await pending
+        await service.finish_reloads()
         await cancel(listener)
         await service.stop_intakes(service.live.runtime)
         await _cleanup(runner, metrics_runner)  # no more requests, no more scrapes
