@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import time
 from pathlib import Path
 
 import aiosqlite
 import asyncpg
 
+from tests.benchmarks import bare_intake_server
 from tests.benchmarks.common import (
+    REPOSITORY,
     Database,
     Ozgbridge,
     Printer,
+    Row,
     api_processes,
     application_body,
     free_port,
@@ -69,6 +73,58 @@ async def bare_insert_rate(database: Database, *, concurrency: int, count: int, 
     return count / elapsed
 
 
+async def _execute(database: Database, statement: str) -> None:
+    if database.engine == "postgresql":
+        conn = await asyncpg.connect(database.dsn)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+        return
+    async with aiosqlite.connect(database.url.split("///", 1)[1]) as conn:
+        await conn.execute(statement)
+        await conn.commit()
+
+
+async def bare_http_rate(
+    database: Database, body: bytes, *, processes: int, concurrency: int, count: int
+) -> float:
+    """The second ceiling: ``processes`` bare aiohttp servers sharing a port, each request one
+    INSERT + COMMIT of its body (tests.benchmarks.bare_intake_server), under the same load."""
+    await _execute(database, bare_intake_server.CREATE_TABLE)
+    target = database.dsn if database.engine == "postgresql" else database.url.split("///", 1)[1]
+    assert target is not None
+    port = free_port()
+    servers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.benchmarks.bare_intake_server",
+            database.engine,
+            target,
+            str(port),
+            cwd=REPOSITORY,
+            stdout=asyncio.subprocess.PIPE,
+        )
+        for _ in range(processes)
+    ]
+    try:
+        async with asyncio.timeout(60):
+            for server in servers:
+                assert server.stdout is not None
+                if (await server.stdout.readline()).strip() != b"ready":
+                    raise RuntimeError("bare intake server did not start")
+        url = f"http://127.0.0.1:{port}"
+        await submit_load(url, body, count=min(count, 200), concurrency=concurrency)
+        return (await submit_load(url, body, count=count, concurrency=concurrency)).rate
+    finally:
+        for server in servers:
+            if server.returncode is None:
+                server.terminate()
+            await server.wait()
+        await _execute(database, f"DROP TABLE {bare_intake_server.TABLE}")
+
+
 async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None:
     cases = [("1 KB form", 0), ("+200 KB attachment", 200 * 1024)]
     for label, attachment in cases:
@@ -99,15 +155,25 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
                         for _ in range(CEILING_RUNS)
                     ]
                 )
+                bare_http = await bare_http_rate(
+                    database,
+                    body,
+                    processes=api_processes(engine),
+                    concurrency=concurrency,
+                    count=count,
+                )
             emit(
-                (
+                Row(
                     f"intake {label}, c={concurrency}",
                     "applications/s",
                     result.rate,
                     f"p50 {percentile(result.latencies, 0.5) * 1000:.1f} ms, "
                     f"p99 {percentile(result.latencies, 0.99) * 1000:.1f} ms, "
-                    f"api --processes {api_processes(engine)}; ceiling best of {CEILING_RUNS}",
+                    f"api --processes {api_processes(engine)}; ceiling: bare INSERT loop (best "
+                    f"of {CEILING_RUNS}); alt: bare aiohttp server, one INSERT per request "
+                    f"({bare_http / ceiling:.2f} of the ceiling)",
                     ceiling,
                     result.rate / ceiling,
+                    alt_ceiling=bare_http,
                 )
             )
