@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ozgbridge.api.connections import Clock, ConnectionLimits, Phase, overdue, raw_problem
+from ozgbridge.api.connection_limits import Clock, ConnectionLimits, Phase, overdue, raw_problem
 
 LIMITS = ConnectionLimits(
     header_timeout=20, body_timeout=20, body_min_rate=500, keepalive_timeout=30, max_connections=9
