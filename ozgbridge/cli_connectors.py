@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ozgbridge.connector import (
+from ozgbridge.connector_registry import (
     ENTRY_POINT_GROUP,
     InstalledConnector,
     connector_class,

@@ -5,7 +5,8 @@ configuration loads, so bad options fail at start-up) and implements `Connector.
 class owns what every connector shares: `Connector.deliver` — what the worker calls — wraps
 ``send`` with the timeout (mapped to a retriable error), timing, logging, and turns unexpected
 exceptions into errors the worker understands. Connectors are found through the entry-point
-group ``ozgbridge.connectors``; the built-ins register exactly like a third-party package does.
+group ``ozgbridge.connectors`` (`ozgbridge.connector_registry`, re-exported here); the built-ins
+register exactly like a third-party package does.
 
 Connectors that speak HTTP decide what an answer means with `classify_http_status` (one rule for
 all of them). ``ozgbridge.testing`` holds the contract suite every connector must pass;
@@ -18,10 +19,7 @@ import abc
 import asyncio
 import time
 import warnings
-from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cache
-from importlib.metadata import EntryPoint, entry_points
 from pathlib import Path
 from typing import Any, ClassVar, Generic, TypeVar
 
@@ -29,6 +27,13 @@ import structlog
 from pydantic import BaseModel, ConfigDict
 
 from ozgbridge.configfile import FieldValueError
+from ozgbridge.connector_registry import (
+    ENTRY_POINT_GROUP,
+    InstalledConnector,
+    available_kinds,
+    connector_class,
+    installed_connectors,
+)
 from ozgbridge.domain import AttachmentData, Envelope, FormData, RegionRef, ServiceRef, utcnow
 from ozgbridge.egress import ANYWHERE, EgressPolicy, EgressRefused
 from ozgbridge.errors import (
@@ -69,7 +74,6 @@ __all__ = [
     "ping_envelope",
 ]
 
-ENTRY_POINT_GROUP = "ozgbridge.connectors"
 logger = structlog.get_logger("ozgbridge.connector")
 
 
@@ -274,85 +278,3 @@ def ping_envelope(context: ConnectorContext) -> Envelope:
         data=FormData(mime_type="application/json", content=b'{"type":"ping"}'),
         ping=True,
     )
-
-
-class _InstalledKinds(Mapping[str, type[Connector[Any]]]):
-    """Installed connector kinds, each loaded on first use.
-
-    Loading lazily means a broken or half-installed plugin only affects the routes that use it,
-    not every connector.
-    """
-
-    def __init__(self) -> None:
-        self.entry_points = {ep.name: ep for ep in entry_points(group=ENTRY_POINT_GROUP)}
-        self._loaded: dict[str, type[Connector[Any]]] = {}
-
-    def __getitem__(self, kind: str) -> type[Connector[Any]]:
-        if kind not in self._loaded:
-            entry_point = self.entry_points[kind]
-            try:
-                cls = entry_point.load()
-            except Exception as exc:
-                raise ConfigError(
-                    f"connector kind {kind!r} is installed but cannot be loaded "
-                    f"({type(exc).__name__}: {exc})"
-                ) from exc
-            if not (isinstance(cls, type) and issubclass(cls, Connector)):
-                raise ConfigError(
-                    f"entry point {kind!r} in {ENTRY_POINT_GROUP} is not a Connector class"
-                )
-            self._loaded[kind] = cls
-        return self._loaded[kind]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.entry_points)
-
-    def __len__(self) -> int:
-        return len(self.entry_points)
-
-
-@cache
-def _registry() -> Mapping[str, type[Connector[Any]]]:
-    return _InstalledKinds()
-
-
-def available_kinds() -> list[str]:
-    return sorted(_registry())
-
-
-def connector_class(kind: str) -> type[Connector[Any]]:
-    """The connector class registered for ``kind``; a ConfigError naming the known kinds if none."""
-    try:
-        return _registry()[kind]
-    except KeyError:
-        known = ", ".join(available_kinds()) or "none installed"
-        raise ConfigError(f"unknown connector kind {kind!r} (known kinds: {known})") from None
-
-
-@dataclass(frozen=True)
-class InstalledConnector:
-    """One installed kind as its package registered it, for ``ozgbridge connectors list``."""
-
-    kind: str
-    target: str  # the entry point's "module:Class"
-    distribution: str | None
-    version: str | None
-
-
-def installed_connectors() -> list[InstalledConnector]:
-    """Every kind registered in ``ozgbridge.connectors``, by kind, without loading any."""
-    registry = _registry()
-    found: Mapping[str, EntryPoint] = getattr(registry, "entry_points", {})
-    listed = []
-    for kind in sorted(registry):
-        entry_point = found.get(kind)
-        dist = entry_point.dist if entry_point is not None else None
-        listed.append(
-            InstalledConnector(
-                kind=kind,
-                target=entry_point.value if entry_point is not None else "",
-                distribution=dist.name if dist is not None else None,
-                version=dist.version if dist is not None else None,
-            )
-        )
-    return listed

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import Field, field_validator
 
-from ozgbridge import connector
+from ozgbridge import connector_registry
 from ozgbridge.connector import Connector, ConnectorOptions, Receipt
 from ozgbridge.domain import Envelope
 from ozgbridge.errors import ConfigError, ConfigProblem
@@ -188,7 +188,7 @@ class _Webhook(Connector[_WebhookOptions]):
 @pytest.fixture(autouse=True)
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
     kinds: dict[str, type[Connector[Any]]] = {"webhook": _Webhook}
-    monkeypatch.setattr(connector, "_registry", lambda: kinds)
+    monkeypatch.setattr(connector_registry, "_registry", lambda: kinds)
 
 
 def deployment_dir(tmp_path: Path, options: str) -> Path:

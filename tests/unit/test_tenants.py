@@ -13,7 +13,7 @@ import pytest
 from pydantic import ValidationError
 from structlog.testing import capture_logs
 
-from ozgbridge import connector
+from ozgbridge import connector_registry
 from ozgbridge.connector import Connector, ConnectorOptions, Receipt
 from ozgbridge.domain import Envelope, RegionRef
 from ozgbridge.routing import Router
@@ -64,7 +64,7 @@ class _Drop(Connector[_DropOptions]):
 @pytest.fixture
 def stand_in_registry(monkeypatch: pytest.MonkeyPatch) -> None:
     kinds: dict[str, type[Connector[Any]]] = {"filedrop": _Drop}
-    monkeypatch.setattr(connector, "_registry", lambda: kinds)
+    monkeypatch.setattr(connector_registry, "_registry", lambda: kinds)
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def test_example_kreis_delegations(example: Deployment) -> None:
 def test_example_validates_with_the_real_builtin_connectors() -> None:
     # No stand-in: the installed filedrop connector judges the example's options.
     deployment = load_deployment(CONFIG)
-    assert connector.connector_class("filedrop").kind == "filedrop"
+    assert connector_registry.connector_class("filedrop").kind == "filedrop"
     assert len(deployment.tenants) == 11
 
 

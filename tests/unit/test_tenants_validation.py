@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import Field, field_validator
 
-from ozgbridge import connector
+from ozgbridge import connector_registry
 from ozgbridge.connector import Connector, ConnectorOptions, Receipt
 from ozgbridge.domain import Envelope
 from ozgbridge.errors import ConfigError, ConfigProblem
@@ -54,7 +54,7 @@ class _Drop(Connector[_DropOptions]):
 @pytest.fixture(autouse=True)
 def registry(monkeypatch: pytest.MonkeyPatch) -> None:
     kinds: dict[str, type[Connector[Any]]] = {"filedrop": _Drop, "webhook": _HttpLike}
-    monkeypatch.setattr(connector, "_registry", lambda: kinds)
+    monkeypatch.setattr(connector_registry, "_registry", lambda: kinds)
 
 
 KEYS = f"""
@@ -447,7 +447,7 @@ def test_a_broken_connector_installation_is_reported_once(
     def broken() -> dict[str, type[Connector[Any]]]:
         raise ModuleNotFoundError("No module named 'connectors.http'")
 
-    monkeypatch.setattr(connector, "_registry", broken)
+    monkeypatch.setattr(connector_registry, "_registry", broken)
     town_b = TOWN_A.replace("id: a", "id: b").replace('"05370004"', '"05370008"')
     root = write(tmp_path, {"a.yaml": TOWN_A, "b.yaml": town_b})
     assert problems(root) == [
