@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from ozgbridge.apikey_models import ApiKey, PreviousToken
 from ozgbridge.configfile import Loc
-from ozgbridge.tenant_models import ApiKey, PreviousToken
 from ozgbridge.tenant_rules import Finding
 
 EXPIRY_WARNING = timedelta(days=14)

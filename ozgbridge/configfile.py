@@ -35,6 +35,12 @@ class FieldValueError(InvalidValue):
         self.at: Loc = at
 
 
+def near(loc: Loc, skipped: set[Loc]) -> bool:
+    """Whether an error at ``loc`` may be caused by a value in ``skipped`` (one that could not be
+    judged, such as an unresolved secret): it is at, above or below that value."""
+    return any(loc == s[: len(loc)] or s == loc[: len(s)] for s in skipped)
+
+
 def format_loc(loc: Loc) -> str:
     """``("routes", 1, "options", "url")`` → ``routes[1].options.url`` (indexes are 0-based)."""
     text = ""

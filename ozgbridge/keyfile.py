@@ -25,9 +25,9 @@ from ruamel.yaml.error import YAMLError
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
+from ozgbridge.apikey_models import ApiKey, Role
 from ozgbridge.configfile import read_yaml
 from ozgbridge.errors import ConfigError, ConfigProblem
-from ozgbridge.tenant_models import ApiKey, Role
 
 
 def tenant_ids(config_dir: Path) -> list[str]:

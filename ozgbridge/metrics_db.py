@@ -17,10 +17,10 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ozgbridge.deployment import Deployment
 from ozgbridge.domain import RouteState, utcnow
 from ozgbridge.ops.admission import RouteKey, RouteRuntime, display_state
 from ozgbridge.store import route_state, stats
-from ozgbridge.tenant_models import Deployment
 
 log = structlog.get_logger("ozgbridge.metrics")
 CACHE_SECONDS = 5.0

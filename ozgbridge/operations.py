@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import metrics
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
+from ozgbridge.deployment import Deployment
 from ozgbridge.domain import DeliveryState, RouteState, utcnow
 from ozgbridge.errors import ConfigError, DeliveryError, NotFound
 from ozgbridge.ops.admission import RouteKey
@@ -24,7 +25,7 @@ from ozgbridge.settings import Settings
 from ozgbridge.store.delivery_actions import BulkResult, DeliveryActions
 from ozgbridge.store.delivery_views import DeliveryFilter, DeliveryItem, DeliveryViews
 from ozgbridge.store.routes import CheckResult, RouteOverview, RouteStore
-from ozgbridge.tenant_models import Deployment, RouteConfig
+from ozgbridge.tenant_models import RouteConfig
 
 log = structlog.get_logger("ozgbridge.operations")
 

@@ -14,10 +14,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ozgbridge.apikey_models import ApiKey, Role
 from ozgbridge.configfile import Loc
 from ozgbridge.domain import ags_from_ars
 from ozgbridge.errors import Severity
-from ozgbridge.tenant_models import CHILDREN, ApiKey, Role, TenantConfig
+from ozgbridge.tenant_models import CHILDREN, TenantConfig
 
 
 @dataclass(frozen=True)

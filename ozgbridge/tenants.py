@@ -24,27 +24,23 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from pydantic import ValidationError
 
-from ozgbridge import apikeys, connector, intake, tenant_facts, tenant_rules
-from ozgbridge.configfile import Loc, YamlDocument, read_yaml
+from ozgbridge import apikey_loading, apikeys, connector, intake, tenant_facts, tenant_rules
+from ozgbridge.apikey_models import ApiKey, PortalEvents, Role, token_sha256
+from ozgbridge.configfile import Loc, YamlDocument, near, read_yaml
+from ozgbridge.deployment import Deployment
 from ozgbridge.domain import utcnow
 from ozgbridge.egress import ENVIRONMENT_VARIABLE, EgressPolicy
 from ozgbridge.errors import ConfigError, ConfigProblem
-from ozgbridge.event_transport import event_transport_class
 from ozgbridge.regions import Directory, default_directory
 from ozgbridge.secrets import SecretResolver, resolve_options
 from ozgbridge.tenant_facts import DeliveryLimits
 from ozgbridge.tenant_models import (
     CATCH_ALL,
     CHILDREN,
-    ApiKey,
-    Deployment,
     Maturity,
-    PortalEvents,
     Responsibility,
-    Role,
     RouteConfig,
     TenantConfig,
-    token_sha256,
 )
 
 if TYPE_CHECKING:
@@ -349,12 +345,9 @@ class _Loader:
             try:
                 validated = cls.Options.model_validate(options)
             except ValidationError as exc:
-
-                def near_skipped(loc: Loc) -> bool:
-                    # An error at or above an unjudgeable value may be caused by that value.
-                    return any(loc == s[: len(loc)] or s == loc[: len(s)] for s in skip)
-
-                self.problems += document.validation_problems(exc, prefix=prefix, skip=near_skipped)
+                self.problems += document.validation_problems(
+                    exc, prefix=prefix, skip=functools.partial(near, skipped=skip)
+                )
                 continue
             # Allowed but risky options (e.g. an unencrypted transport): reported, never fatal.
             self.problems += [
@@ -381,73 +374,13 @@ class _Loader:
                 self.problems.append(document.problem((*prefix, *loc), message))
 
     def _load_keys(self, path: Path) -> tuple[list[tuple[int, ApiKey]], Any]:
-        if not path.is_file():
-            self.problems.append(
-                ConfigProblem(self.show(path), "", "missing: API keys are required (keys: [...])")
-            )
-            return [], None
-        document = self._read(path)
-        if document is None:
-            return [], None
-        raw = document.data
-        if not isinstance(raw, dict) or not isinstance(raw.get("keys"), list):
-            loc: Loc = ("keys",) if isinstance(raw, dict) else ()
-            self.problems.append(document.problem(loc, "must be a list of keys: keys: [...]"))
-            return [], raw
-        for name in raw:
-            if name != "keys":
-                self.problems.append(
-                    document.problem((name,), "unknown field (misspelt, or not supported here)")
-                )
-        keys = []
-        for index, raw_item in enumerate(raw["keys"]):
-            item, skip = self._resolve_key_events(document, index, raw_item)
-            try:
-                key = ApiKey.model_validate(item)
-            except ValidationError as exc:
-                self.problems += document.validation_problems(
-                    exc, prefix=("keys", index), skip=functools.partial(_near, skipped=skip)
-                )
-                continue
-            if key.events is not None and self.check_connectors:
-                self._check_events(document, index, item["events"], skip)
-            keys.append((index, key))
-        return keys, raw
-
-    def _resolve_key_events(
-        self, document: YamlDocument, index: int, item: Any
-    ) -> tuple[Any, set[Loc]]:
-        """The key with the secret references in its ``events`` resolved (see secrets.py)."""
-        skip: set[Loc] = set()
-        events = item.get("events") if isinstance(item, dict) else None
-        if not isinstance(events, dict):
-            return item, skip
-        here: Loc = ("keys", index, "events")
-        result = resolve_options(events, self.resolver)
-        for loc, message in result.problems:
-            self.problems.append(document.problem((*here, *loc), message))
-            skip.add((*here, *loc))
-        if not self.resolver.resolve:
-            skip.update((*here, *loc) for loc in result.references)
-        return {**item, "events": result.options}, skip
-
-    def _check_events(
-        self, document: YamlDocument, index: int, events: dict[str, Any], skip: set[Loc]
-    ) -> None:
-        """Portal events go out through the portal events transport: its options' rules apply."""
-        try:
-            options_model = event_transport_class().Options
-        except Exception:  # reported with the routes; nothing more to say here
-            return
-        transport = {k: v for k, v in events.items() if k not in ("retry_schedule", "timeout")}
-        try:
-            options_model.model_validate(transport)
-        except ValidationError as exc:
-            self.problems += document.validation_problems(
-                exc,
-                prefix=("keys", index, "events"),
-                skip=functools.partial(_near, skipped=skip),
-            )
+        loaded = apikey_loading.load_keys(
+            path, self.show(path), self.resolver, check_events=self.check_connectors
+        )
+        self.problems += loaded.problems
+        if loaded.document is not None:
+            self.documents[path] = loaded.document
+        return loaded.keys, loaded.raw
 
     def _located(self, finding: tenant_rules.Finding) -> ConfigProblem:
         document = self.documents[finding.source]
@@ -456,11 +389,6 @@ class _Loader:
         if loc == ("ars",) and not document.has(loc):
             loc = ("ags",)
         return document.problem(loc, finding.message, finding.severity)
-
-
-def _near(loc: Loc, skipped: set[Loc]) -> bool:
-    """An error at or above an unjudgeable value may be caused by that value."""
-    return any(loc == s[: len(loc)] or s == loc[: len(s)] for s in skipped)
 
 
 def _fingerprint(raw_tenants: list[Any], raw_keys: Any) -> str:

@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit
 from ozgbridge.dataprotection.retention import RetentionPolicy, group_by_policy
+from ozgbridge.deployment import Deployment
 from ozgbridge.domain import utcnow
 from ozgbridge.settings import Settings
 from ozgbridge.store import idempotency_records
 from ozgbridge.store import purge as store
-from ozgbridge.tenant_models import Deployment
 
 log = structlog.get_logger("ozgbridge.dataprotection.purge")
 

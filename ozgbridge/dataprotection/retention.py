@@ -11,8 +11,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ozgbridge.deployment import Deployment
 from ozgbridge.domain import ApplicationStatus
-from ozgbridge.tenant_models import Deployment, Retention
+from ozgbridge.tenant_models import Retention
 
 RoutePair = tuple[str, str]  # (tenant id, route id)
 

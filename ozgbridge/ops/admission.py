@@ -13,10 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
+from ozgbridge.deployment import Deployment
 from ozgbridge.domain import RouteState
 from ozgbridge.ops import bucket as buckets
 from ozgbridge.ops.breaker import Admission, Breaker, BreakerState, admission, start_probe
-from ozgbridge.tenant_models import BreakerConfig, Deployment, RouteConfig
+from ozgbridge.tenant_models import BreakerConfig, RouteConfig
 
 RouteKey = tuple[str, str]
 

@@ -9,11 +9,11 @@ from urllib.parse import urlencode
 from aiohttp import web
 
 from ozgbridge.api.state import OPERATIONS, current_deployment
+from ozgbridge.apikey_models import Role
 from ozgbridge.domain import DeliveryState, is_leika_key
 from ozgbridge.ids import is_id
 from ozgbridge.ops.when import parse_when
 from ozgbridge.store.delivery_views import DeliveryFilter, DeliveryItem
-from ozgbridge.tenant_models import Role
 from ozgbridge.ui.ops_common import (
     DELIVERY_STATES,
     Denied,

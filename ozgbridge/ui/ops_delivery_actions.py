@@ -11,12 +11,12 @@ from urllib.parse import parse_qsl, urlencode
 from aiohttp import web
 
 from ozgbridge.api.state import OPERATIONS
+from ozgbridge.apikey_models import Role
 from ozgbridge.domain import DeliveryState
 from ozgbridge.errors import ActionRefused
 from ozgbridge.ids import is_id
 from ozgbridge.store.delivery_actions import DeliveryNotFound
 from ozgbridge.store.delivery_views import DeliveryFilter
-from ozgbridge.tenant_models import Role
 from ozgbridge.ui.ops_common import Denied, actor_of, back_to, checked_form, own_tenants, refused
 from ozgbridge.ui.ops_deliveries import LIST
 

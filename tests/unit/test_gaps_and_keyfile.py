@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from ozgbridge.apikey_models import ApiKey
 from ozgbridge.errors import ConfigError
 from ozgbridge.gaps import read_services
 from ozgbridge.keyfile import add_key
-from ozgbridge.tenant_models import ApiKey
 
 
 def test_services_file_formats(tmp_path: Path) -> None:

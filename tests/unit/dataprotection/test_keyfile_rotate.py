@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from ozgbridge.apikey_models import ApiKey
 from ozgbridge.apikeys import rotated
 from ozgbridge.configfile import read_yaml
 from ozgbridge.errors import ConfigError
 from ozgbridge.keyfile import rotate_key
-from ozgbridge.tenant_models import ApiKey
 from ozgbridge.tenants import token_sha256
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
