@@ -15,7 +15,7 @@ from pydantic import Field
 
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import Problem
-from ozgbridge.api.schemas import FieldError
+from ozgbridge.api.schemas_out import FieldError
 from ozgbridge.api.state import LIVE, RELOAD_OTHERS, current_deployment
 from ozgbridge.domain import CamelModel
 from ozgbridge.errors import ConfigProblem

@@ -17,9 +17,9 @@ from ozgbridge.api import intake
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.headers import link_base
 from ozgbridge.api.problems import TYPE_IDEMPOTENCY_CONFLICT, TYPE_UNROUTABLE, Problem
-from ozgbridge.api.schemas import (
+from ozgbridge.api.schemas import ApplicationIn
+from ozgbridge.api.schemas_out import (
     AcceptedOut,
-    ApplicationIn,
     ApplicationOut,
     DataOut,
     DeliveryOut,

@@ -8,7 +8,7 @@ import structlog
 from aiohttp import web
 
 from ozgbridge.api.problems import Problem
-from ozgbridge.api.schemas import HealthOut
+from ozgbridge.api.schemas_out import HealthOut
 from ozgbridge.api.state import REPOSITORY
 
 READY_TIMEOUT_SECONDS = 2.0

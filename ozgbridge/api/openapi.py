@@ -15,37 +15,26 @@ from aiohttp import web
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from ozgbridge.api import openapi_ops, openapi_status
+from ozgbridge.api import openapi_applications, openapi_ops, openapi_status
 from ozgbridge.api.admin import ReloadOut
 from ozgbridge.api.openapi_callbacks import callback_paths, callback_schemes
 from ozgbridge.api.openapi_parts import Mode, json_content, query_parameter
 from ozgbridge.api.problems import PROBLEM_CONTENT_TYPE
-from ozgbridge.api.schemas import (
-    AcceptedOut,
-    ApplicationIn,
-    ApplicationOut,
-    HealthOut,
-    ProblemOut,
-)
 from ozgbridge.api.schemas_formats import DAY_OR_MONTH_PATTERN
-from ozgbridge.api.webhook import DeliveryDocument, DeliveryManifest
+from ozgbridge.api.schemas_out import HealthOut, ProblemOut
 from ozgbridge.reporting.document import ReportDocument
 from ozgbridge.reporting.model import VIEWS
 
 REF_TEMPLATE = "#/components/schemas/{model}"
 
 _MODELS: list[tuple[type[BaseModel], Mode]] = [
-    (ApplicationIn, "validation"),
-    (AcceptedOut, "serialization"),
-    (ApplicationOut, "serialization"),
+    *openapi_applications.MODELS,
     (HealthOut, "serialization"),
     (ProblemOut, "serialization"),
     (ReportDocument, "serialization"),
     *openapi_ops.MODELS,
     *openapi_status.MODELS,
     (ReloadOut, "serialization"),
-    (DeliveryDocument, "serialization"),
-    (DeliveryManifest, "serialization"),
 ]
 _PROBLEM_TEXTS = {
     400: "Malformed JSON, a key given twice, or a malformed header",
@@ -59,25 +48,6 @@ _PROBLEM_TEXTS = {
     422: "A field is invalid, or no authority is responsible",
     500: "Unexpected error (logged with the request id)",
     503: "The database is not reachable",
-}
-# Fictitious: a Gewerbeanmeldung in Erkelenz (the example deployment routes it), one small PDF.
-_SUBMISSION_EXAMPLE = {
-    "service": {"leikaKey": "99050012104000", "name": "Gewerbeanmeldung"},
-    "region": {"ars": "053700004004"},
-    "reference": "HS-2026-000123",
-    "data": {
-        "mimeType": "application/json",
-        "schemaUri": "urn:ozgbridge:example:gewerbeanmeldung:1.0",
-        "content": {"anzeigeart": "Neuerrichtung", "betrieb": {"name": "Musterbäckerei"}},
-    },
-    "attachments": [
-        {
-            "filename": "nachweis.pdf",
-            "mimeType": "application/pdf",
-            "purpose": "attachment",
-            "contentBase64": "JVBERi0xLjQKJSVFT0YK",
-        }
-    ],
 }
 _PUBLIC: list[dict[str, list[str]]] = []  # `security: []` overrides the global bearer requirement
 
@@ -120,69 +90,6 @@ def build_document() -> dict[str, Any]:
         "A–Z a–z 0–9 . _ : -; any other value, like a missing one, is replaced by a generated id",
         "schema": {"type": "string"},
     }
-    submit = {
-        "operationId": "submitApplication",
-        "summary": "Submit an application (Antrag) for routing and delivery",
-        "parameters": [
-            {
-                "name": "Idempotency-Key",
-                "in": "header",
-                "required": False,
-                "description": "a retry with the same key and body gets the first answer again",
-                "schema": {"type": "string", "pattern": "^[\\x20-\\x7e]{1,255}$"},
-            },
-            request_id,
-        ],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": ref(ApplicationIn, "validation"),
-                    "example": _SUBMISSION_EXAMPLE,
-                }
-            },
-        },
-        "responses": {
-            "202": {
-                "description": "Stored durably; delivery follows",
-                "headers": {
-                    "Location": {
-                        "description": "absolute with OZGBRIDGE_PUBLIC_URL, else relative",
-                        "schema": {"type": "string", "format": "uri-reference"},
-                    },
-                    "Idempotent-Replayed": {
-                        "description": "present on a replayed answer",
-                        "schema": {"type": "string", "enum": ["true"]},
-                    },
-                },
-                "content": json_content(ref(AcceptedOut)),
-            },
-            **_problems(problem, 400, 401, 403, 409, 413, 415, 422, 500),
-            "408": {
-                "description": "The body did not arrive in time (OZGBRIDGE_BODY_TIMEOUT); "
-                "nothing was stored",
-                "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
-            },
-            "503": {
-                "description": "Busy with other large submissions (intake memory budget); "
-                "nothing was stored — send it again after Retry-After",
-                "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
-                "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
-            },
-        },
-    }
-    status = {
-        "operationId": "getApplication",
-        "summary": "Status and deliveries of one application (never its contents)",
-        "parameters": [
-            {"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
-            request_id,
-        ],
-        "responses": {
-            "200": {"description": "The application", "content": json_content(ref(ApplicationOut))},
-            **_problems(problem, 401, 403, 404, 500),
-        },
-    }
     report = _report_operation(ref(ReportDocument), problem, request_id)
     health = {"description": "OK", "content": json_content(ref(HealthOut))}
     return {
@@ -194,10 +101,12 @@ def build_document() -> dict[str, Any]:
         },
         "paths": {
             "/v1/applications": {
-                "post": submit,
+                "post": openapi_applications.submit_application(ref, problems, request_id),
                 "get": openapi_status.list_applications(ref, problems, request_id),
             },
-            "/v1/applications/{id}": {"get": status},
+            "/v1/applications/{id}": {
+                "get": openapi_applications.get_application(ref, problems, request_id)
+            },
             **openapi_status.paths(ref, problems, request_id),
             "/v1/reports/ozg": {"get": report},
             **callback_paths(_problems(problem, 401, 404, 413)),
@@ -234,7 +143,7 @@ def build_document() -> dict[str, Any]:
             },
         },
         "webhooks": {
-            "delivery": {"post": _delivery(ref(DeliveryDocument), ref(DeliveryManifest))},
+            "delivery": {"post": openapi_applications.delivery_webhook(ref)},
             **openapi_status.webhooks(ref),
         },
         "components": {
@@ -341,67 +250,5 @@ def _admin_reload(
         "responses": {
             "200": {"description": "The new configuration runs", "content": json_content(answer)},
             **_problems(problem, 401, 403, 422, 500),
-        },
-    }
-
-
-def _delivery(document: dict[str, Any], manifest: dict[str, Any]) -> dict[str, Any]:
-    def header(name: str, description: str) -> dict[str, Any]:
-        return {
-            "name": name,
-            "in": "header",
-            "required": True,
-            "description": description,
-            "schema": {"type": "string"},
-        }
-
-    return {
-        "operationId": "delivery",
-        "summary": "What the http connector POSTs to a back-end (one application)",
-        "description": (
-            "Signed per Standard Webhooks (https://www.standardwebhooks.com): "
-            'webhook-signature is "v1,<base64 HMAC-SHA256 of {webhook-id}.{webhook-timestamp}.'
-            '{raw body}>" with the secret after its whsec_ prefix (base64-decoded); several '
-            "space-separated signatures while a secret is rotated. Answer 2xx once the "
-            "application is stored; 408, 425, 429 and 5xx are retried, other answers end the "
-            "delivery (dead)."
-        ),
-        "security": _PUBLIC,
-        "parameters": [
-            header("webhook-id", "the delivery id, equal on every attempt"),
-            header("webhook-timestamp", "Unix seconds of this attempt"),
-            header("webhook-signature", "v1,<base64 signature> (space-separated if several)"),
-            header("Idempotency-Key", "the delivery id again"),
-        ],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": document},
-                "multipart/form-data": {
-                    "schema": {
-                        "type": "object",
-                        "properties": {
-                            "envelope": manifest,
-                            "data": {
-                                "type": "string",
-                                "contentMediaType": "application/octet-stream",
-                            },
-                            "attachment": {
-                                "type": "array",
-                                "items": {
-                                    "type": "string",
-                                    "contentMediaType": "application/octet-stream",
-                                },
-                            },
-                        },
-                        "required": ["envelope", "data"],
-                    },
-                    "encoding": {"envelope": {"contentType": "application/json"}},
-                },
-            },
-        },
-        "responses": {
-            "2XX": {"description": "Stored by the back-end: delivered"},
-            "default": {"description": "Retried (408, 425, 429, 5xx) or dead (anything else)"},
         },
     }

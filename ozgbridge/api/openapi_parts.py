@@ -1,5 +1,5 @@
 """Small pieces every part of the OpenAPI document is built from (`openapi`, `openapi_ops`,
-`openapi_status`, `openapi_callbacks`)."""
+`openapi_status`, `openapi_callbacks`, `openapi_applications`)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ from typing import Any, Literal
 Mode = Literal["validation", "serialization"]
 # `ref(model, mode)`: the ``$ref`` of a model's schema in the document's components.
 Ref = Callable[..., dict[str, Any]]
+# `problems(*statuses)`: the problem+json responses for these statuses, described once.
+Problems = Callable[..., dict[str, Any]]
 
 
 def json_content(schema: dict[str, Any]) -> dict[str, Any]:

@@ -6,13 +6,13 @@ there, its body the event's schema, its headers the Standard Webhooks ones.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from pydantic import BaseModel
 
 from ozgbridge.api.openapi_parts import (
     Mode,
+    Problems,
     Ref,
     json_content,
     path_parameter,
@@ -27,8 +27,6 @@ from ozgbridge.api.schemas_status import (
 )
 from ozgbridge.domain import ApplicationStatus
 from ozgbridge.events.model import EVENT_MODELS, EventState
-
-Problems = Callable[..., dict[str, Any]]
 
 MODELS: list[tuple[type[BaseModel], Mode]] = [
     (StatusIn, "validation"),

@@ -19,7 +19,7 @@ from aiohttp.streams import EofStream
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from ozgbridge.api.schemas import FieldError, ProblemOut
+from ozgbridge.api.schemas_out import FieldError, ProblemOut
 from ozgbridge.errors import OzgbridgeError
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"

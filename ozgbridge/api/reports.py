@@ -14,8 +14,8 @@ from aiohttp import web
 
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import TYPE_VALIDATION, Problem
-from ozgbridge.api.schemas import FieldError
 from ozgbridge.api.schemas_formats import DAY_OR_MONTH
+from ozgbridge.api.schemas_out import FieldError
 from ozgbridge.api.state import REPOSITORY, current_deployment
 from ozgbridge.errors import AccessDenied
 from ozgbridge.reporting import Period, Report, build_report, parse_period

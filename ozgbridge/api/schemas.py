@@ -1,4 +1,5 @@
-"""Request and response bodies of the HTTP API; the OpenAPI document is generated from these.
+"""The body a portal submits (ApplicationIn) and the field types it is built from; the OpenAPI
+document is generated from these. The answers are in `schemas_out`.
 
 Checks that need no database or configuration live here as validators, so every field error comes
 out of one pydantic ValidationError with its location, and the OpenAPI schema shows them.
@@ -9,8 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import re
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
@@ -29,13 +29,10 @@ from pydantic_core import PydanticCustomError
 from ozgbridge.domain import (
     AGS,
     ARS,
-    ApplicationStatus,
     AttachmentPurpose,
     CamelModel,
-    DeliveryState,
     LeikaKey,
     RegionRef,
-    ServiceRef,
     exactly_one_of,
 )
 from ozgbridge.regions import default_directory
@@ -285,126 +282,3 @@ class ApplicationIn(CamelModel):
                 {"limit": limit, "count": len(value)},
             )
         return value
-
-
-# --- responses --------------------------------------------------------------------------------
-
-
-class Links(CamelModel):
-    self_: str = Field(alias="self")
-
-
-class AcceptedOut(CamelModel):
-    id: str
-    status: ApplicationStatus
-    tenant: str
-    links: Links
-
-
-class DeliveryOut(CamelModel):
-    id: str
-    route_id: str
-    connector: str
-    state: DeliveryState
-    attempts: int
-    next_attempt_at: datetime | None
-    last_error: str | None
-    last_status_code: int | None
-    remote_reference: str | None
-    delivered_at: datetime | None
-    last_response: str | None = Field(
-        default=None,
-        description=(
-            "the start (at most 1 KB, as text) of the back-end's answer to the last attempt, if "
-            "that attempt failed with an answer; it may contain personal data and is never "
-            "logged or audited"
-        ),
-    )
-
-
-class DataOut(CamelModel):
-    mime_type: str
-    size: int
-
-
-class StatusEntryOut(CamelModel):
-    """One entry of the status history: what a key, a back-end or FIT-Connect reported."""
-
-    id: str | None = None
-    at: datetime
-    source: str = Field(
-        description="who reported it: key:<api key id>, backend:<tenant>/<route>, or a plug-in "
-        "as <kind>:<its id>"
-    )
-    status: str = Field(description="a processing status code, e.g. confirmed, completed")
-    note: str | None = Field(
-        default=None,
-        description="text for the applicant; personal data, never logged or audited",
-    )
-    file_reference: str | None = Field(default=None, description="the authority's Aktenzeichen")
-    detail: dict[str, Any] = Field(default_factory=dict)
-
-
-class ForwardedFromOut(CamelModel):
-    """A tenant the application was with before it was forwarded (not_responsible)."""
-
-    tenant: str
-    at: datetime
-    by: str = Field(description="who reported not_responsible (as statusHistory[].source)")
-
-
-class ApplicationOut(CamelModel):
-    """Status of one application; never its form content or attachments."""
-
-    id: str
-    status: ApplicationStatus
-    tenant: str
-    service: ServiceRef
-    region: RegionRef
-    reference: str | None
-    received_at: datetime
-    updated_at: datetime
-    data: DataOut
-    attachment_count: int
-    deliveries: list[DeliveryOut]
-    processing_status: str | None = Field(
-        default=None,
-        description=(
-            "the authority's latest processing status (confirmed, in_progress, "
-            "information_required, completed, rejected, withdrawn, not_responsible), reported "
-            "back after delivery; `status` is ozgbridge's own delivery lifecycle"
-        ),
-    )
-    status_history: list[StatusEntryOut] = Field(default_factory=list)
-    content_purged_at: datetime | None = Field(
-        default=None,
-        description=(
-            "when retention deleted the form data and attachments; status, times, sizes and "
-            "hashes stay, and a purged application can no longer be delivered again"
-        ),
-    )
-    forwarded_from: list[ForwardedFromOut] = Field(
-        default_factory=list,
-        description="earlier tenants, oldest first; `tenant` is the current one",
-    )
-
-
-class HealthOut(CamelModel):
-    status: Literal["ok"] = "ok"
-
-
-class FieldError(CamelModel):
-    field: str = Field(description="where in the request, e.g. attachments[0].filename")
-    message: str
-
-
-class ProblemOut(CamelModel):
-    """RFC 9457 problem details (application/problem+json)."""
-
-    type: str
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    request_id: str | None = None
-    errors: list[FieldError] | None = None

@@ -24,8 +24,8 @@ from ozgbridge.api.problems import (
     Problem,
     validation_problem,
 )
-from ozgbridge.api.schemas import FieldError
 from ozgbridge.api.schemas_formats import is_count
+from ozgbridge.api.schemas_out import FieldError
 from ozgbridge.api.schemas_status import (
     ApplicationListOut,
     ApplicationSummaryOut,

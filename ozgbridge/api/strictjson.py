@@ -15,7 +15,7 @@ from collections.abc import Callable
 import jiter
 
 from ozgbridge.api.problems import Problem
-from ozgbridge.api.schemas import FieldError
+from ozgbridge.api.schemas_out import FieldError
 
 _DUPLICATE = re.compile(
     r'^Detected duplicate key "(?P<key>.*)" at line (?P<line>\d+) column (?P<column>\d+)$', re.S
