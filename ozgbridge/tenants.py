@@ -12,7 +12,6 @@ an operator fixing a configuration before a release should not have to run the c
 from __future__ import annotations
 
 import contextlib
-import functools
 import hashlib
 import json
 import os
@@ -24,12 +23,11 @@ from typing import TYPE_CHECKING, Any
 import structlog
 from pydantic import ValidationError
 
-from ozgbridge import apikey_loading, apikeys, connector, intake, tenant_facts, tenant_rules
+from ozgbridge import apikey_loading, apikeys, intake, tenant_connectors, tenant_facts, tenant_rules
 from ozgbridge.apikey_models import ApiKey, PortalEvents, Role, token_sha256
-from ozgbridge.configfile import Loc, YamlDocument, near, read_yaml
+from ozgbridge.configfile import Loc, YamlDocument, read_yaml
 from ozgbridge.deployment import Deployment
 from ozgbridge.domain import utcnow
-from ozgbridge.egress import ENVIRONMENT_VARIABLE, EgressPolicy
 from ozgbridge.errors import ConfigError, ConfigProblem
 from ozgbridge.regions import Directory, default_directory
 from ozgbridge.secrets import SecretResolver, resolve_options
@@ -127,6 +125,7 @@ class _Loader:
         self.problems: list[ConfigProblem] = []
         self.documents: dict[Path, YamlDocument] = {}
         self.shown: dict[Path, str] = {}
+        # A broken connector installation is the same for every tenant file: reported once.
         self.registry_broken = False
         # Gathered from the raw files, so that a broken file still has its parent checked.
         self.declared_parents: list[tuple[Path, str]] = []
@@ -267,7 +266,11 @@ class _Loader:
                 document.problem(("ags",), "the tenant's region is missing: give ags or ars")
             )
         if self.check_connectors:
-            self._check_connectors(document, data, skip)
+            checked = tenant_connectors.check_connectors(
+                document, data, skip, registry_broken=self.registry_broken, reported=self.problems
+            )
+            self.problems += checked.problems
+            self.registry_broken = checked.registry_broken
         try:
             tenant = TenantConfig.model_validate(data)
         except ValidationError as exc:
@@ -310,68 +313,6 @@ class _Loader:
             resolved_routes.append({**route, "options": result.options})
         data["routes"] = resolved_routes
         return data, skip
-
-    def _check_connectors(
-        self, document: YamlDocument, data: dict[str, Any], skip: set[Loc]
-    ) -> None:
-        routes = data.get("routes")
-        if not isinstance(routes, list):
-            return
-        for index, route in enumerate(routes):
-            if not isinstance(route, dict):
-                continue
-            kind, options = route.get("connector"), route.get("options", {})
-            if not isinstance(kind, str) or not kind or not isinstance(options, dict):
-                continue
-            try:
-                cls = connector.connector_class(kind)
-            except ConfigError as exc:
-                message = "; ".join(problem.message for problem in exc.problems)
-                self.problems.append(document.problem(("routes", index, "connector"), message))
-                continue
-            except Exception as exc:  # a broken plugin must not hide the rest of the report
-                if not self.registry_broken:
-                    self.registry_broken = True
-                    self.problems.append(
-                        ConfigProblem(
-                            connector.ENTRY_POINT_GROUP,
-                            "",
-                            f"installed connectors cannot be loaded ({type(exc).__name__}: {exc});"
-                            " no connector options were checked",
-                        )
-                    )
-                continue
-            prefix: Loc = ("routes", index, "options")
-            try:
-                validated = cls.Options.model_validate(options)
-            except ValidationError as exc:
-                self.problems += document.validation_problems(
-                    exc, prefix=prefix, skip=functools.partial(near, skipped=skip)
-                )
-                continue
-            # Allowed but risky options (e.g. an unencrypted transport): reported, never fatal.
-            self.problems += [
-                document.problem((*prefix, *loc), message, "warning")
-                for loc, message in cls.option_warnings(validated)
-            ]
-            self._check_egress(document, prefix, cls.destinations(validated))
-
-    def _check_egress(
-        self, document: YamlDocument, prefix: Loc, destinations: list[tuple[Loc, str]]
-    ) -> None:
-        """Hosts written as addresses outside OZGBRIDGE_CONNECTOR_ALLOWED_NETWORKS (names are
-        checked after resolution, at delivery time)."""
-        try:
-            policy = EgressPolicy.from_environment()
-        except ValueError as exc:
-            problem = ConfigProblem(ENVIRONMENT_VARIABLE, "", str(exc))
-            if problem not in self.problems:
-                self.problems.append(problem)
-            return
-        for loc, host in destinations:
-            message = policy.literal_problem(host)
-            if message is not None:
-                self.problems.append(document.problem((*prefix, *loc), message))
 
     def _load_keys(self, path: Path) -> tuple[list[tuple[int, ApiKey]], Any]:
         loaded = apikey_loading.load_keys(
