@@ -1,4 +1,5 @@
-"""Intake: applications accepted per second through the API vs a bare durable INSERT+COMMIT loop."""
+"""Intake: applications accepted per second through the API vs a bare durable INSERT+COMMIT loop
+(the ceiling) and a bare aiohttp server doing that INSERT per request (the second ceiling)."""
 
 from __future__ import annotations
 
