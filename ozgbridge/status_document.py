@@ -137,7 +137,9 @@ def report_in_answer(document: Any) -> StatusReport | None:
     if not isinstance(document, Mapping) or "status" not in document:
         return None
     try:
-        status_in = StatusIn.model_validate({k: document[k] for k in FIELDS if k in document})
+        status_in = StatusIn.model_validate(
+            {k: document[k] for k in FIELDS if k in document}, by_name=False
+        )
     except ValidationError as exc:
         fields = [".".join(str(p) for p in e["loc"]) or "body" for e in exc.errors()]
         raise InvalidStatusAnswer(fields) from None

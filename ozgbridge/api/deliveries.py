@@ -127,7 +127,7 @@ async def read_body(request: web.Request, model: type[M], *, optional: bool = Fa
     raw = await intake.read_json_body(request, request.app[SETTINGS].max_body_bytes)
     try:
         # Strict: a JSON body's types are as documented (no 0 for false, no "5" for 5).
-        return model.model_validate_json(raw, strict=True)
+        return model.model_validate_json(raw, strict=True, by_name=False)
     except ValidationError as exc:
         for error in exc.errors(include_url=False, include_input=False):
             if error["type"] == "json_invalid":

@@ -180,7 +180,7 @@ def parse_streamed(chunks: Iterable[bytes], max_attachments: int) -> Application
     refuse_duplicate_keys(extracted.skeleton, extracted.original_column)
     context = {"max_attachments": max_attachments, "spooled": extracted.values}
     try:
-        return ApplicationIn.model_validate_json(extracted.skeleton, context=context)
+        return ApplicationIn.model_validate_json(extracted.skeleton, context=context, by_name=False)
     except ValidationError as exc:
         for error in exc.errors(include_url=False, include_input=False):
             if error["type"] == "json_invalid":
@@ -192,7 +192,9 @@ def parse_streamed(chunks: Iterable[bytes], max_attachments: int) -> Application
 def _parse(raw: bytes, max_attachments: int) -> ApplicationIn:
     refuse_duplicate_keys(raw)
     try:
-        return ApplicationIn.model_validate_json(raw, context={"max_attachments": max_attachments})
+        return ApplicationIn.model_validate_json(
+            raw, context={"max_attachments": max_attachments}, by_name=False
+        )
     except ValidationError as exc:
         for error in exc.errors(include_url=False, include_input=False):
             if error["type"] == "json_invalid":

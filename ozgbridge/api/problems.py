@@ -17,6 +17,7 @@ import structlog
 from aiohttp import web
 from aiohttp.streams import EofStream
 from pydantic import ValidationError
+from pydantic.alias_generators import to_camel
 from pydantic_core import ErrorDetails
 
 from ozgbridge.api.schemas_out import FieldError, ProblemOut
@@ -95,6 +96,11 @@ def _message(error: ErrorDetails) -> str:
     # Domain validators raise ValueError; pydantic prefixes those with "Value error, ".
     if error["type"] == "value_error" and "error" in error.get("ctx", {}):
         return str(error["ctx"]["error"])
+    name = error["loc"][-1] if error["loc"] else None
+    if error["type"] == "extra_forbidden" and isinstance(name, str) and "_" in name:
+        # The models know their snake_case names, but the API is camelCase only (the OpenAPI
+        # document); say how to write it rather than just "not permitted".
+        return f"unknown field; fields are camelCase ({to_camel(name)})"
     return error["msg"]
 
 

@@ -60,7 +60,7 @@ def json_answer(model: BaseModel, status: int = 200) -> web.Response:
 def _parse_status(raw: bytes) -> StatusIn:
     refuse_duplicate_keys(raw)
     try:
-        return StatusIn.model_validate_json(raw)
+        return StatusIn.model_validate_json(raw, by_name=False)
     except ValidationError as exc:
         for error in exc.errors(include_url=False, include_input=False):
             if error["type"] == "json_invalid":
