@@ -89,11 +89,8 @@ def _resolve_events(
         return item, skip
     here: Loc = ("keys", index, "events")
     result = resolve_options(events, resolver)
-    for loc, message in result.problems:
-        problems.append(document.problem((*here, *loc), message))
-        skip.add((*here, *loc))
-    if not resolver.resolve:
-        skip.update((*here, *loc) for loc in result.references)
+    problems += [document.problem((*here, *loc), message) for loc, message in result.problems]
+    skip.update((*here, *loc) for loc in result.unjudgeable(resolver.resolve))
     return {**item, "events": result.options}, skip
 
 

@@ -7,10 +7,13 @@ running process asks of all of them together, indexed once because it asks per r
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ozgbridge.apikey_models import ApiKey
 from ozgbridge.configfile import Loc, YamlDocument
@@ -86,3 +89,18 @@ class Deployment:
         which can do it once per key instead of once per request.
         """
         return self._keys_by_hash.get(sha256_hex.lower())
+
+
+def fingerprint(raw_tenants: list[Any], raw_keys: Any) -> str:
+    """What a reload compares: the configuration as written, independent of file names and order."""
+
+    def canonical(value: Any) -> str:
+        return json.dumps(
+            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+
+    # Sorted documents: file names and file order do not change what the deployment does.
+    content = canonical(
+        {"tenants": sorted(canonical(raw) for raw in raw_tenants), "keys": raw_keys}
+    )
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()

@@ -176,6 +176,11 @@ class ResolvedOptions:
     references: list[Loc] = field(default_factory=list)
     walking: set[int] = field(default_factory=set, repr=False)
 
+    def unjudgeable(self, resolving: bool) -> list[Loc]:
+        """Where a value's own check would only repeat a problem, or judge a placeholder: the
+        locations with a problem, and, when references are not resolved, every reference."""
+        return [loc for loc, _ in self.problems] + ([] if resolving else self.references)
+
 
 def resolve_options(options: Mapping[str, Any], resolver: SecretResolver) -> ResolvedOptions:
     """Resolve every string in ``options`` (recursively) and refuse inline secrets.

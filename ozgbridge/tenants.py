@@ -12,8 +12,6 @@ an operator fixing a configuration before a release should not have to run the c
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import os
 import re
 from pathlib import Path, PurePosixPath
@@ -26,7 +24,7 @@ from pydantic import ValidationError
 from ozgbridge import apikey_loading, apikeys, intake, tenant_connectors, tenant_facts, tenant_rules
 from ozgbridge.apikey_models import ApiKey, PortalEvents, Role, token_sha256
 from ozgbridge.configfile import Loc, YamlDocument, read_yaml
-from ozgbridge.deployment import Deployment
+from ozgbridge.deployment import Deployment, fingerprint
 from ozgbridge.domain import utcnow
 from ozgbridge.errors import ConfigError, ConfigProblem
 from ozgbridge.regions import Directory, default_directory
@@ -174,7 +172,7 @@ class _Loader:
             config_dir=self.config_dir,
             tenants=MappingProxyType({t.id: t for t in sorted(tenants, key=lambda t: t.id)}),
             keys=tuple(key for _, key in keys),
-            fingerprint=_fingerprint(raw_tenants, raw_keys),
+            fingerprint=fingerprint(raw_tenants, raw_keys),
             warnings=tuple(warnings),
             documents=MappingProxyType(dict(self.documents)),
         )
@@ -305,11 +303,8 @@ class _Loader:
                 continue
             here: Loc = ("routes", index, "options")
             result = resolve_options(options, self.resolver)
-            for loc, message in result.problems:
-                self.problems.append(document.problem((*here, *loc), message))
-                skip.add((*here, *loc))
-            if not self.resolver.resolve:
-                skip.update((*here, *loc) for loc in result.references)
+            self.problems += [document.problem((*here, *loc), m) for loc, m in result.problems]
+            skip.update((*here, *loc) for loc in result.unjudgeable(self.resolver.resolve))
             resolved_routes.append({**route, "options": result.options})
         data["routes"] = resolved_routes
         return data, skip
@@ -330,16 +325,3 @@ class _Loader:
         if loc == ("ars",) and not document.has(loc):
             loc = ("ags",)
         return document.problem(loc, finding.message, finding.severity)
-
-
-def _fingerprint(raw_tenants: list[Any], raw_keys: Any) -> str:
-    def canonical(value: Any) -> str:
-        return json.dumps(
-            value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
-        )
-
-    # Sorted documents: file names and file order do not change what the deployment does.
-    content = canonical(
-        {"tenants": sorted(canonical(raw) for raw in raw_tenants), "keys": raw_keys}
-    )
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
