@@ -2,7 +2,7 @@
 
 Part of `load_deployment` (`ozgbridge.tenants`), kept apart from loading the tenant files because
 the keys file has its own shape and its own secrets, and meets the tenants only in the rules run
-afterwards (`ozgbridge.tenant_rules.check_keys`). Like the rest of loading it reports every
+afterwards (`ozgbridge.apikeys.check_keys`). Like the rest of loading it reports every
 problem it finds, each with file, field and line.
 """
 

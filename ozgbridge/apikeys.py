@@ -1,5 +1,6 @@
-"""API key lifetimes (pure): expiry warnings (with the configuration's other findings, so
-``config validate`` and every start show them), and what a rotation makes of a key's entry.
+"""API keys as a whole (pure): the rules over all keys of ``keys.yaml`` (unique ids and token
+hashes, a tenant key's tenant exists), expiry warnings (with the configuration's other findings,
+so ``config validate`` and every start show them), and what a rotation makes of a key's entry.
 
 A rotation gives a key a new token and keeps the old one working for an overlap, so the holder
 can switch without downtime: the entry keeps its id (the key's applications, audit trail and
@@ -9,16 +10,67 @@ can switch without downtime: the entry keeps its id (the key's applications, aud
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from ozgbridge.apikey_models import ApiKey, PreviousToken
+from ozgbridge.apikey_models import ApiKey, PreviousToken, Role
 from ozgbridge.configfile import Loc
-from ozgbridge.tenant_rules import Finding
+from ozgbridge.tenant_rules import Finding, did_you_mean
 
 EXPIRY_WARNING = timedelta(days=14)
+
+
+def _key_hashes(key: ApiKey, index: int) -> list[tuple[Loc, str]]:
+    """A key's token hashes, the current one and those a rotation kept, with their locations."""
+    found: list[tuple[Loc, str]] = [(("keys", index, "sha256"), key.sha256)]
+    found += [
+        (("keys", index, "previous", n, "sha256"), p.sha256) for n, p in enumerate(key.previous)
+    ]
+    return found
+
+
+def check_keys(
+    keys: Sequence[tuple[int, ApiKey]], declared_ids: Iterable[str], source: Path
+) -> list[Finding]:
+    """Key ids and hashes are unique; tenant keys belong to a tenant that exists."""
+    known = set(declared_ids)
+    ids: dict[str, int] = {}
+    hashes: dict[str, int] = {}
+    findings = []
+    for index, key in keys:
+        if key.id in ids:
+            findings.append(
+                Finding(
+                    source,
+                    ("keys", index, "id"),
+                    f"key id {key.id!r} is already used by keys[{ids[key.id]}]",
+                )
+            )
+        else:
+            ids[key.id] = index
+        for loc, digest in _key_hashes(key, index):
+            if digest in hashes:
+                findings.append(
+                    Finding(
+                        source,
+                        loc,
+                        f"same hash as keys[{hashes[digest]}]: every key needs its own token",
+                    )
+                )
+            else:
+                hashes[digest] = index
+        if key.role is Role.TENANT and key.tenant is not None and key.tenant not in known:
+            findings.append(
+                Finding(
+                    source,
+                    ("keys", index, "tenant"),
+                    f"tenant {key.tenant!r} is not a tenant of this deployment"
+                    + did_you_mean(key.tenant, known),
+                )
+            )
+    return findings
 
 
 def _when(at: datetime) -> str:

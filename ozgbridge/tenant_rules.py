@@ -14,7 +14,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ozgbridge.apikey_models import ApiKey, Role
 from ozgbridge.configfile import Loc
 from ozgbridge.domain import ags_from_ars
 from ozgbridge.errors import Severity
@@ -29,7 +28,7 @@ class Finding:
     severity: Severity = "error"
 
 
-def _did_you_mean(name: str, known: Iterable[str]) -> str:
+def did_you_mean(name: str, known: Iterable[str]) -> str:
     close = difflib.get_close_matches(name, list(known), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
@@ -109,7 +108,7 @@ def check_parents_exist(
         Finding(
             source,
             ("parent",),
-            f"parent {parent!r} is not a tenant of this deployment" + _did_you_mean(parent, known),
+            f"parent {parent!r} is not a tenant of this deployment" + did_you_mean(parent, known),
         )
         for source, parent in declared_parents
         if parent not in known
@@ -277,54 +276,3 @@ def _overlap(
             f"and {claim.tenant.id!r} ({shown[claim.tenant.source]})"
         )
     return Finding(claim.tenant.source, claim.loc, message)
-
-
-def _key_hashes(key: ApiKey, index: int) -> list[tuple[Loc, str]]:
-    """A key's token hashes, the current one and those a rotation kept, with their locations."""
-    found: list[tuple[Loc, str]] = [(("keys", index, "sha256"), key.sha256)]
-    found += [
-        (("keys", index, "previous", n, "sha256"), p.sha256) for n, p in enumerate(key.previous)
-    ]
-    return found
-
-
-def check_keys(
-    keys: Sequence[tuple[int, ApiKey]], declared_ids: Iterable[str], source: Path
-) -> list[Finding]:
-    """Key ids and hashes are unique; tenant keys belong to a tenant that exists."""
-    known = set(declared_ids)
-    ids: dict[str, int] = {}
-    hashes: dict[str, int] = {}
-    findings = []
-    for index, key in keys:
-        if key.id in ids:
-            findings.append(
-                Finding(
-                    source,
-                    ("keys", index, "id"),
-                    f"key id {key.id!r} is already used by keys[{ids[key.id]}]",
-                )
-            )
-        else:
-            ids[key.id] = index
-        for loc, digest in _key_hashes(key, index):
-            if digest in hashes:
-                findings.append(
-                    Finding(
-                        source,
-                        loc,
-                        f"same hash as keys[{hashes[digest]}]: every key needs its own token",
-                    )
-                )
-            else:
-                hashes[digest] = index
-        if key.role is Role.TENANT and key.tenant is not None and key.tenant not in known:
-            findings.append(
-                Finding(
-                    source,
-                    ("keys", index, "tenant"),
-                    f"tenant {key.tenant!r} is not a tenant of this deployment"
-                    + _did_you_mean(key.tenant, known),
-                )
-            )
-    return findings

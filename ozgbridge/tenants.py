@@ -154,7 +154,7 @@ class _Loader:
         keys, raw_keys = self._load_keys(keys_path)
 
         findings = self._findings(tenants, declared, known_ids)
-        findings += tenant_rules.check_keys(keys, known_ids, keys_path)
+        findings += apikeys.check_keys(keys, known_ids, keys_path)
         findings += apikeys.expiry_findings(keys, keys_path, utcnow())
         self.problems += [self._located(finding) for finding in findings]
         if self.check_connectors:  # intake plug-ins, like connectors, come from entry points
