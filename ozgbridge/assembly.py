@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,7 +22,8 @@ from ozgbridge import audit, audit_keys, intake, malloc, runtime
 from ozgbridge.api import spool
 from ozgbridge.api.app import create_app
 from ozgbridge.dataprotection.purge import PurgeTask
-from ozgbridge.dataprotection.startup import load_sealer
+from ozgbridge.dataprotection.sealing import Sealer
+from ozgbridge.dataprotection.startup import load_sealer, reread_keys, swap_keys
 from ozgbridge.delivery_news import DeliveryNews
 from ozgbridge.events.dispatcher import EventDispatcher
 from ozgbridge.events.sender import PortalSender
@@ -131,6 +133,21 @@ def _log_warnings(deployment: Deployment) -> None:
         )
 
 
+def _loader(
+    settings: Settings, sealer: Sealer, *, worker: bool
+) -> Callable[[], Awaitable[Runtime]]:
+    """What a reload reads: the configuration directory and the data key file."""
+
+    async def load() -> Runtime:
+        loaded = await asyncio.to_thread(runtime.load, settings)  # reads files: off the loop
+        data_keys = await asyncio.to_thread(reread_keys, settings, sealer)
+        built = await runtime.build(loaded, settings, worker=worker)
+        built.data_keys = data_keys
+        return built
+
+    return load
+
+
 async def open_service(
     settings: Settings,
     *,
@@ -164,15 +181,11 @@ async def open_service(
     worker_id = default_worker_id()
     roles = ",".join(r for r, on in (("api", api), ("worker", worker)) if on)
 
-    async def load() -> Runtime:
-        loaded = await asyncio.to_thread(runtime.load, settings)  # reads files: off the loop
-        return await runtime.build(loaded, settings, worker=worker)
-
     async def record(actor: str, action: str, details: dict[str, Any]) -> None:
         event = audit.AuditEvent(actor, action, details={**details, "process": worker_id})
         await audit.record(engine, event)
 
-    live = LiveConfig(initial, loader=load, auditor=record)
+    live = LiveConfig(initial, loader=_loader(settings, sealer, worker=worker), auditor=record)
     service = Service(settings, live, engine, repository, None, None, worker_id)
     if worker:
         sender = PortalSender(lambda: live.deployment.keys, settings, sealer=sealer)
@@ -230,6 +243,8 @@ async def open_service(
     _log_warnings(deployment)
 
     async def swapped(old: Runtime, new: Runtime) -> None:
+        if new.data_keys is not None:
+            swap_keys(sealer, new.data_keys)
         _log_warnings(new.deployment)
         await service.stop_intakes(old)
         service.start_intakes(new)

@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from ozgbridge import intake
 from ozgbridge.configfile import Loc
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
+from ozgbridge.dataprotection.keys import DataKeys
 from ozgbridge.egress import EgressPolicy
 from ozgbridge.errors import ConfigError, ConfigProblem
 from ozgbridge.ops.admission import RoutePolicy, policies_of
@@ -58,6 +59,8 @@ class Runtime:
     router: Router
     connectors: Mapping[RouteKey, Connector[Any]] = field(default_factory=dict)
     intakes: list[intake.Intake] = field(default_factory=list)
+    # The data key file as a reload read it with this configuration (None: not read again).
+    data_keys: DataKeys | None = None
     _users: int = field(default=0, init=False)
     _idle: asyncio.Event | None = field(default=None, init=False)
     _retired: bool = field(default=False, init=False)

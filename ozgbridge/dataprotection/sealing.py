@@ -10,17 +10,23 @@ before that (a key a year is far below it at any plausible volume).
 
 One `AESGCM` object per key, made once: building one per value would cost more than sealing a
 small form.
+
+A reload (SIGHUP, ``POST /v1/admin/reload``) gives a running process a new key file
+(`Sealer.use_keys`): the keys swap as one object, and whoever seals several values and stores the
+key id beside them takes a `Sealer.pinned` view first, so a swap between two steps (a sealing
+thread, an await) cannot store one key's id beside another key's ciphertext.
 """
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ozgbridge.dataprotection.keys import DataKeys
-from ozgbridge.errors import SealBrokenError, UnknownDataKeyError
+from ozgbridge.errors import DataKeyError, SealBrokenError, UnknownDataKeyError
 
 NONCE_BYTES = 12
 TAG_BYTES = 16
@@ -51,6 +57,22 @@ def portal_event_body_aad(event_id: str) -> bytes:
     return b"portal_events.body:" + event_id.encode("ascii")
 
 
+@dataclass(frozen=True)
+class _Ring:
+    """One key file's keys, ready to seal and open."""
+
+    keys: DataKeys | None
+    ciphers: dict[str, AESGCM] = field(repr=False)
+    key_id: str | None
+    primary: AESGCM | None = field(repr=False)
+
+    @classmethod
+    def of(cls, keys: DataKeys | None) -> _Ring:
+        ciphers = {key.id: AESGCM(key.secret) for key in keys.keys} if keys else {}
+        key_id = keys.primary.id if keys else None
+        return cls(keys, ciphers, key_id, ciphers[key_id] if key_id is not None else None)
+
+
 class Sealer:
     """Seals with the first data key, opens with any; without keys, stores plaintext.
 
@@ -59,25 +81,53 @@ class Sealer:
     """
 
     def __init__(self, keys: DataKeys | None) -> None:
-        self.keys = keys
-        self._ciphers = {key.id: AESGCM(key.secret) for key in keys.keys} if keys else {}
-        self.key_id: str | None = keys.primary.id if keys else None
-        self._primary = self._ciphers[self.key_id] if self.key_id is not None else None
+        self._ring = _Ring.of(keys)
+        self._fixed = False
 
     @classmethod
     def plaintext(cls) -> Sealer:
         return cls(None)
 
     @property
+    def keys(self) -> DataKeys | None:
+        return self._ring.keys
+
+    @property
+    def key_id(self) -> str | None:
+        """The id of the key `seal` uses now (None: plaintext)."""
+        return self._ring.key_id
+
+    @property
     def sealing(self) -> bool:
-        return self._primary is not None
+        return self._ring.primary is not None
+
+    def pinned(self) -> Sealer:
+        """This sealer's keys as they are now, never swapped: seal with it and store its
+        `key_id` beside what it sealed."""
+        view = Sealer.__new__(Sealer)
+        view._ring = self._ring
+        view._fixed = True
+        return view
+
+    def use_keys(self, keys: DataKeys) -> None:
+        """Seal with ``keys``' first key from now on, open with any of them (a reload).
+
+        A process that runs without keys (``OZGBRIDGE_ALLOW_PLAINTEXT``) keeps doing so: keys
+        come with a restart, as they went.
+        """
+        if self._fixed:
+            raise TypeError("a pinned sealer keeps its keys")
+        if self._ring.keys is None:
+            raise DataKeyError("this process runs without data keys; restart it to use a key file")
+        self._ring = _Ring.of(keys)
 
     def seal(self, plaintext: bytes, aad: bytes) -> bytes:
         """``plaintext`` sealed under the first key (`key_id`); unchanged without keys."""
-        if self._primary is None:
+        primary = self._ring.primary
+        if primary is None:
             return plaintext
         nonce = os.urandom(NONCE_BYTES)
-        return nonce + self._primary.encrypt(nonce, plaintext, aad)
+        return nonce + primary.encrypt(nonce, plaintext, aad)
 
     def open(self, stored: bytes, key_id: str | None, aad: bytes, *, what: str) -> bytes:
         """The plaintext of a stored value; ``key_id`` None means it was stored in plaintext.
@@ -86,7 +136,7 @@ class Sealer:
         """
         if key_id is None:
             return stored
-        cipher = self._ciphers.get(key_id)
+        cipher = self._ring.ciphers.get(key_id)
         if cipher is None:
             raise UnknownDataKeyError(key_id, self.unknown_key_message(key_id, what))
         try:
@@ -98,15 +148,16 @@ class Sealer:
             ) from exc
 
     def knows(self, key_id: str | None) -> bool:
-        return key_id is None or key_id in self._ciphers
+        return key_id is None or key_id in self._ring.ciphers
 
     def unknown_key_message(self, key_id: str, what: str) -> str:
-        if self.keys is None:
+        keys = self._ring.keys
+        if keys is None:
             return (
                 f"{what} is sealed under data key {key_id!r}, but no data keys are configured: "
                 "set OZGBRIDGE_DATA_KEYS to the key file that holds it"
             )
         return (
-            f"{what} is sealed under data key {key_id!r}, which {self.keys.source} does not hold "
-            f"(it has {', '.join(repr(i) for i in self.keys.ids)}): add that key back to the file"
+            f"{what} is sealed under data key {key_id!r}, which {keys.source} does not hold "
+            f"(it has {', '.join(repr(i) for i in keys.ids)}): add that key back to the file"
         )

@@ -1,4 +1,5 @@
-"""Which data keys a process runs with — decided once, at start, before the database is touched.
+"""Which data keys a process runs with — decided at start, before the database is touched, and
+read again with every reload (SIGHUP, ``POST /v1/admin/reload``).
 
 - ``OZGBRIDGE_DATA_KEYS`` names the key file: it is used (and must be valid).
 - On the embedded default (the SQLite database under ``var/``), the key file next to the
@@ -6,6 +7,11 @@
   first start, readable by its owner only, and says so.
 - Anywhere else, no keys means no start — unless ``OZGBRIDGE_ALLOW_PLAINTEXT=true``: then content
   is stored unencrypted, with a warning at every start.
+
+A reload reads the same key file again, so a rotation needs no restart: a new first key seals
+from then on, and a key added for content another process sealed opens it. A key file that is not
+usable refuses the reload like a configuration error (the keys in use stay); a process without
+keys stays without them until it restarts.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from sqlalchemy.engine import make_url
 
 from ozgbridge.dataprotection import keys
 from ozgbridge.dataprotection.sealing import Sealer
-from ozgbridge.errors import DataKeyError
+from ozgbridge.errors import ConfigError, ConfigProblem, DataKeyError
 from ozgbridge.settings import Settings
 
 log = structlog.get_logger("ozgbridge.dataprotection")
@@ -78,3 +84,41 @@ def load_sealer(settings: Settings, *, create_embedded: bool = False) -> Sealer:
         "OZGBRIDGE_DATA_KEYS to a key file (make one with `ozgbridge data-keys create`), or set "
         "OZGBRIDGE_ALLOW_PLAINTEXT=true to store them unencrypted"
     )
+
+
+def reread_keys(settings: Settings, sealer: Sealer) -> keys.DataKeys | None:
+    """The key file again, for a reload; None for a process without keys. `ConfigError` (naming
+    the file and its lines) when the file is not usable: the reload is refused."""
+    if not sealer.sealing:
+        return None
+    path = key_file(settings)
+    if path is None:  # the embedded key file was there at start
+        embedded = embedded_key_file(settings)
+        raise ConfigError([ConfigProblem(str(embedded), "", "missing: the data key file is gone")])
+    try:
+        return keys.load(path)
+    except DataKeyError as exc:
+        raise ConfigError([ConfigProblem(str(path), "", str(exc))]) from None
+
+
+def swap_keys(sealer: Sealer, loaded: keys.DataKeys) -> None:
+    """Use the keys a reload read (if they differ from those in use), and say what changed."""
+    current = sealer.keys
+    if current is None or current.keys == loaded.keys:
+        return
+    sealer.use_keys(loaded)
+    log.info(
+        "data_keys.reloaded",
+        path=str(loaded.source),
+        sealing_key=loaded.primary.id,
+        previous_sealing_key=current.primary.id,
+        keys=len(loaded.keys),
+    )
+    removed = [key_id for key_id in current.ids if key_id not in loaded.ids]
+    if removed:
+        log.warning(
+            "data_keys.removed",
+            key_ids=removed,
+            hint="content still sealed under these keys cannot be opened by this process; "
+            "`ozgbridge data-keys rewrap` before removing a key tells whether any is left",
+        )

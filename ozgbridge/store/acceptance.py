@@ -31,6 +31,7 @@ class SealedContent:
 
 
 def seal_content(new: NewApplication, sealer: Sealer) -> SealedContent:
+    sealer = sealer.pinned()  # runs in a thread: a reload must not change the key midway
     return SealedContent(
         key_id=sealer.key_id,
         data=sealer.seal(new.data, application_data_aad(new.id)),

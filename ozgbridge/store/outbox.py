@@ -63,6 +63,7 @@ async def enqueue(
     if not events:
         return
     now = utcnow()
+    sealer = sealer.pinned()
     for event in events:  # one by one: ``seq`` follows the order given
         body = sealer.seal(event.body().encode("utf-8"), portal_event_body_aad(event.id))
         await conn.execute(

@@ -174,6 +174,7 @@ def _sealed_excerpt(
     if result.response_excerpt is None:
         return {"response_excerpt": None, "response_key_id": None}
     aad = attempt_response_aad(claimed.id, claimed.attempt)
+    sealer = sealer.pinned()
     return {
         "response_excerpt": sealer.seal(result.response_excerpt.encode("utf-8"), aad),
         "response_key_id": sealer.key_id,

@@ -106,6 +106,7 @@ async def rewrap_batch(
 ) -> Batch:
     """Re-seal up to ``limit`` applications with ids after ``after`` (and about ``byte_budget``
     bytes of content: at least one application, however large)."""
+    sealer = sealer.pinned()  # one key for the whole batch, whatever a reload does meanwhile
     key_id = sealer.key_id
     if key_id is None:
         raise ValueError("rewrap needs data keys")

@@ -129,6 +129,7 @@ async def add_entry(
 ) -> None:
     """Store the entry (its note sealed), make it the application's processing status, audit it
     (never the note)."""
+    sealer = sealer.pinned()
     note = (
         None
         if entry.note is None

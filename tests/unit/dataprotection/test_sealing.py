@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from structlog.testing import capture_logs
 
 from ozgbridge.dataprotection import keys
 from ozgbridge.dataprotection.sealing import (
@@ -19,6 +20,7 @@ from ozgbridge.dataprotection.sealing import (
     attachment_content_aad,
     attachment_filename_aad,
 )
+from ozgbridge.dataprotection.startup import swap_keys
 from ozgbridge.errors import DataKeyError, SealBrokenError, UnknownDataKeyError
 
 APP = "01JAPPLICATION000000000001"
@@ -162,3 +164,54 @@ def test_new_key_ids() -> None:
     assert len(keys.new_key().id) == 7  # YYYY-MM
     with pytest.raises(DataKeyError, match="is not a key id"):
         keys.new_key("no spaces")
+
+
+def test_new_keys_seal_from_then_on_and_a_pinned_view_keeps_the_old(tmp_path: Path) -> None:
+    old_secret = os.urandom(32)
+    sealer = Sealer(keys.load(key_file(tmp_path / "a.yaml", ("old", old_secret))))
+    pinned = sealer.pinned()
+    sealed_before = sealer.seal(b"form", application_data_aad(APP))
+
+    sealer.use_keys(
+        keys.load(key_file(tmp_path / "b.yaml", ("new", os.urandom(32)), ("old", old_secret)))
+    )
+
+    assert sealer.key_id == "new"
+    assert sealer.open(sealed_before, "old", application_data_aad(APP), what="x") == b"form"
+    sealed_after = sealer.seal(b"form", application_data_aad(APP))
+    assert sealer.open(sealed_after, "new", application_data_aad(APP), what="x") == b"form"
+    # What a sealing thread holds: the key it began with, so the id stored matches the bytes.
+    assert pinned.key_id == "old"
+    sealed_pinned = pinned.seal(b"form", application_data_aad(APP))
+    assert sealer.open(sealed_pinned, "old", application_data_aad(APP), what="x") == b"form"
+    with pytest.raises(TypeError):
+        pinned.use_keys(keys.load(tmp_path / "b.yaml"))
+
+
+def test_a_process_without_keys_gets_none_by_a_reload(two_keys: keys.DataKeys) -> None:
+    sealer = Sealer.plaintext()
+    with pytest.raises(DataKeyError, match="restart"):
+        sealer.use_keys(two_keys)
+    assert not sealer.sealing
+
+
+def test_a_reload_says_which_keys_changed_and_which_went(tmp_path: Path) -> None:
+    old_secret = os.urandom(32)
+    sealer = Sealer(keys.load(key_file(tmp_path / "a.yaml", ("old", old_secret))))
+
+    same = keys.load(key_file(tmp_path / "same.yaml", ("old", old_secret)))
+    other = keys.load(key_file(tmp_path / "b.yaml", ("new", os.urandom(32))))
+
+    with capture_logs() as unchanged:
+        swap_keys(sealer, same)
+    with capture_logs() as rotated:
+        swap_keys(sealer, other)
+
+    assert unchanged == []
+    assert [(e["event"], e["log_level"]) for e in rotated] == [
+        ("data_keys.reloaded", "info"),
+        ("data_keys.removed", "warning"),
+    ]
+    assert (rotated[0]["sealing_key"], rotated[0]["previous_sealing_key"]) == ("new", "old")
+    assert rotated[1]["key_ids"] == ["old"]
+    assert sealer.key_id == "new"

@@ -1,0 +1,129 @@
+"""A data key rotation without a restart: a reload reads the key file again (README, "How keys
+rotate"); a broken key file refuses the reload and the keys in use stay."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from sqlalchemy import select
+
+from ozgbridge.assembly import Service
+from ozgbridge.dataprotection import keys
+from ozgbridge.settings import Settings
+from ozgbridge.store.tables import applications, attachments
+from tests.integration.dataprotection.support import write_retention_config
+from tests.integration.serving import free_port, serving
+
+PORTAL = {"Authorization": "Bearer portal-token"}
+DOCUMENT = {
+    "service": {"leikaKey": "99050012104000", "name": "Gewerbeanmeldung"},
+    "region": {"ags": "05370004"},
+    "data": {"mimeType": "application/json", "content": {"betrieb": "Testbäckerei"}},
+    "attachments": [
+        {
+            "filename": "nachweis.pdf",
+            "mimeType": "application/pdf",
+            "contentBase64": base64.b64encode(b"%PDF-1.7").decode(),
+        }
+    ],
+}
+
+
+def write_ring(path: Path, *ring: keys.DataKey) -> None:
+    path.write_text(yaml.safe_dump({"keys": [keys.entry(k) for k in ring]}), encoding="utf-8")
+    path.chmod(0o600)
+
+
+async def submit_and_wait_delivered(http: aiohttp.ClientSession) -> str:
+    async with http.post("/v1/applications", json=DOCUMENT, headers=PORTAL) as response:
+        assert response.status == 202, await response.text()
+        application_id: str = (await response.json())["id"]
+    async with asyncio.timeout(20):
+        while True:
+            async with http.get(f"/v1/applications/{application_id}", headers=PORTAL) as r:
+                view: dict[str, Any] = await r.json()
+            if view["status"] == "delivered":  # the worker opened the content to deliver it
+                return application_id
+            assert view["status"] != "dead", view
+            await asyncio.sleep(0.05)
+
+
+async def sealed_under(service: Service, application_id: str) -> set[str | None]:
+    async with service.engine.connect() as conn:
+        data = await conn.scalar(
+            select(applications.c.data_key_id).where(applications.c.id == application_id)
+        )
+        files = (
+            await conn.scalars(
+                select(attachments.c.key_id).where(attachments.c.application_id == application_id)
+            )
+        ).all()
+    return {data, *files}
+
+
+@pytest.fixture
+def settings(database_url: str, tmp_path: Path) -> Settings:
+    ring = tmp_path / "secrets" / "data-keys.yaml"
+    ring.parent.mkdir()
+    write_ring(ring, keys.new_key("2026-01"))
+    return Settings(
+        database_url=database_url,
+        config_dir=write_retention_config(tmp_path / "config"),
+        data_dir=tmp_path / "var",
+        data_keys=ring,
+        port=free_port(),
+        poll_interval=0.05,
+        pg_notify=False,
+    )
+
+
+async def test_a_reload_rotates_the_data_keys(settings: Settings) -> None:
+    assert settings.data_keys is not None
+    old = keys.load(settings.data_keys).primary
+    url = f"http://127.0.0.1:{settings.port}"
+    async with serving(settings) as service, aiohttp.ClientSession(base_url=url) as http:
+        before = await submit_and_wait_delivered(http)
+
+        write_ring(settings.data_keys, keys.new_key("2026-12"), old)  # the new key first
+        result = await service.live.reload(actor="signal:SIGHUP")
+        assert result.ok, result.problems
+        after = await submit_and_wait_delivered(http)
+
+        assert await sealed_under(service, before) == {"2026-01"}
+        assert await sealed_under(service, after) == {"2026-12"}
+
+
+async def test_a_broken_key_file_refuses_the_reload_and_the_keys_stay(
+    settings: Settings,
+) -> None:
+    assert settings.data_keys is not None
+    url = f"http://127.0.0.1:{settings.port}"
+    async with serving(settings) as service, aiohttp.ClientSession(base_url=url) as http:
+        settings.data_keys.write_text("keys:\n  - {id: 2026-12, key: dG9vIHNob3J0}\n")
+
+        result = await service.live.reload(actor="signal:SIGHUP")
+
+        assert not result.ok
+        [problem] = result.problems
+        assert problem.file == str(settings.data_keys)
+        assert "data-keys.yaml:2" in problem.message  # the line of the broken entry
+        assert "dG9vIHNob3J0" not in problem.message  # never key material
+        after = await submit_and_wait_delivered(http)
+        assert await sealed_under(service, after) == {"2026-01"}
+
+
+async def test_a_process_without_keys_stays_without(settings: Settings) -> None:
+    plain = settings.model_copy(update={"data_keys": None, "allow_plaintext": True})
+    url = f"http://127.0.0.1:{plain.port}"
+    async with serving(plain) as service, aiohttp.ClientSession(base_url=url) as http:
+        result = await service.live.reload(actor="signal:SIGHUP")
+
+        assert result.ok, result.problems
+        after = await submit_and_wait_delivered(http)
+        assert await sealed_under(service, after) == {None}
