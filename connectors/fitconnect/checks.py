@@ -45,6 +45,8 @@ class Subscription:
 
     @property
     def actor(self) -> str:
+        # Also the owner of the submissions' idempotency records: with the plug-in mark (":"),
+        # retention keeps them as long as the application (ozgbridge.store.records).
         return f"fitconnect:{self.destination_id}"
 
 

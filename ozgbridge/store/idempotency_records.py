@@ -1,5 +1,6 @@
 """Idempotency records: looked up many at once (intake), and past their window counted and
-deleted in batches (retention)."""
+deleted in batches (retention) — those of API keys; an intake plug-in's stay with their
+application (`ozgbridge.store.records.PLUGIN_OWNER_MARK`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from datetime import datetime
 from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge.store.records import IdempotencyRecord
+from ozgbridge.store.records import PLUGIN_OWNER_MARK, IdempotencyRecord
 from ozgbridge.store.tables import idempotency_keys
+
+# Past the window: API keys' records only (a plug-in's actor holds the mark, a key id never).
+_EXPIRED = idempotency_keys.c.api_key_id.not_like(f"%{PLUGIN_OWNER_MARK}%")
 
 # One API key's records by key: the primary key's index serves it on both engines (a row-value
 # ``(api_key_id, key) IN (…)`` is a table scan on SQLite).
@@ -51,7 +55,7 @@ async def delete_before(engine: AsyncEngine, created_before: datetime, *, limit:
         keys = (
             await conn.execute(
                 select(table.c.api_key_id, table.c.key)
-                .where(table.c.created_at < created_before)
+                .where(table.c.created_at < created_before, _EXPIRED)
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
@@ -69,6 +73,6 @@ async def delete_before(engine: AsyncEngine, created_before: datetime, *, limit:
 async def count_before(engine: AsyncEngine, created_before: datetime) -> int:
     async with engine.connect() as conn:
         count = await conn.execute(
-            select(func.count()).where(idempotency_keys.c.created_at < created_before)
+            select(func.count()).where(idempotency_keys.c.created_at < created_before, _EXPIRED)
         )
         return int(count.scalar_one())

@@ -88,7 +88,12 @@ class NewApplication:
 
 @dataclass(frozen=True)
 class IdempotencyRecord:
-    """The answer given to (api key, Idempotency-Key), replayed for the same request body."""
+    """The answer given to (api key, Idempotency-Key), replayed for the same request body.
+
+    ``api_key_id`` is an API key's id, or an intake plug-in's actor (``kind:…``, never a key id:
+    those are slugs). A plug-in's records are kept as long as their application — see
+    `PLUGIN_OWNER_MARK` — because they are how it recognises a submission it fetches again.
+    """
 
     api_key_id: str
     key: str
@@ -165,3 +170,11 @@ class AttemptResult:
     response_excerpt: str | None = field(default=None, repr=False)
     # A success whose answer also reported a processing status (it may hold a note: no repr).
     status_report: StatusReport | None = field(default=None, repr=False)
+
+
+# In an idempotency record's owner, the mark of an intake plug-in's actor (``fitconnect:…``; API
+# key ids are slugs and never hold it). Retention keeps such records as long as their application:
+# FIT-Connect lists a submission until its ``accept-submission`` arrives, which can be days after
+# it was stored (the Zustelldienst unreachable meanwhile), and a purged record would make the next
+# round store it a second time.
+PLUGIN_OWNER_MARK = ":"

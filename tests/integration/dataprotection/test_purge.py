@@ -202,21 +202,26 @@ async def test_dry_run_counts_and_changes_nothing(repo: Repository, deployment: 
 async def test_idempotency_records_past_their_window_are_deleted(
     repo: Repository, deployment: Deployment
 ) -> None:
-    for key in ("old", "fresh"):
-        record = IdempotencyRecord("portal-test", key, "a" * 64, 202, "{}")
+    # An intake plug-in's record (a FIT-Connect submission id) is how it knows the submission is
+    # stored; the Zustelldienst lists it until its accept arrives, which may be days later.
+    plugin = "fitconnect:9ff9e4e5-5f2b-4a0c-8c7a-7a6c2b1f5d11"
+    for owner, key in (("portal-test", "old"), ("portal-test", "fresh"), (plugin, "old")):
+        record = IdempotencyRecord(owner, key, "a" * 64, 202, "{}")
         await repo.accept(new_application(), idempotency=record)
     async with repo.engine.begin() as conn:
         await conn.execute(
             update(idempotency_keys)
             .where(idempotency_keys.c.key == "old")
-            .values(created_at=NOW - timedelta(hours=25))
+            .values(created_at=NOW - timedelta(days=30))
         )
 
+    dry = await purge(repo.engine, deployment, settings(), actor="t", now=NOW, dry_run=True)
     report = await purge(repo.engine, deployment, settings(), actor="test", now=NOW)
 
-    assert report.idempotency_records == 1
+    assert dry.idempotency_records == report.idempotency_records == 1
     assert await repo.find_idempotent("portal-test", "old") is None
     assert await repo.find_idempotent("portal-test", "fresh") is not None
+    assert await repo.find_idempotent(plugin, "old") is not None
 
 
 async def test_many_due_are_purged_in_batches(repo: Repository, deployment: Deployment) -> None:

@@ -8,18 +8,23 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from jwcrypto import jwe as jw_jwe
 from jwcrypto import jwk as jw_jwk
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit
+from ozgbridge.dataprotection.purge import purge
+from ozgbridge.domain import utcnow
+from ozgbridge.settings import Settings
 from ozgbridge.store.engine import create_engine
-from ozgbridge.store.tables import applications, audit_events, deliveries
+from ozgbridge.store.tables import applications, audit_events, deliveries, idempotency_keys
+from ozgbridge.tenants import load_deployment
 from ozgbridge.testing.factories import PERSONAL_DATA, make_envelope
 from tests.fakes.zd_rules import authentication_tags
 from tests.fakes.zustelldienst import FakeSubmission, Zustelldienst, rsa_key
@@ -177,6 +182,36 @@ async def test_stored_before_accepting_and_never_twice(
     count = select(func.count()).select_from(applications)
     assert (await rows(engine_for, count))[0][0] == 1
     assert zd.event_names(submission.case_id).count("accept-submission") == 1
+
+
+async def test_stored_long_ago_and_still_listed_is_not_stored_again(
+    database_url: str, engine_for: AsyncEngine, standin: FitConnectStandIn, tmp_path: Path
+) -> None:
+    # The Zustelldienst takes no events for weeks: the submission is stored, never accepted, and
+    # stays listed while retention runs past the idempotency window.
+    zd = standin.zd
+    config = write_config(tmp_path, zd, intake_destination=standin.destination.id)
+    await standin.connector().deliver(make_envelope())
+    [submission] = zd.submitted()
+    zd.event_posts_failing = 1_000_000
+    count = select(func.count()).select_from(applications)
+    async with running(config, database_url, tmp_path / "var"):
+        async with asyncio.timeout(10):
+            while (await rows(engine_for, count))[0][0] == 0:
+                await asyncio.sleep(0.05)
+    async with engine_for.begin() as conn:
+        await conn.execute(
+            update(idempotency_keys).values(created_at=utcnow() - timedelta(days=30))
+        )
+    settings = Settings(database_url=database_url, config_dir=config)
+    report = await purge(engine_for, load_deployment(config), settings, actor="test")
+    assert report.idempotency_records == 0
+
+    zd.event_posts_failing = 0
+    async with running(config, database_url, tmp_path / "var"):
+        assert await answered(zd, submission) == "accept-submission"
+
+    assert (await rows(engine_for, count))[0][0] == 1
 
 
 async def test_callback_for_new_submissions_wakes_the_intake(
