@@ -148,6 +148,22 @@ def _loader(
     return load
 
 
+def _after_swap(
+    service: Service, sealer: Sealer, record: Callable[[str, str, dict[str, Any]], Awaitable[None]]
+) -> Callable[[Runtime, Runtime], Awaitable[None]]:
+    """What a process does once a reload swapped its configuration in."""
+
+    async def swapped(old: Runtime, new: Runtime) -> None:
+        rotated = swap_keys(sealer, new.data_keys) if new.data_keys is not None else None
+        if rotated is not None:
+            await record(f"process:{service.worker_id}", "data_keys.reloaded", rotated)
+        _log_warnings(new.deployment)
+        await service.stop_intakes(old)
+        service.start_intakes(new)
+
+    return swapped
+
+
 async def open_service(
     settings: Settings,
     *,
@@ -242,14 +258,7 @@ async def open_service(
     )
     _log_warnings(deployment)
 
-    async def swapped(old: Runtime, new: Runtime) -> None:
-        if new.data_keys is not None:
-            swap_keys(sealer, new.data_keys)
-        _log_warnings(new.deployment)
-        await service.stop_intakes(old)
-        service.start_intakes(new)
-
-    live.on_swap(swapped)
+    live.on_swap(_after_swap(service, sealer, record))
     return service
 
 

@@ -17,6 +17,7 @@ keys stays without them until it restarts.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import structlog
 from sqlalchemy.engine import make_url
@@ -101,11 +102,12 @@ def reread_keys(settings: Settings, sealer: Sealer) -> keys.DataKeys | None:
         raise ConfigError([ConfigProblem(str(path), "", str(exc))]) from None
 
 
-def swap_keys(sealer: Sealer, loaded: keys.DataKeys) -> None:
-    """Use the keys a reload read (if they differ from those in use), and say what changed."""
+def swap_keys(sealer: Sealer, loaded: keys.DataKeys) -> dict[str, Any] | None:
+    """Use the keys a reload read (if they differ from those in use), and say what changed:
+    key ids for the audit log (never key material), or None when nothing did."""
     current = sealer.keys
     if current is None or current.keys == loaded.keys:
-        return
+        return None
     sealer.use_keys(loaded)
     log.info(
         "data_keys.reloaded",
@@ -122,3 +124,9 @@ def swap_keys(sealer: Sealer, loaded: keys.DataKeys) -> None:
             hint="content still sealed under these keys cannot be opened by this process; "
             "`ozgbridge data-keys rewrap` before removing a key tells whether any is left",
         )
+    return {
+        "sealing_key": loaded.primary.id,
+        "previous_sealing_key": current.primary.id,
+        "key_ids": list(loaded.ids),
+        "removed": removed,
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,11 @@ import pytest
 import yaml
 from sqlalchemy import select
 
+from ozgbridge import audit
 from ozgbridge.assembly import Service
 from ozgbridge.dataprotection import keys
 from ozgbridge.settings import Settings
-from ozgbridge.store.tables import applications, attachments
+from ozgbridge.store.tables import applications, attachments, audit_events
 from tests.integration.dataprotection.support import write_retention_config
 from tests.integration.serving import free_port, serving
 
@@ -97,6 +99,21 @@ async def test_a_reload_rotates_the_data_keys(settings: Settings) -> None:
 
         assert await sealed_under(service, before) == {"2026-01"}
         assert await sealed_under(service, after) == {"2026-12"}
+        async with service.engine.connect() as conn:
+            [details] = (
+                await conn.scalars(
+                    select(audit_events.c.details).where(
+                        audit_events.c.action == "data_keys.reloaded"
+                    )
+                )
+            ).all()
+        assert {k: v for k, v in json.loads(details).items() if k != "process"} == {
+            "sealing_key": "2026-12",
+            "previous_sealing_key": "2026-01",
+            "key_ids": ["2026-12", "2026-01"],
+            "removed": [],
+        }
+        assert (await audit.verify(service.engine)).ok
 
 
 async def test_a_broken_key_file_refuses_the_reload_and_the_keys_stay(

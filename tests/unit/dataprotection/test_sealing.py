@@ -203,11 +203,17 @@ def test_a_reload_says_which_keys_changed_and_which_went(tmp_path: Path) -> None
     other = keys.load(key_file(tmp_path / "b.yaml", ("new", os.urandom(32))))
 
     with capture_logs() as unchanged:
-        swap_keys(sealer, same)
+        assert swap_keys(sealer, same) is None
     with capture_logs() as rotated:
-        swap_keys(sealer, other)
+        audited = swap_keys(sealer, other)
 
     assert unchanged == []
+    assert audited == {
+        "sealing_key": "new",
+        "previous_sealing_key": "old",
+        "key_ids": ["new"],
+        "removed": ["old"],
+    }
     assert [(e["event"], e["log_level"]) for e in rotated] == [
         ("data_keys.reloaded", "info"),
         ("data_keys.removed", "warning"),
