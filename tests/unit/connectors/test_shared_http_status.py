@@ -63,7 +63,10 @@ def fitconnect_outcome(status: int, retry_after: str) -> tuple[str, int | None, 
 
 
 @pytest.mark.parametrize("status", STATUSES)
-@pytest.mark.parametrize("retry_after", ["3600", SOON])
+# Stable ids: pytest-xdist workers must collect the same names, and SOON changes every second.
+@pytest.mark.parametrize(
+    "retry_after", [pytest.param("3600", id="seconds"), pytest.param(SOON, id="http-date")]
+)
 def test_http_and_fitconnect_decide_alike(status: int, retry_after: str) -> None:
     shared = outcome(classify_http_status(status, target="x", retry_after=retry_after))
 
