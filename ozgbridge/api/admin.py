@@ -1,4 +1,5 @@
-"""``POST /v1/admin/reload`` (role operator): read the configuration directory again, now.
+"""``POST /v1/admin/reload`` (role operator): read the configuration directory and the data key
+file again, now.
 
 Reloads this process, exactly as SIGHUP does (`ozgbridge.live.LiveConfig.reload`): the new
 configuration is checked fully and swapped in, or refused with every problem listed while the
@@ -16,7 +17,7 @@ from pydantic import Field
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import Problem
 from ozgbridge.api.schemas_out import FieldError
-from ozgbridge.api.state import LIVE, RELOAD_OTHERS, current_deployment
+from ozgbridge.api.state import LIVE, RELOAD_OTHERS, REPOSITORY, current_deployment
 from ozgbridge.domain import CamelModel
 from ozgbridge.errors import ConfigProblem
 from ozgbridge.live import ReloadUnavailable
@@ -55,6 +56,10 @@ class ReloadOut(CamelModel):
     tenants: int
     routes: int
     keys: int
+    sealing_key: str | None = Field(
+        description="id of the data key that seals new content now (a reload also reads the "
+        "data key file); null without data keys"
+    )
     warnings: list[ConfigProblemOut]
 
 
@@ -93,6 +98,7 @@ async def reload(request: web.Request) -> web.StreamResponse:
         tenants=result.counts["tenants"],
         routes=result.counts["routes"],
         keys=result.counts["keys"],
+        sealing_key=request.app[REPOSITORY].sealer.key_id,
         warnings=[ConfigProblemOut.of(w) for w in result.warnings],
     )
     return web.json_response(answer.model_dump(mode="json", by_alias=True))

@@ -19,10 +19,12 @@ from ozgbridge.assembly import Service
 from ozgbridge.dataprotection import keys
 from ozgbridge.settings import Settings
 from ozgbridge.store.tables import applications, attachments, audit_events
+from ozgbridge.tenants import token_sha256
 from tests.integration.dataprotection.support import write_retention_config
 from tests.integration.serving import free_port, serving
 
 PORTAL = {"Authorization": "Bearer portal-token"}
+OPERATOR = {"Authorization": "Bearer ops-token"}
 DOCUMENT = {
     "service": {"leikaKey": "99050012104000", "name": "Gewerbeanmeldung"},
     "region": {"ags": "05370004"},
@@ -74,9 +76,14 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     ring = tmp_path / "secrets" / "data-keys.yaml"
     ring.parent.mkdir()
     write_ring(ring, keys.new_key("2026-01"))
+    config = write_retention_config(tmp_path / "config")
+    keys_file = config / "keys.yaml"
+    document = yaml.safe_load(keys_file.read_text(encoding="utf-8"))
+    document["keys"].append({"id": "ops", "role": "operator", "sha256": token_sha256("ops-token")})
+    keys_file.write_text(yaml.safe_dump(document), encoding="utf-8")
     return Settings(
         database_url=database_url,
-        config_dir=write_retention_config(tmp_path / "config"),
+        config_dir=config,
         data_dir=tmp_path / "var",
         data_keys=ring,
         port=free_port(),
@@ -93,8 +100,11 @@ async def test_a_reload_rotates_the_data_keys(settings: Settings) -> None:
         before = await submit_and_wait_delivered(http)
 
         write_ring(settings.data_keys, keys.new_key("2026-12"), old)  # the new key first
-        result = await service.live.reload(actor="signal:SIGHUP")
-        assert result.ok, result.problems
+        async with http.post("/v1/admin/reload", headers=OPERATOR) as response:
+            assert response.status == 200, await response.text()
+            answer = await response.json()
+        assert answer["sealingKey"] == "2026-12"
+        assert answer["changed"] is False  # the configuration directory is as it was
         after = await submit_and_wait_delivered(http)
 
         assert await sealed_under(service, before) == {"2026-01"}
