@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-import structlog
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -47,8 +46,6 @@ from ozgbridge.store.tables import (
 
 # Content beyond this is sealed on a thread and committed in the group of large acceptances.
 LARGE_CONTENT = 256 * 1024
-
-log = structlog.get_logger("ozgbridge.store")
 
 __all__ = ["IdempotencyKeyTaken", "Repository"]
 
