@@ -200,35 +200,51 @@ class LiveConfig:
             await self._runtime.retire()
 
 
-def config_digest(config_dir: Path) -> str:
-    """SHA-256 over every file of a configuration directory (names and contents).
+def config_digest(config_dir: Path, *files: Path) -> str:
+    """SHA-256 over every file of a configuration directory (names and contents), and over
+    ``files`` outside it (the data key file).
 
-    Hidden entries are skipped: a Kubernetes ConfigMap volume keeps its versions in ``..data``
-    directories and shows each file through a symlink, which is followed — so the digest changes
-    exactly when the kubelet swaps in a new version of the ConfigMap.
+    Hidden entries are skipped: a Kubernetes ConfigMap or Secret volume keeps its versions in
+    ``..data`` directories and shows each file through a symlink, which is followed — so the
+    digest changes exactly when the kubelet swaps in a new version.
     """
     digest = hashlib.sha256()
-    for root, dirs, files in os.walk(config_dir, followlinks=True):
+    for root, dirs, names in os.walk(config_dir, followlinks=True):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in sorted(f for f in files if not f.startswith(".")):
+        for name in sorted(f for f in names if not f.startswith(".")):
             path = Path(root) / name
-            digest.update(str(path.relative_to(config_dir)).encode("utf-8") + b"\0")
-            try:
-                digest.update(path.read_bytes())
-            except OSError as exc:  # vanished between listing and reading: a change as well
-                digest.update(f"unreadable: {exc.errno}".encode())
-            digest.update(b"\0")
+            digest.update(_named_content(str(path.relative_to(config_dir)), path))
+    for path in files:
+        digest.update(_named_content(str(path), path))
     return digest.hexdigest()
 
 
-async def watch(live: LiveConfig, config_dir: Path, interval: float) -> None:
-    """Reload whenever the files in ``config_dir`` change (checked every ``interval`` s), until
-    cancelled. A refused configuration is not retried until the files change again."""
-    seen = await asyncio.to_thread(config_digest, config_dir)
+def _named_content(name: str, path: Path) -> bytes:
+    try:
+        content = path.read_bytes()
+    except OSError as exc:  # vanished between listing and reading, or not there yet: a change too
+        content = f"unreadable: {exc.errno}".encode()
+    return name.encode("utf-8") + b"\0" + content + b"\0"
+
+
+async def watch(
+    live: LiveConfig,
+    config_dir: Path,
+    interval: float,
+    also: Sequence[Path] = (),
+    seen: str | None = None,
+) -> None:
+    """Reload whenever the files in ``config_dir`` or the files ``also`` (the data key file)
+    change (checked every ``interval`` s), until cancelled. A refused configuration is not
+    retried until the files change again.
+
+    ``seen``: their `config_digest` when the running configuration was read (else: now)."""
+    if seen is None:
+        seen = await asyncio.to_thread(config_digest, config_dir, *also)
     while True:
         await asyncio.sleep(interval)
         try:
-            current = await asyncio.to_thread(config_digest, config_dir)
+            current = await asyncio.to_thread(config_digest, config_dir, *also)
         except OSError:
             logger.exception("config.watch_failed", config_dir=str(config_dir))
             continue

@@ -7,8 +7,8 @@ connectors, release the database.
 
 SIGHUP (like ``POST /v1/admin/reload``) reloads the configuration directory in this process
 (`ozgbridge.live`); worker processes restart their intakes with the new configuration. With
-``OZGBRIDGE_CONFIG_WATCH_SECONDS`` the process also reloads when the files change (Kubernetes
-ConfigMap volumes).
+``OZGBRIDGE_CONFIG_WATCH_SECONDS`` the process also reloads when the files or the data key file
+change (Kubernetes ConfigMap and Secret volumes).
 
 A group of API processes (``ozgbridge api --processes N``, `ozgbridge.processes`) does the
 start-up work that must happen once in its supervisor (`ozgbridge.processes.prepare_group`); each
@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import signal
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 
 import structlog
 from aiohttp import web
@@ -30,7 +31,8 @@ from ozgbridge.api import connections
 from ozgbridge.api.state import RELOAD_OTHERS
 from ozgbridge.assembly import Service, cancel, open_service
 from ozgbridge.audit_verify import start_checkpoint_log
-from ozgbridge.live import watch
+from ozgbridge.dataprotection.startup import embedded_key_file
+from ozgbridge.live import config_digest, watch
 from ozgbridge.metrics_http import worker_metrics_app
 from ozgbridge.process_link import SupervisorLink
 from ozgbridge.settings import Settings
@@ -120,6 +122,30 @@ def _stop_listening(loop: asyncio.AbstractEventLoop, supervisor: SupervisorLink 
         supervisor.close(loop)
 
 
+async def _watch_baseline(settings: Settings) -> tuple[list[Path], str] | None:
+    """What the file watch follows besides the configuration directory — the data key file a
+    reload reads again (`ozgbridge.dataprotection.startup.key_file`), also before it exists —
+    and the digest of it all; None without a watch. Taken before the configuration is read, so
+    a change while the process starts is one the watch sees."""
+    if settings.config_watch_seconds <= 0:
+        return None
+    key_file = settings.data_keys or embedded_key_file(settings)
+    also = [key_file] if key_file is not None else []
+    return also, await asyncio.to_thread(config_digest, settings.config_dir, *also)
+
+
+def _start_watch(
+    service: Service, settings: Settings, baseline: tuple[list[Path], str] | None
+) -> asyncio.Task[None] | None:
+    if baseline is None:
+        return None
+    also, seen = baseline
+    return asyncio.create_task(
+        watch(service.live, settings.config_dir, settings.config_watch_seconds, also, seen),
+        name="config-watch",
+    )
+
+
 async def run_service(
     settings: Settings,
     *,
@@ -134,6 +160,7 @@ async def run_service(
 
     ``supervisor``: this is one process of a group; it shares the port, tells the supervisor
     when it listens, and stops like on SIGTERM when the supervisor is gone."""
+    baseline = await _watch_baseline(settings)
     service = await open_service(
         settings,
         api=api,
@@ -166,11 +193,7 @@ async def run_service(
                     listen(settings.database_url, service.wake), name="pg-listen"
                 )
             service.start_intakes_and_purge()
-        if settings.config_watch_seconds > 0:
-            watcher = asyncio.create_task(
-                watch(service.live, settings.config_dir, settings.config_watch_seconds),
-                name="config-watch",
-            )
+        watcher = _start_watch(service, settings, baseline)
         logger.info(
             "service.started", api=api, worker=worker, tenants=len(service.deployment.tenants)
         )

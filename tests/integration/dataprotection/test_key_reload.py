@@ -154,3 +154,21 @@ async def test_a_process_without_keys_stays_without(settings: Settings) -> None:
         assert result.ok, result.problems
         after = await submit_and_wait_delivered(http)
         assert await sealed_under(service, after) == {None}
+
+
+async def test_a_watching_process_rotates_when_the_key_file_changes(settings: Settings) -> None:
+    # Kubernetes updates a mounted Secret in place, as it does a ConfigMap; nobody sends SIGHUP.
+    assert settings.data_keys is not None
+    watching = settings.model_copy(update={"config_watch_seconds": 0.05})
+    old = keys.load(settings.data_keys).primary
+    url = f"http://127.0.0.1:{watching.port}"
+    async with serving(watching) as service, aiohttp.ClientSession(base_url=url) as http:
+        staged = settings.data_keys.with_name(".staged.yaml")
+        write_ring(staged, keys.new_key("2026-12"), old)
+        staged.replace(settings.data_keys)
+
+        async with asyncio.timeout(10):
+            while service.repository.sealer.key_id != "2026-12":
+                await asyncio.sleep(0.02)
+        after = await submit_and_wait_delivered(http)
+        assert await sealed_under(service, after) == {"2026-12"}
