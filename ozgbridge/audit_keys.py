@@ -86,6 +86,17 @@ def entry(key: AuditKey) -> dict[str, str]:
     return _FILE.entry(key)
 
 
+def entry_line(key: AuditKey) -> str:
+    """The key as a line to put first under ``keys:`` by hand."""
+    return _FILE.entry_line(key)
+
+
+def add_first(path: Path, key: AuditKey) -> AuditKeys:
+    """Put ``key`` first in the existing key file ``path``, the rest of the file kept as it is;
+    `AuditKeyError` (file unchanged) when the file, or the file with the key, is not usable."""
+    return AuditKeys(_FILE.prepend(path, key), path)
+
+
 def load(path: Path) -> AuditKeys:
     """Read a key file; `AuditKeyError` lists every problem with its line."""
     return AuditKeys(_FILE.load(path), path)

@@ -11,7 +11,6 @@ import asyncio
 from pathlib import Path
 
 import click
-import yaml
 
 from ozgbridge import audit_keys
 from ozgbridge.audit_keys import AuditKeyError
@@ -103,22 +102,41 @@ def audit_checkpoint() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="write a new key file (mode 0600) instead of printing an entry for an existing one",
 )
-def audit_new_key(key_id: str | None, out: Path | None) -> None:
-    """Make an audit key: a key file (--out), or an entry to put first in the existing file."""
+@click.option(
+    "--add",
+    "add_to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="put the key first in this existing audit key file (it chains new events after a restart)",
+)
+def audit_new_key(key_id: str | None, out: Path | None, add_to: Path | None) -> None:
+    """Make an audit key: a key file (--out), put first in the existing file (--add), or an
+    entry to put first in it by hand."""
+    if out is not None and add_to is not None:
+        fail("--out makes a new key file, --add adds to an existing one: give one of them")
     try:
         key = audit_keys.new_key(key_id)
         if out is not None:
             audit_keys.create_file(out, key)
             click.echo(f"✓ {out}: audit key {key.id!r}; set OZGBRIDGE_AUDIT_KEY={out}")
             return
+        if add_to is not None:
+            ring = audit_keys.add_first(add_to, key)
+            click.echo(
+                f"✓ {add_to}: audit key {key.id!r} first, then "
+                f"{', '.join(repr(k.id) for k in ring.keys[1:])}; it chains new events once the "
+                "processes restart. Keep the others as long as their events are to be verified."
+            )
+            return
     except AuditKeyError as exc:
         fail(str(exc))
     except FileExistsError:
-        fail(f"{out} exists; an audit key file is never overwritten")
-    entry = yaml.safe_dump([audit_keys.entry(key)], default_flow_style=None).strip()
-    click.echo(entry)
+        fail(f"{out} exists; an audit key file is never overwritten (add to it with --add)")
+    except OSError as exc:
+        fail(f"cannot write {out or add_to}: {exc}")
+    click.echo(audit_keys.entry_line(key))
     click.echo(
-        "put this entry first under `keys:` in the audit key file (it chains new events); keep "
-        "the others as long as their events are to be verified",
+        "put this entry first under `keys:` in the audit key file (or run this command with "
+        "--add FILE); it chains new events; keep the others as long as their events are to be "
+        "verified",
         err=True,
     )

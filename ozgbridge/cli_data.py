@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from pathlib import Path
 from typing import Any
 
@@ -57,26 +56,47 @@ def data_keys() -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="write a new key file with this key (mode 0600; never overwrites)",
 )
-def data_keys_create(key_id: str | None, path: Path | None) -> None:
-    """A new random AES-256 key, as an entry for the key file (or a new key file)."""
+@click.option(
+    "--add",
+    "add_to",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="put the key first in this existing key file (it seals new content after a reload)",
+)
+def data_keys_create(key_id: str | None, path: Path | None, add_to: Path | None) -> None:
+    """A new random AES-256 key: an entry for the key file, a new key file (--file), or put
+    first in the key file (--add)."""
+    if path is not None and add_to is not None:
+        _fail("--file makes a new key file, --add adds to an existing one: give one of them")
     try:
         key = data_keys_file.new_key(key_id)
         if path is not None:
             data_keys_file.create_file(path, key)
+        if add_to is not None:
+            ring = data_keys_file.add_first(add_to, key)
     except DataProtectionError as exc:
         _fail(str(exc))
     except FileExistsError:
-        _fail(f"{path} exists: add the entry below to it by hand instead (first = sealing key)")
+        _fail(f"{path} exists: add the key to it with --add {path} instead")
     except OSError as exc:
-        _fail(f"cannot write {path}: {exc}")
+        _fail(f"cannot write {path or add_to}: {exc}")
     if path is not None:
         err.print(f"wrote {path} (mode 0600) with key {key.id!r}", highlight=False)
         return
+    if add_to is not None:
+        err.print(
+            f"{add_to}: key {key.id!r} first, then {', '.join(repr(i) for i in ring.ids[1:])}. "
+            "Reload (SIGHUP or POST /v1/admin/reload) to seal new content with it, then run "
+            "`ozgbridge data-keys rewrap`; keep the old keys until rewrap has finished.",
+            highlight=False,
+            soft_wrap=True,
+        )
+        return
     err.print(
-        "Put this entry first under `keys:` in the key file to seal new content with it, then "
-        "run `ozgbridge data-keys rewrap`; keep the old keys until rewrap has finished:"
+        "Put this entry first under `keys:` in the key file (or run this command with --add "
+        "FILE) to seal new content with it, then run `ozgbridge data-keys rewrap`; keep the old "
+        "keys until rewrap has finished:"
     )
-    print("  - " + json.dumps(data_keys_file.entry(key)))
+    print(data_keys_file.entry_line(key))
 
 
 @data_keys.command("rewrap")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import os
 import re
 import secrets
@@ -26,6 +27,7 @@ from typing import Any, Generic, TypeVar
 import structlog
 import yaml
 
+from ozgbridge.atomic_file import replace_text
 from ozgbridge.configfile import read_yaml
 from ozgbridge.domain import utcnow
 from ozgbridge.errors import ConfigProblem
@@ -73,6 +75,11 @@ class KeyRingFile(Generic[K]):
     def entry(key: SecretKey) -> dict[str, str]:
         """The key as an entry of a key file."""
         return {"id": key.id, "key": base64.b64encode(key.secret).decode("ascii")}
+
+    @classmethod
+    def entry_line(cls, key: SecretKey, indent: int = 2) -> str:
+        """The key as one line of a key file's list, as `create` writes them (JSON is YAML)."""
+        return " " * indent + "- " + json.dumps(cls.entry(key))
 
     def load(self, path: Path) -> tuple[K, ...]:
         """Read a key file; the error lists every problem with its line."""
@@ -156,7 +163,7 @@ class KeyRingFile(Generic[K]):
         `FileExistsError` if there is one: it is never overwritten."""
         key = key or self.new_key()
         path.parent.mkdir(parents=True, exist_ok=True)
-        text = self.header + yaml.safe_dump({"keys": [self.entry(key)]}, sort_keys=False)
+        text = self.header + "keys:\n" + self.entry_line(key) + "\n"
         # O_EXCL: two processes starting at once must not both write (and one overwrite) a key.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
         with os.fdopen(fd, "w", encoding="utf-8") as file:
@@ -164,6 +171,44 @@ class KeyRingFile(Generic[K]):
             file.flush()
             os.fsync(file.fileno())
         return key
+
+    def prepend(self, path: Path, key: K) -> tuple[K, ...]:
+        """Put ``key`` first in an existing file — the key in use from the next start or
+        reload — and keep the rest of the file as it is (other keys, comments, layout).
+
+        The new text is checked as `load` checks it before it replaces the file (atomically,
+        with the file's mode and, where allowed, its owner); the error names what is wrong and
+        the file stays unchanged. Returns the keys now in the file."""
+        self.load(path)  # refuse to build on a broken file, with its own problems and lines
+        text = path.read_text(encoding="utf-8")
+        at, indent = _first_entry(text, path, self.error)
+        lines = text.splitlines(keepends=True)
+        new = "".join([*lines[:at], self.entry_line(key, indent) + "\n", *lines[at:]])
+        checked: list[tuple[K, ...]] = []
+
+        def check(staged: Path) -> None:
+            try:
+                checked.append(self.load(staged))
+            except Exception as exc:
+                # Say which file: the staged copy's name means nothing to the operator.
+                raise self.error(str(exc).replace(str(staged), str(path))) from None
+
+        replace_text(path, new, check=check)
+        return checked[0]
+
+
+def _first_entry(text: str, path: Path, error: Callable[[str], Exception]) -> tuple[int, int]:
+    """The line (0-based) and indentation of the ``-`` that starts the first key of ``keys:``."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    assert isinstance(root, yaml.MappingNode)  # `load` accepted the file
+    for name, value in root.value:
+        if name.value == "keys" and isinstance(value, yaml.SequenceNode):
+            if value.flow_style:
+                break
+            return value.start_mark.line, value.start_mark.column
+    raise error(
+        f"{path}: its keys are written as one list in brackets; put the new entry first by hand"
+    )
 
 
 def _sorted(problems: list[ConfigProblem]) -> list[ConfigProblem]:

@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import difflib
 import io
-import os
-import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from ruamel.yaml.tokens import CommentToken
 
 from ozgbridge.apikey_models import ApiKey, Role
+from ozgbridge.atomic_file import replace_text
 from ozgbridge.configfile import read_yaml
 from ozgbridge.errors import ConfigError, ConfigProblem
 
@@ -93,7 +92,7 @@ def add_key(keys_file: Path, key: ApiKey, known_tenants: Iterable[str]) -> int:
         entries.fa.set_block_style()
     buffer = io.StringIO()
     yaml.dump(document, buffer)
-    _replace(keys_file, buffer.getvalue())
+    replace_text(keys_file, buffer.getvalue())
     return _new_entry_line(buffer.getvalue(), key.id)
 
 
@@ -150,7 +149,7 @@ def rotate_key(keys_file: Path, key_id: str, rotated: Mapping[str, Any]) -> int:
         _attach_following_comments(entry, *following)
     buffer = io.StringIO()
     yaml.dump(document, buffer)
-    _replace(keys_file, buffer.getvalue())
+    replace_text(keys_file, buffer.getvalue())
     return _line(entries, found[0]) or 1
 
 
@@ -235,18 +234,3 @@ def _new_entry_line(text: str, key_id: str) -> int:
         if entries[index].get("id") == key_id:
             return (_line(entries, index) or 0) or 1
     return 1
-
-
-def _replace(path: Path, text: str) -> None:
-    mode = path.stat().st_mode & 0o777 if path.exists() else 0o640
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as file:
-            file.write(text)
-            file.flush()
-            os.fsync(file.fileno())
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise

@@ -134,6 +134,32 @@ async def _watch_baseline(settings: Settings) -> tuple[list[Path], str] | None:
     return also, await asyncio.to_thread(config_digest, settings.config_dir, *also)
 
 
+async def _open_watched(
+    settings: Settings, *, api: bool, worker: bool, upgrade: bool, create_embedded_keys: bool
+) -> tuple[Service, tuple[list[Path], str] | None]:
+    """`open_service`, and the file watch's baseline taken before it read the configuration —
+    or after, when this start created the embedded data key file: that is no change to reload
+    for."""
+    embedded = embedded_key_file(settings)
+    creates_keys = (
+        create_embedded_keys
+        and settings.data_keys is None
+        and embedded is not None
+        and not embedded.exists()
+    )
+    baseline = await _watch_baseline(settings)
+    service = await open_service(
+        settings,
+        api=api,
+        worker=worker,
+        upgrade=upgrade,
+        create_embedded_keys=create_embedded_keys,
+    )
+    if creates_keys:
+        baseline = await _watch_baseline(settings)
+    return service, baseline
+
+
 def _start_watch(
     service: Service, settings: Settings, baseline: tuple[list[Path], str] | None
 ) -> asyncio.Task[None] | None:
@@ -160,13 +186,8 @@ async def run_service(
 
     ``supervisor``: this is one process of a group; it shares the port, tells the supervisor
     when it listens, and stops like on SIGTERM when the supervisor is gone."""
-    baseline = await _watch_baseline(settings)
-    service = await open_service(
-        settings,
-        api=api,
-        worker=worker,
-        upgrade=upgrade,
-        create_embedded_keys=create_embedded_keys,
+    service, baseline = await _open_watched(
+        settings, api=api, worker=worker, upgrade=upgrade, create_embedded_keys=create_embedded_keys
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -68,6 +68,17 @@ def entry(key: DataKey) -> dict[str, str]:
     return _FILE.entry(key)
 
 
+def entry_line(key: DataKey) -> str:
+    """The key as a line to put first under ``keys:`` by hand."""
+    return _FILE.entry_line(key)
+
+
+def add_first(path: Path, key: DataKey) -> DataKeys:
+    """Put ``key`` first in the existing key file ``path``, the rest of the file kept as it is;
+    `DataKeyError` (file unchanged) when the file, or the file with the key, is not usable."""
+    return DataKeys(_FILE.prepend(path, key), path)
+
+
 def load(path: Path) -> DataKeys:
     """Read a key file; `DataKeyError` lists every problem with its line."""
     return DataKeys(_FILE.load(path), path)

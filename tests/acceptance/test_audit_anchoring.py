@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from ozgbridge import audit
+from ozgbridge import audit, audit_keys
 from tests.acceptance.conftest import REPO_ROOT, Deployment, wait_ready
 
 DEMO_PORTAL_TOKEN = "ozgb_demo_portal_NOT_FOR_PRODUCTION"
@@ -153,8 +153,15 @@ def test_new_key_writes_a_private_file_once(deployment: Deployment) -> None:
     made = deployment.run("audit", "new-key", "--id", "2027-01", "--out", str(target))
     assert made.returncode == 0, made.stderr
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
-    assert "id: 2027-01" in target.read_text()
+    assert [key.id for key in audit_keys.load(target).keys] == ["2027-01"]
     assert deployment.run("audit", "new-key", "--out", str(target)).returncode == 2
     entry = deployment.run("audit", "new-key", "--id", "2027-02")
     assert entry.returncode == 0
-    assert entry.stdout.startswith("- {id: 2027-02, key: ")
+    assert entry.stdout.startswith('  - {"id": "2027-02", "key": ')
+    added = deployment.run("audit", "new-key", "--id", "2027-03", "--add", str(target))
+    assert added.returncode == 0, added.stderr
+    assert [key.id for key in audit_keys.load(target).keys] == ["2027-03", "2027-01"]
+    assert stat.S_IMODE(target.stat().st_mode) == 0o600
+    taken = deployment.run("audit", "new-key", "--id", "2027-03", "--add", str(target))
+    assert taken.returncode == 2
+    assert "already used" in taken.stderr

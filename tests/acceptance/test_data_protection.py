@@ -120,6 +120,13 @@ def test_data_keys_create(deployment: Deployment) -> None:
     assert again.returncode == 2
     assert "exists" in again.stderr
 
+    added = deployment.run("data-keys", "create", "--id", "2027-02", "--add", str(path))
+    assert added.returncode == 0, added.stderr
+    assert data_keys.load(path).ids[0] == "2027-02"
+    assert "rewrap" in added.stderr
+    both = deployment.run("data-keys", "create", "--file", str(path), "--add", str(path))
+    assert both.returncode == 2
+
 
 async def test_rewrap_reseals_and_names_a_missing_key(deployment: Deployment) -> None:
     example_config(deployment)
