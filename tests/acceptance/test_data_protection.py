@@ -75,6 +75,29 @@ async def test_serve_on_the_embedded_default_makes_its_key_file(deployment: Depl
     assert second.terminate() == 0
 
 
+async def test_a_watching_serve_takes_a_key_added_with_the_cli(deployment: Deployment) -> None:
+    example_config(deployment)
+    del deployment.env["OZGBRIDGE_DATABASE_URL"], deployment.env["OZGBRIDGE_DATA_KEYS"]
+    deployment.env["OZGBRIDGE_CONFIG_WATCH_SECONDS"] = "0.1"
+    key_file = deployment.root / "var" / "data-keys.yaml"
+    process = await deployment.serve("--upgrade")
+    await asyncio.sleep(1)  # ten looks at the files
+    assert '"config.reloaded"' not in process.log()  # making the key file is no change
+
+    added = deployment.run("data-keys", "create", "--id", "2099-01", "--add", str(key_file))
+    assert added.returncode == 0, added.stderr
+
+    deadline = time.monotonic() + 10
+    while '"data_keys.reloaded"' not in process.log():
+        assert time.monotonic() < deadline, process.log()
+        await asyncio.sleep(0.1)
+    assert '"sealing_key": "2099-01"' in process.log()
+    response = await submit(deployment)
+    assert response.status_code == 202
+    await until_delivered(deployment, response.json()["id"])
+    assert process.terminate() == 0
+
+
 def test_without_keys_no_process_starts_unless_plaintext_is_allowed(
     deployment: Deployment,
 ) -> None:
