@@ -179,7 +179,12 @@ class KeyRingFile(Generic[K]):
         The new text is checked as `load` checks it before it replaces the file (atomically,
         with the file's mode and, where allowed, its owner); the error names what is wrong and
         the file stays unchanged. Returns the keys now in the file."""
-        self.load(path)  # refuse to build on a broken file, with its own problems and lines
+        held = self.load(path)  # refuse to build on a broken file, with its own problems and lines
+        if any(other.id == key.id for other in held):
+            raise self.error(
+                f"{path} already holds a key with id {key.id!r}: give the new key another id "
+                f"(--id {key.id}b, say)"
+            )
         text = path.read_text(encoding="utf-8")
         at, indent = _first_entry(text, path, self.error)
         lines = text.splitlines(keepends=True)

@@ -164,4 +164,4 @@ def test_new_key_writes_a_private_file_once(deployment: Deployment) -> None:
     assert stat.S_IMODE(target.stat().st_mode) == 0o600
     taken = deployment.run("audit", "new-key", "--id", "2027-03", "--add", str(target))
     assert taken.returncode == 2
-    assert "already used" in taken.stderr
+    assert "already holds a key with id '2027-03'" in taken.stderr

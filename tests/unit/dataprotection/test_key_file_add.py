@@ -81,8 +81,8 @@ def test_a_taken_id_is_refused_naming_the_file_and_it_stays_unchanged(tmp_path: 
     with pytest.raises(DataKeyError) as raised:
         keys.add_first(path, keys.new_key("2026-12"))
 
-    assert f"{path}:" in str(raised.value)
-    assert "already used" in str(raised.value)
+    assert str(path) in str(raised.value)
+    assert "--id 2026-12b" in str(raised.value)
     assert path.read_text() == before
     assert [p.name for p in tmp_path.iterdir()] == ["data-keys.yaml"]
 
