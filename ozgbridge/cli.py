@@ -79,7 +79,7 @@ def _run(
     create_keys: bool = False,
     supervisor: SupervisorLink | None = None,
 ) -> None:
-    configure_logging(settings.log_level, settings.log_format)
+    configure_logging(settings.log_level, settings.log_format, cache=True)
     with _failing_cleanly(settings):
         asyncio.run(
             run_service(
