@@ -1,10 +1,9 @@
 """The delivery worker: claims due deliveries under a lease and hands each to its connector.
 
 One loop claims as many deliveries as there are free slots; each claimed delivery runs as its own
-task that keeps its lease alive, calls the connector once, and records the outcome. The outcome
-decides what comes next: delivered; retriable → pending again at the next rung of the retry
-ladder; permanent or ladder exhausted → dead (visible, replayable). Which routes may be claimed
-from (pause, circuit breaker, limits) is decided inside the claim, across all workers. On stop the
+task that keeps its lease alive, calls the connector once (`ozgbridge.delivery_attempt`: the
+outcome decides what comes next), and records the outcome. Which routes may be claimed from
+(pause, circuit breaker, limits) is decided inside the claim, across all workers. On stop the
 loop claims nothing more, lets in-flight attempts finish within a grace period, and hands back the
 rest.
 
@@ -22,30 +21,27 @@ import secrets
 import socket
 import time
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import structlog
 
 from ozgbridge import metrics
-from ozgbridge.attempt_failures import failure_result
 from ozgbridge.claim_loop import ClaimLoop
 from ozgbridge.connector import Connector
+from ozgbridge.delivery_attempt import attempt_delivery
 from ozgbridge.domain import AttemptOutcome, Envelope, utcnow
-from ozgbridge.errors import DeliveryError, RetriableDeliveryError
 from ozgbridge.lease_keeper import LeaseKeeper
 from ozgbridge.live import LiveConfig
 from ozgbridge.outcome_recorder import OutcomeRecorder
 from ozgbridge.payload_budget import BATCH_LOAD_MAX, PayloadBudget
-from ozgbridge.retry import DEFAULT_SCHEDULE
 from ozgbridge.routing import Router
 from ozgbridge.runtime import RouteKey, Runtime
 from ozgbridge.settings import Settings
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 from ozgbridge.store.repository import Repository
-from ozgbridge.tenants import Deployment, RouteConfig
+from ozgbridge.tenants import Deployment
 
 logger = structlog.get_logger("ozgbridge.worker")
 
@@ -233,7 +229,14 @@ class Worker(ClaimLoop):
         self._leases.hold(claimed.id, claimed.lease_expires_at)
         try:
             async with self._payloads.hold(claimed, envelope):
-                result = await self._deliver(claimed, started_at, envelope, runtime)
+                result = await attempt_delivery(
+                    claimed,
+                    started_at,
+                    envelope,
+                    runtime,
+                    repository=self.repository,
+                    jitter=self.settings.retry_jitter,
+                )
         except asyncio.CancelledError:
             result = AttemptResult(
                 AttemptOutcome.RETRIABLE,
@@ -251,60 +254,6 @@ class Worker(ClaimLoop):
         if last:
             self._slot_freed.set()
         await self._recorder.record(claimed, result, log, last=last)
-
-    async def _deliver(
-        self,
-        claimed: ClaimedDelivery,
-        started_at: Any,
-        envelope: Envelope | None,
-        runtime: Runtime,
-    ) -> AttemptResult:
-        route_key = (claimed.tenant_id, claimed.route_id)
-        connector = runtime.connectors.get(route_key)
-        if connector is None:
-            error = RetriableDeliveryError(
-                f"route {claimed.tenant_id}/{claimed.route_id} is not configured (any more)"
-            )
-            # says nothing about the back-end: the breaker ignores it
-            return replace(self._failure(claimed, started_at, error, runtime), evidence=False)
-        clock = time.perf_counter()
-        try:
-            if envelope is None:
-                envelope = await self.repository.load_envelope(
-                    claimed, tenant_name=runtime.tenant_names[claimed.tenant_id]
-                )
-            receipt = await connector.deliver(envelope)
-        except DeliveryError as error:
-            metrics.ATTEMPT_DURATION.labels(claimed.connector).observe(time.perf_counter() - clock)
-            return self._failure(claimed, started_at, error, runtime)
-        metrics.ATTEMPT_DURATION.labels(claimed.connector).observe(time.perf_counter() - clock)
-        return AttemptResult(
-            AttemptOutcome.DELIVERED,
-            started_at,
-            status_code=receipt.status_code,
-            remote_reference=receipt.remote_reference,
-            status_report=receipt.status_report,
-        )
-
-    def _failure(
-        self, claimed: ClaimedDelivery, started_at: Any, error: DeliveryError, runtime: Runtime
-    ) -> AttemptResult:
-        route = self._route(claimed, runtime)
-        return failure_result(
-            claimed,
-            error,
-            started_at=started_at,
-            now=utcnow(),
-            schedule=route.retry_schedule if route and route.retry_schedule else DEFAULT_SCHEDULE,
-            jitter=self.settings.retry_jitter,
-        )
-
-    @staticmethod
-    def _route(claimed: ClaimedDelivery, runtime: Runtime) -> RouteConfig | None:
-        try:
-            return runtime.deployment.route(claimed.tenant_id, claimed.route_id)
-        except KeyError:
-            return None
 
     async def _renew_leases(self, delivery_ids: list[str], until: datetime) -> list[str]:
         return await self.queue.renew(delivery_ids, self.worker_id, until=until)
