@@ -2,7 +2,9 @@
 
 The new text goes to a temporary file beside it, is fsynced, gets the file's mode and, where the
 process may, its owner — a file replaced by root must stay readable by the service user — and is
-renamed over the file only once an optional check of the written file has passed.
+renamed over the file only once an optional check of the written file has passed. A symlink
+is followed: the file it points to is replaced, and the link stays (the container image links
+``/etc/ozgbridge/keys.yaml`` into a mounted directory; secrets are often linked into place).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ def replace_text(
 ) -> None:
     """Make ``path`` hold ``text`` (``new_file_mode`` if it does not exist yet). ``check`` sees
     the written temporary file first; whatever it raises leaves ``path`` as it was."""
+    path = path.resolve()
     status = path.stat() if path.exists() else None
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
