@@ -136,13 +136,17 @@ def _log_warnings(deployment: Deployment) -> None:
 def _loader(
     settings: Settings, sealer: Sealer, *, worker: bool
 ) -> Callable[[], Awaitable[Runtime]]:
-    """What a reload reads: the configuration directory and the data key file."""
+    """What a reload reads: the configuration directory, the data and the audit key file."""
 
     async def load() -> Runtime:
         loaded = await asyncio.to_thread(runtime.load, settings)  # reads files: off the loop
         data_keys = await asyncio.to_thread(reread_keys, settings, sealer)
+        chaining = await asyncio.to_thread(
+            audit_keys.reread, settings.database_url, settings.audit_key, audit.chaining_keys()
+        )
         built = await runtime.build(loaded, settings, worker=worker)
         built.data_keys = data_keys
+        built.audit_keys = chaining
         return built
 
     return load
@@ -157,6 +161,9 @@ def _after_swap(
         rotated = swap_keys(sealer, new.data_keys) if new.data_keys is not None else None
         if rotated is not None:
             await record(f"process:{service.worker_id}", "data_keys.reloaded", rotated)
+        chaining = audit.swap_keys(new.audit_keys) if new.audit_keys is not None else None
+        if chaining is not None:  # the first event chained with the new key says so
+            await record(f"process:{service.worker_id}", "audit_key.reloaded", chaining)
         _log_warnings(new.deployment)
         await service.stop_intakes(old)
         service.start_intakes(new)

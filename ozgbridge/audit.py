@@ -22,6 +22,7 @@ from ozgbridge.store.audit_log import (
     keyed_document,
     record,
     reset_keys,
+    swap_keys,
     use_keys,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "keyed_document",
     "record",
     "reset_keys",
+    "swap_keys",
     "use_keys",
     "verify",
 ]

@@ -16,7 +16,9 @@ verified. Events from before keyed chaining have no key id and verify as plain S
 Which file a process uses is decided once, at start (`for_service`): ``OZGBRIDGE_AUDIT_KEY`` if
 set; else, on the embedded default (the SQLite database under ``var/``), ``var/audit-key.yaml``,
 created on first start. Anywhere else a service does not start without a key, unless
-``OZGBRIDGE_AUDIT_UNKEYED=true`` (then plain SHA-256, with a warning at every start).
+``OZGBRIDGE_AUDIT_UNKEYED=true`` (then plain SHA-256, with a warning at every start). A reload
+(SIGHUP, ``POST /v1/admin/reload``, the file watch) reads that file again (`reread`), so a new
+first key chains from then on without a restart.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 from sqlalchemy.engine import make_url
 
-from ozgbridge.errors import ConfigError
+from ozgbridge.errors import ConfigError, ConfigProblem
 from ozgbridge.key_ring import KeyRingFile, SecretKey
 
 EMBEDDED_FILE_NAME = "audit-key.yaml"
@@ -169,3 +172,31 @@ def for_service(database_url: str, key_file: Path | None, *, unkeyed: bool) -> A
         "database, so set OZGBRIDGE_AUDIT_KEY to a key file (make one with `ozgbridge audit "
         "new-key --out FILE`), or set OZGBRIDGE_AUDIT_UNKEYED=true to chain with plain SHA-256"
     )
+
+
+def reread(database_url: str, key_file: Path | None, current: AuditKeys | None) -> AuditKeys | None:
+    """The key file again, for a reload (``current``: what the process chains with); None for a
+    process without keys (``OZGBRIDGE_AUDIT_UNKEYED``: keys come with a restart). `ConfigError`
+    naming the file when it is gone or not usable: the reload is refused, the keys stay."""
+    if current is None:
+        return None
+    path = key_file or embedded_file(database_url)
+    if path is None:  # a process given its keys in code: nothing to read again
+        return current
+    try:
+        return load(path)
+    except AuditKeyError as exc:
+        raise ConfigError([ConfigProblem(str(path), "", str(exc))]) from None
+
+
+def changes(current: AuditKeys | None, loaded: AuditKeys) -> dict[str, Any] | None:
+    """What a reload changes, by key id (never key material): for the log and the audit log;
+    None when the keys are the same."""
+    if current is None or current.keys == loaded.keys:
+        return None
+    return {
+        "chaining_key": loaded.primary.id,
+        "previous_chaining_key": current.primary.id,
+        "key_ids": [key.id for key in loaded.keys],
+        "removed": [key.id for key in current.keys if key.id not in {k.id for k in loaded.keys}],
+    }

@@ -106,7 +106,7 @@ def audit_checkpoint() -> None:
     "--add",
     "add_to",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="put the key first in this existing audit key file (it chains new events after a restart)",
+    help="put the key first in this existing audit key file (it chains new events after a reload)",
 )
 def audit_new_key(key_id: str | None, out: Path | None, add_to: Path | None) -> None:
     """Make an audit key: a key file (--out), put first in the existing file (--add), or an
@@ -123,8 +123,9 @@ def audit_new_key(key_id: str | None, out: Path | None, add_to: Path | None) -> 
             ring = audit_keys.add_first(add_to, key)
             click.echo(
                 f"✓ {add_to}: audit key {key.id!r} first, then "
-                f"{', '.join(repr(k.id) for k in ring.keys[1:])}; it chains new events once the "
-                "processes restart. Keep the others as long as their events are to be verified."
+                f"{', '.join(repr(k.id) for k in ring.keys[1:])}; it chains new events once "
+                "each process reloads (SIGHUP, POST /v1/admin/reload, the file watch) or "
+                "restarts. Keep the others as long as their events are to be verified."
             )
             return
     except AuditKeyError as exc:

@@ -24,6 +24,7 @@ import structlog
 from pydantic import ValidationError
 
 from ozgbridge import intake
+from ozgbridge.audit_keys import AuditKeys
 from ozgbridge.configfile import Loc
 from ozgbridge.connector import Connector, ConnectorContext, connector_class
 from ozgbridge.dataprotection.keys import DataKeys
@@ -59,8 +60,10 @@ class Runtime:
     router: Router
     connectors: Mapping[RouteKey, Connector[Any]] = field(default_factory=dict)
     intakes: list[intake.Intake] = field(default_factory=list)
-    # The data key file as a reload read it with this configuration (None: not read again).
+    # The data and audit key files as a reload read them with this configuration (None: not
+    # read again).
     data_keys: DataKeys | None = None
+    audit_keys: AuditKeys | None = None
     _users: int = field(default=0, init=False)
     _idle: asyncio.Event | None = field(default=None, init=False)
     _retired: bool = field(default=False, init=False)

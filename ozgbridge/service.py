@@ -7,8 +7,8 @@ connectors, release the database.
 
 SIGHUP (like ``POST /v1/admin/reload``) reloads the configuration directory in this process
 (`ozgbridge.live`); worker processes restart their intakes with the new configuration. With
-``OZGBRIDGE_CONFIG_WATCH_SECONDS`` the process also reloads when the files or the data key file
-change (Kubernetes ConfigMap and Secret volumes).
+``OZGBRIDGE_CONFIG_WATCH_SECONDS`` the process also reloads when the files or the data or audit
+key file change (Kubernetes ConfigMap and Secret volumes).
 
 A group of API processes (``ozgbridge api --processes N``, `ozgbridge.processes`) does the
 start-up work that must happen once in its supervisor (`ozgbridge.processes.prepare_group`); each
@@ -26,7 +26,7 @@ from pathlib import Path
 import structlog
 from aiohttp import web
 
-from ozgbridge import gctuning
+from ozgbridge import audit_keys, gctuning
 from ozgbridge.api import connections
 from ozgbridge.api.state import RELOAD_OTHERS
 from ozgbridge.assembly import Service, cancel, open_service
@@ -123,14 +123,17 @@ def _stop_listening(loop: asyncio.AbstractEventLoop, supervisor: SupervisorLink 
 
 
 async def _watch_baseline(settings: Settings) -> tuple[list[Path], str] | None:
-    """What the file watch follows besides the configuration directory — the data key file a
-    reload reads again (`ozgbridge.dataprotection.startup.key_file`), also before it exists —
-    and the digest of it all; None without a watch. Taken before the configuration is read, so
+    """What the file watch follows besides the configuration directory — the data and the audit
+    key file a reload reads again, also before they exist — and the digest of it all; None
+    without a watch. Taken before the configuration is read, so
     a change while the process starts is one the watch sees."""
     if settings.config_watch_seconds <= 0:
         return None
-    key_file = settings.data_keys or embedded_key_file(settings)
-    also = [key_file] if key_file is not None else []
+    key_files = (
+        settings.data_keys or embedded_key_file(settings),
+        settings.audit_key or audit_keys.embedded_file(settings.database_url),
+    )
+    also = [path for path in key_files if path is not None]
     return also, await asyncio.to_thread(config_digest, settings.config_dir, *also)
 
 
@@ -138,15 +141,16 @@ async def _open_watched(
     settings: Settings, *, api: bool, worker: bool, upgrade: bool, create_embedded_keys: bool
 ) -> tuple[Service, tuple[list[Path], str] | None]:
     """`open_service`, and the file watch's baseline taken before it read the configuration —
-    or after, when this start created the embedded data key file: that is no change to reload
-    for."""
-    embedded = embedded_key_file(settings)
-    creates_keys = (
-        create_embedded_keys
-        and settings.data_keys is None
-        and embedded is not None
-        and not embedded.exists()
-    )
+    or after, when this start created an embedded key file: that is no change to reload for."""
+    embedded = [
+        path
+        for path in (
+            None if settings.data_keys else embedded_key_file(settings),
+            None if settings.audit_key else audit_keys.embedded_file(settings.database_url),
+        )
+        if path is not None
+    ]
+    creates_keys = any(not path.exists() for path in embedded)
     baseline = await _watch_baseline(settings)
     service = await open_service(
         settings,

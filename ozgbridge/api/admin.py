@@ -14,6 +14,7 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import Field
 
+from ozgbridge import audit
 from ozgbridge.api.auth import authenticate
 from ozgbridge.api.problems import Problem
 from ozgbridge.api.schemas_out import FieldError
@@ -60,6 +61,10 @@ class ReloadOut(CamelModel):
         description="id of the data key that seals new content now (a reload also reads the "
         "data key file); null without data keys"
     )
+    chaining_key: str | None = Field(
+        description="id of the audit key that chains new audit events now (a reload also reads "
+        "the audit key file); null for a process without audit keys"
+    )
     warnings: list[ConfigProblemOut]
 
 
@@ -99,6 +104,7 @@ async def reload(request: web.Request) -> web.StreamResponse:
         routes=result.counts["routes"],
         keys=result.counts["keys"],
         sealing_key=request.app[REPOSITORY].sealer.key_id,
+        chaining_key=chaining.primary.id if (chaining := audit.chaining_keys()) else None,
         warnings=[ConfigProblemOut.of(w) for w in result.warnings],
     )
     return web.json_response(answer.model_dump(mode="json", by_alias=True))

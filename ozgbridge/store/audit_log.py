@@ -19,6 +19,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -54,6 +55,8 @@ __all__ = [
     "use_keys",
 ]
 
+log = structlog.get_logger("ozgbridge.audit")
+
 GENESIS_HASH = "0" * 64
 # Arbitrary but fixed: the advisory lock id that serialises audit appends on PostgreSQL.
 _PG_AUDIT_LOCK = 0x6F7A6762_61756474 & 0x7FFFFFFFFFFFFFFF
@@ -80,6 +83,31 @@ def use_keys(keys: AuditKeys | None) -> None:
     """The keys this process chains with (None: plain SHA-256); services set them at start."""
     global _keys  # noqa: PLW0603 - one setting of the whole process, like its logging
     _keys = keys
+
+
+def swap_keys(loaded: AuditKeys) -> dict[str, Any] | None:
+    """Chain with the keys a reload read, if they differ from those in use; what changed, by
+    key id (`audit_keys.changes`), or None. Appends take the keys once each, so an append in
+    flight finishes with the keys it started with."""
+    changed = audit_keys.changes(chaining_keys(), loaded)
+    if changed is None:
+        return None
+    use_keys(loaded)
+    log.info(
+        "audit_key.reloaded",
+        path=str(loaded.source),
+        chaining_key=changed["chaining_key"],
+        previous_chaining_key=changed["previous_chaining_key"],
+        keys=len(loaded.keys),
+    )
+    if changed["removed"]:
+        log.warning(
+            "audit_key.removed",
+            key_ids=changed["removed"],
+            hint="events chained under these keys no longer verify with this process's keys; "
+            "keep every key as long as its events are to be verified",
+        )
+    return changed
 
 
 def reset_keys() -> None:
