@@ -202,7 +202,7 @@ class LiveConfig:
 
 def config_digest(config_dir: Path, *files: Path) -> str:
     """SHA-256 over every file of a configuration directory (names and contents), and over
-    ``files`` outside it (the data key file).
+    ``files`` outside it (the data and audit key files).
 
     Hidden entries are skipped: a Kubernetes ConfigMap or Secret volume keeps its versions in
     ``..data`` directories and shows each file through a symlink, which is followed — so the
@@ -234,8 +234,7 @@ async def watch(
     also: Sequence[Path] = (),
     seen: str | None = None,
 ) -> None:
-    """Reload whenever the files in ``config_dir`` or the files ``also`` (the data key file)
-    change (checked every ``interval`` s), until cancelled. A refused configuration is not
+    """Reload whenever the files in ``config_dir`` or the files ``also`` (the key files) change (checked every ``interval`` s), until cancelled. A refused configuration is not
     retried until the files change again.
 
     ``seen``: their `config_digest` when the running configuration was read (else: now)."""

@@ -125,8 +125,7 @@ def _stop_listening(loop: asyncio.AbstractEventLoop, supervisor: SupervisorLink 
 async def _watch_baseline(settings: Settings) -> tuple[list[Path], str] | None:
     """What the file watch follows besides the configuration directory — the data and the audit
     key file a reload reads again, also before they exist — and the digest of it all; None
-    without a watch. Taken before the configuration is read, so
-    a change while the process starts is one the watch sees."""
+    without a watch."""
     if settings.config_watch_seconds <= 0:
         return None
     key_files = (
