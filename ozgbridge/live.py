@@ -234,7 +234,8 @@ async def watch(
     also: Sequence[Path] = (),
     seen: str | None = None,
 ) -> None:
-    """Reload whenever the files in ``config_dir`` or the files ``also`` (the key files) change (checked every ``interval`` s), until cancelled. A refused configuration is not
+    """Reload whenever the files in ``config_dir`` or the files ``also`` (the key files)
+    change (checked every ``interval`` s), until cancelled. A refused configuration is not
     retried until the files change again.
 
     ``seen``: their `config_digest` when the running configuration was read (else: now)."""
