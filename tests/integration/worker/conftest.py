@@ -56,3 +56,5 @@ async def start_worker(
     for worker, _task in running:
         worker.stop()
     await asyncio.gather(*(task for _, task in running))
+    # As a service does at shutdown: the configuration's connectors (their HTTP sessions) close.
+    await asyncio.gather(*(worker.live.aclose() for worker, _ in running))
