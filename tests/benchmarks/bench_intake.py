@@ -21,6 +21,7 @@ from tests.benchmarks.common import (
     Row,
     api_processes,
     application_body,
+    cpu_seconds,
     free_port,
     fresh_database,
     percentile,
@@ -89,9 +90,10 @@ async def _execute(database: Database, statement: str) -> None:
 
 async def bare_http_rate(
     database: Database, body: bytes, *, processes: int, concurrency: int, count: int
-) -> float:
+) -> tuple[float, float]:
     """The second ceiling: ``processes`` bare aiohttp servers sharing a port, each request one
-    INSERT + COMMIT of its body (tests.benchmarks.bare_intake_server), under the same load."""
+    INSERT + COMMIT of its body (tests.benchmarks.bare_intake_server), under the same load; and
+    their CPU seconds per request."""
     await _execute(database, bare_intake_server.CREATE_TABLE)
     target = database.dsn if database.engine == "postgresql" else database.url.split("///", 1)[1]
     assert target is not None
@@ -117,7 +119,10 @@ async def bare_http_rate(
                     raise RuntimeError("bare intake server did not start")
         url = f"http://127.0.0.1:{port}"
         await submit_load(url, body, count=min(count, 200), concurrency=concurrency)
-        return (await submit_load(url, body, count=count, concurrency=concurrency)).rate
+        pids = [server.pid for server in servers]
+        before = cpu_seconds(pids)
+        rate = (await submit_load(url, body, count=count, concurrency=concurrency)).rate
+        return rate, (cpu_seconds(pids) - before) / count
     finally:
         for server in servers:
             if server.returncode is None:
@@ -144,7 +149,10 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
                     )
                     assert url is not None
                     await submit_load(url, body, count=min(count, 200), concurrency=concurrency)
+                    api = [process.pid for process in server.processes]
+                    before = cpu_seconds(api)
                     result = await submit_load(url, body, count=count, concurrency=concurrency)
+                    api_cpu = (cpu_seconds(api) - before) / count
                 finally:
                     server.stop()
                 # The best of a few runs, as for delivery: the highest is the honest ceiling.
@@ -156,7 +164,7 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
                         for _ in range(CEILING_RUNS)
                     ]
                 )
-                bare_http = await bare_http_rate(
+                bare_http, bare_cpu = await bare_http_rate(
                     database,
                     body,
                     processes=api_processes(engine),
@@ -172,7 +180,8 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
                     f"p99 {percentile(result.latencies, 0.99) * 1000:.1f} ms, "
                     f"api --processes {api_processes(engine)}; ceiling: bare INSERT loop (best "
                     f"of {CEILING_RUNS}); alt: bare aiohttp server, one INSERT per request "
-                    f"({bare_http / ceiling:.2f} of the ceiling)",
+                    f"({bare_http / ceiling:.2f} of the ceiling); CPU per application: api "
+                    f"{api_cpu * 1000:.3f} ms, bare server {bare_cpu * 1000:.3f} ms",
                     ceiling,
                     result.rate / ceiling,
                     alt_ceiling=bare_http,

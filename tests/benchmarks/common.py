@@ -71,6 +71,30 @@ def listening(port: int) -> int:
     return count
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU of ``pids`` and all their descendants so far (Linux /proc; 0 where a
+    process is gone). Read before and after a measured load, the difference is what the
+    processes spent on it."""
+    total = 0.0
+    seen: set[int] = set()
+    todo = list(pids)
+    while todo:
+        pid = todo.pop()
+        if pid in seen:
+            continue
+        seen.add(pid)
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children", encoding="ascii") as children:
+                    todo += [int(child) for child in children.read().split()]
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+    return total
+
+
 def percentile(values: list[float], p: float) -> float:
     if not values:
         return float("nan")
