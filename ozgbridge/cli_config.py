@@ -9,9 +9,10 @@ from pathlib import Path
 import click
 from pydantic import ValidationError
 
-from ozgbridge import runtime
+from ozgbridge import audit_keys, runtime
 from ozgbridge.cli_common import err, out, settings_problems, show
-from ozgbridge.errors import ConfigError, ConfigProblem
+from ozgbridge.dataprotection import keys as data_keys
+from ozgbridge.errors import ConfigError, ConfigProblem, DataProtectionError
 from ozgbridge.gaps import KreisGaps, find_gaps, read_services
 from ozgbridge.regions import default_directory
 from ozgbridge.settings import Settings
@@ -32,6 +33,8 @@ def _check(directory: Path) -> tuple[Deployment | None, list[ConfigProblem], lis
         settings = Settings(config_dir=directory)
     except ValidationError as exc:
         problems += settings_problems(exc)
+    else:
+        problems += _key_file_problems(settings)
     try:
         deployment = load_deployment(
             directory, limits=runtime.limits(settings) if settings is not None else None
@@ -41,6 +44,23 @@ def _check(directory: Path) -> tuple[Deployment | None, list[ConfigProblem], lis
     except ConfigError as exc:
         return None, problems + exc.problems, exc.warnings
     return deployment, problems, list(deployment.warnings)
+
+
+def _key_file_problems(settings: Settings) -> list[ConfigProblem]:
+    """The data and audit key files the settings name, read as start-up and a reload read them
+    (so a rotated key file can be checked before the SIGHUP)."""
+    problems = []
+    for path, load in (
+        (settings.data_keys, data_keys.load),
+        (settings.audit_key, audit_keys.load),
+    ):
+        if path is None:
+            continue
+        try:
+            load(path)
+        except (ConfigError, DataProtectionError) as exc:  # AuditKeyError, DataKeyError
+            problems.append(ConfigProblem(str(path), "", str(exc)))
+    return problems
 
 
 @config.command("validate")
