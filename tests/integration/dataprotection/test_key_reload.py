@@ -4,10 +4,8 @@ rotate"); a broken key file refuses the reload and the keys in use stay."""
 from __future__ import annotations
 
 import asyncio
-import base64
 import json
 from pathlib import Path
-from typing import Any
 
 import aiohttp
 import pytest
@@ -19,43 +17,17 @@ from ozgbridge.assembly import Service
 from ozgbridge.dataprotection import keys
 from ozgbridge.settings import Settings
 from ozgbridge.store.tables import applications, attachments, audit_events
-from ozgbridge.tenants import token_sha256
-from tests.integration.dataprotection.support import write_retention_config
+from tests.integration.reload_support import (
+    OPERATOR,
+    submit_and_wait_delivered,
+    write_reload_config,
+)
 from tests.integration.serving import free_port, serving
-
-PORTAL = {"Authorization": "Bearer portal-token"}
-OPERATOR = {"Authorization": "Bearer ops-token"}
-DOCUMENT = {
-    "service": {"leikaKey": "99050012104000", "name": "Gewerbeanmeldung"},
-    "region": {"ags": "05370004"},
-    "data": {"mimeType": "application/json", "content": {"betrieb": "Testbäckerei"}},
-    "attachments": [
-        {
-            "filename": "nachweis.pdf",
-            "mimeType": "application/pdf",
-            "contentBase64": base64.b64encode(b"%PDF-1.7").decode(),
-        }
-    ],
-}
 
 
 def write_ring(path: Path, *ring: keys.DataKey) -> None:
     path.write_text(yaml.safe_dump({"keys": [keys.entry(k) for k in ring]}), encoding="utf-8")
     path.chmod(0o600)
-
-
-async def submit_and_wait_delivered(http: aiohttp.ClientSession) -> str:
-    async with http.post("/v1/applications", json=DOCUMENT, headers=PORTAL) as response:
-        assert response.status == 202, await response.text()
-        application_id: str = (await response.json())["id"]
-    async with asyncio.timeout(20):
-        while True:
-            async with http.get(f"/v1/applications/{application_id}", headers=PORTAL) as r:
-                view: dict[str, Any] = await r.json()
-            if view["status"] == "delivered":  # the worker opened the content to deliver it
-                return application_id
-            assert view["status"] != "dead", view
-            await asyncio.sleep(0.05)
 
 
 async def sealed_under(service: Service, application_id: str) -> set[str | None]:
@@ -76,11 +48,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     ring = tmp_path / "secrets" / "data-keys.yaml"
     ring.parent.mkdir()
     write_ring(ring, keys.new_key("2026-01"))
-    config = write_retention_config(tmp_path / "config")
-    keys_file = config / "keys.yaml"
-    document = yaml.safe_load(keys_file.read_text(encoding="utf-8"))
-    document["keys"].append({"id": "ops", "role": "operator", "sha256": token_sha256("ops-token")})
-    keys_file.write_text(yaml.safe_dump(document), encoding="utf-8")
+    config = write_reload_config(tmp_path / "config")
     return Settings(
         database_url=database_url,
         config_dir=config,

@@ -8,30 +8,25 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-import yaml
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge import audit, audit_keys
 from ozgbridge.settings import Settings
 from ozgbridge.store.tables import audit_events
-from ozgbridge.tenants import token_sha256
-from tests.integration.dataprotection.support import write_retention_config
-from tests.integration.dataprotection.test_key_reload import submit_and_wait_delivered
+from tests.integration.reload_support import (
+    OPERATOR,
+    submit_and_wait_delivered,
+    write_reload_config,
+)
 from tests.integration.serving import free_port, serving
-
-OPERATOR = {"Authorization": "Bearer ops-token"}
 
 
 @pytest.fixture
 def settings(database_url: str, tmp_path: Path) -> Settings:
     ring = tmp_path / "secrets" / "audit-key.yaml"
     audit_keys.create_file(ring, audit_keys.new_key("2026-01"))
-    config = write_retention_config(tmp_path / "config")
-    keys_file = config / "keys.yaml"
-    document = yaml.safe_load(keys_file.read_text(encoding="utf-8"))
-    document["keys"].append({"id": "ops", "role": "operator", "sha256": token_sha256("ops-token")})
-    keys_file.write_text(yaml.safe_dump(document), encoding="utf-8")
+    config = write_reload_config(tmp_path / "config")
     return Settings(
         database_url=database_url,
         config_dir=config,
