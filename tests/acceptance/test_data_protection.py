@@ -75,7 +75,7 @@ async def test_serve_on_the_embedded_default_makes_its_key_file(deployment: Depl
     assert second.terminate() == 0
 
 
-async def test_a_watching_serve_takes_a_key_added_with_the_cli(deployment: Deployment) -> None:
+async def test_a_watching_serve_takes_keys_added_with_the_cli(deployment: Deployment) -> None:
     example_config(deployment)
     del deployment.env["OZGBRIDGE_DATABASE_URL"], deployment.env["OZGBRIDGE_DATA_KEYS"]
     deployment.env["OZGBRIDGE_CONFIG_WATCH_SECONDS"] = "0.1"
@@ -95,7 +95,17 @@ async def test_a_watching_serve_takes_a_key_added_with_the_cli(deployment: Deplo
     response = await submit(deployment)
     assert response.status_code == 202
     await until_delivered(deployment, response.json()["id"])
+
+    audit_file = Path(deployment.env["OZGBRIDGE_AUDIT_KEY"])
+    added = deployment.run("audit", "new-key", "--id", "2099-02", "--add", str(audit_file))
+    assert added.returncode == 0, added.stderr
+    while '"audit_key.reloaded"' not in process.log():
+        assert time.monotonic() < deadline + 10, process.log()
+        await asyncio.sleep(0.1)
+    assert '"chaining_key": "2099-02"' in process.log()
     assert process.terminate() == 0
+    verified = deployment.run("audit", "verify")
+    assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
 def test_without_keys_no_process_starts_unless_plaintext_is_allowed(
