@@ -180,7 +180,8 @@ async def run(engine: str, workdir: Path, emit: Printer, *, quick: bool) -> None
                     f"p99 {percentile(result.latencies, 0.99) * 1000:.1f} ms, "
                     f"api --processes {api_processes(engine)}; ceiling: bare INSERT loop (best "
                     f"of {CEILING_RUNS}); alt: bare aiohttp server, one INSERT per request "
-                    f"({bare_http / ceiling:.2f} of the ceiling); CPU per application: api "
+                    f"({bare_http / ceiling:.2f} of the ceiling; intake "
+                    f"{result.rate / bare_http:.2f} of it); CPU per application: api "
                     f"{api_cpu * 1000:.3f} ms, bare server {bare_cpu * 1000:.3f} ms",
                     ceiling,
                     result.rate / ceiling,
