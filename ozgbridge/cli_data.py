@@ -9,6 +9,7 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,11 +18,13 @@ from ozgbridge.dataprotection import rewrap as rewrapping
 from ozgbridge.dataprotection.purge import PurgeReport, purge
 from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.dataprotection.startup import key_file
+from ozgbridge.dataprotection.usage import Role, key_uses
 from ozgbridge.errors import ConfigError, DataProtectionError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
 from ozgbridge.store.engine import create_engine
+from ozgbridge.store.sealed_values import KINDS, SealedValues, sealed_values
 from ozgbridge.tenants import load_deployment
 
 out = Console()
@@ -129,6 +132,51 @@ def data_keys_rewrap(batch: int) -> None:
         f"{sealer.key_id!r}; keys no longer in use can now be removed from {path}",
         highlight=False,
     )
+
+
+@data_keys.command("usage")
+def data_keys_usage() -> None:
+    """How many stored values each data key sealed: which key can leave the key file, and
+    whether anything is sealed under a key it lacks (exit 1; exit 2: could not look)."""
+    settings = Settings()
+    configure_logging("WARNING", "console")
+    path = key_file(settings)
+    try:
+        ids = list(data_keys_file.load(path).ids) if path is not None else []
+        uses = key_uses(ids, asyncio.run(_sealed_values(settings)))
+    except (DataProtectionError, SchemaOutdatedError) as exc:
+        _fail(str(exc))
+        return
+    except (OSError, SQLAlchemyError) as exc:
+        _fail(f"cannot use the database: {exc}")
+        return
+    table = Table(box=None, header_style="bold")
+    table.add_column("data key", no_wrap=True)
+    for kind in KINDS:
+        table.add_column(kind, justify="right", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for use in uses:
+        table.add_row(use.key_id or "(plaintext)", *(f"{n:,}" for n in use.counts), use.role.value)
+    out.print(f"{path or 'no data key file'}:", highlight=False)
+    out.print(table)
+    missing = [use for use in uses if use.role is Role.MISSING]
+    if missing:
+        err.print(
+            f"[red]error[/red]: {sum(use.total for use in missing):,} stored value(s) are sealed "
+            f"under data key(s) {', '.join(repr(use.key_id) for use in missing)}, which "
+            f"{path or 'no key file'} does not hold: add them back to open those values",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise SystemExit(1)
+
+
+async def _sealed_values(settings: Settings) -> SealedValues:
+    engine = await _engine(settings)
+    try:
+        return await sealed_values(engine)
+    finally:
+        await engine.dispose()
 
 
 async def _rewrap(settings: Settings, sealer: Sealer, batch: int) -> tuple[int, int]:

@@ -161,6 +161,13 @@ def test_data_keys_create(deployment: Deployment) -> None:
     assert both.returncode == 2
 
 
+def usage_row(table: str, key_id: str) -> list[str]:
+    """The cells after the key id in `data-keys usage`'s row of ``key_id``: form data first, then
+    the other counts and the role's words."""
+    [row] = [line.split() for line in table.splitlines() if line.split()[:1] == [key_id]]
+    return [row[1], row[6], *row[7:]] if len(row) > 6 else row[1:]
+
+
 async def test_rewrap_reseals_and_names_a_missing_key(deployment: Deployment) -> None:
     example_config(deployment)
     key_path = Path(deployment.env["OZGBRIDGE_DATA_KEYS"])
@@ -181,13 +188,25 @@ async def test_rewrap_reseals_and_names_a_missing_key(deployment: Deployment) ->
     assert missing.returncode == 2
     assert f"sealed under data key {first.id!r}" in missing.stderr
     assert "add that key back" in missing.stderr
+    usage = deployment.run("data-keys", "usage")
+    assert usage.returncode == 1
+    assert usage_row(usage.stdout, first.id)[:2] == ["3", "MISSING:"]  # 3 forms, cannot be opened
+    assert f"under data key(s) {first.id!r}" in usage.stderr.replace("\n", " ")
 
     ring(second, first)
+    usage = deployment.run("data-keys", "usage", check=True)
+    assert usage_row(usage.stdout, "second")[:2] == ["0", "seals"]
+    assert usage_row(usage.stdout, first.id)[0] == "3"
+    assert "in use until rewrap" in usage.stdout
     done = deployment.run("data-keys", "rewrap", "--batch", "2")
     assert done.returncode == 0, done.stderr
     assert "3 of 3 application(s) re-sealed under data key 'second'" in done.stdout
     assert "re-sealing" in done.stderr  # the progress bar
 
+    usage = deployment.run("data-keys", "usage", check=True)
+    assert usage_row(usage.stdout, "second")[0] == "3"
+    assert usage_row(usage.stdout, first.id)[0] == "0"
+    assert "unused: can be removed" in usage.stdout
     ring(second)  # the old key is no longer needed
     assert "0 of 0" in deployment.run("data-keys", "rewrap", check=True).stdout
     serve = await deployment.serve()

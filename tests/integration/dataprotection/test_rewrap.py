@@ -27,6 +27,7 @@ from ozgbridge.store.purge import purge_batch
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.records import AttemptResult
 from ozgbridge.store.repository import Repository
+from ozgbridge.store.sealed_values import sealed_values
 from ozgbridge.store.tables import (
     applications,
     attachments,
@@ -186,8 +187,11 @@ async def test_back_end_answers_are_resealed(
     )
     await plain_queue.record(claimed, "w", result)
     both = key_file(tmp_path / "both.yaml", ring["new"], ring["old"])
+    assert (await sealed_values(engine)).by_key[None]["answers"] == 1
 
     assert await rewrap(engine, both, batch=10, actor="test") == 1
+
+    assert (await sealed_values(engine)).by_key["new"]["answers"] == 1
 
     async with engine.connect() as conn:
         [row] = (await conn.execute(select(attempts))).all()
@@ -242,10 +246,18 @@ async def test_notes_and_event_bodies_are_resealed_also_after_a_purge(
         )
     both = key_file(tmp_path / "both.yaml", ring["new"], ring["old"])
     assert await pending(engine, both) == 3
+    before = (await sealed_values(engine)).by_key
+    assert before["old"]["notes"] == 2  # the purged application's later note counts
+    assert before["old"]["form data"] == 1  # the purged application's form does not
+    assert before[None]["form data"] == before[None]["notes"] == 1  # plaintext
 
     assert await rewrap(engine, both, batch=2, actor="test") == 3
 
     assert await pending(engine, both) == 0
+    after = (await sealed_values(engine)).by_key
+    assert set(after) == {"new"}
+    assert after["new"]["notes"] == 3
+    assert after["new"]["events"] == before["old"]["events"] + before[None]["events"]
     async with engine.connect() as conn:
         note_keys = set((await conn.execute(select(status_history.c.note_key_id))).scalars())
         body_keys = set((await conn.execute(select(portal_events.c.body_key_id))).scalars())
