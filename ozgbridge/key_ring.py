@@ -81,8 +81,9 @@ class KeyRingFile(Generic[K]):
         """The key as one line of a key file's list, as `create` writes them (JSON is YAML)."""
         return " " * indent + "- " + json.dumps(cls.entry(key))
 
-    def load(self, path: Path) -> tuple[K, ...]:
-        """Read a key file; the error lists every problem with its line."""
+    def load(self, path: Path, *, warn_readable: bool = True) -> tuple[K, ...]:
+        """Read a key file; the error lists every problem with its line. ``warn_readable``:
+        warn when others may read it (not for a staged copy about to replace it)."""
         document, problems = read_yaml(path, str(path))
         keys: list[K] = []
         if document is not None:
@@ -103,7 +104,8 @@ class KeyRingFile(Generic[K]):
             raise self.error(
                 f"the {self.name} is not usable:\n" + "\n".join(str(p) for p in _sorted(problems))
             )
-        self._warn_if_readable(path)
+        if warn_readable:
+            self._warn_if_readable(path)
         return tuple(keys)
 
     def _key(
@@ -193,7 +195,7 @@ class KeyRingFile(Generic[K]):
 
         def check(staged: Path) -> None:
             try:
-                checked.append(self.load(staged))
+                checked.append(self.load(staged, warn_readable=False))
             except Exception as exc:
                 # Say which file: the staged copy's name means nothing to the operator.
                 raise self.error(str(exc).replace(str(staged), str(path))) from None

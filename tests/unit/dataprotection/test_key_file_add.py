@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from structlog.testing import capture_logs
 
 from ozgbridge import audit_keys
 from ozgbridge.audit_keys import AuditKeyError
@@ -114,3 +115,16 @@ def test_audit_keys_are_added_the_same_way(tmp_path: Path) -> None:
     assert [k.id for k in ring.keys] == ["2026-12", "2026-01"]
     with pytest.raises(AuditKeyError):
         audit_keys.add_first(path, audit_keys.new_key("2026-01"))
+
+
+def test_a_file_readable_by_others_is_warned_about_once_by_its_own_name(tmp_path: Path) -> None:
+    path = tmp_path / "data-keys.yaml"
+    keys.create_file(path, keys.new_key("2026-01"))
+    path.chmod(0o644)
+
+    with capture_logs() as logs:
+        keys.add_first(path, keys.new_key("2026-12"))
+
+    assert [(e["event"], e["path"]) for e in logs] == [
+        ("data_keys.file_readable_by_others", str(path))
+    ]
