@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,18 @@ err = Console(stderr=True)
 def _fail(message: str) -> None:
     err.print(f"[red]error[/red]: {message}", highlight=False, soft_wrap=True)
     raise SystemExit(2)
+
+
+@contextmanager
+def _key_and_store_errors() -> Iterator[None]:
+    """A key file or schema that cannot be used, or a database that cannot be reached, as one
+    message and exit code 2 (`_fail`), not a traceback."""
+    try:
+        yield
+    except (DataProtectionError, SchemaOutdatedError) as exc:
+        _fail(str(exc))
+    except (OSError, SQLAlchemyError) as exc:
+        _fail(f"cannot use the database: {exc}")
 
 
 async def _engine(settings: Settings) -> AsyncEngine:
@@ -118,15 +132,9 @@ def data_keys_rewrap(batch: int) -> None:
     if path is None:
         _fail("no data keys: set OZGBRIDGE_DATA_KEYS to the key file")
         return
-    try:
+    with _key_and_store_errors():
         sealer = Sealer(data_keys_file.load(path))
         done, total = asyncio.run(_rewrap(settings, sealer, batch))
-    except (DataProtectionError, SchemaOutdatedError) as exc:
-        _fail(str(exc))
-        return
-    except (OSError, SQLAlchemyError) as exc:
-        _fail(f"cannot use the database: {exc}")
-        return
     out.print(
         f"[green]✓[/green] {done} of {total} application(s) re-sealed under data key "
         f"{sealer.key_id!r}; keys no longer in use can now be removed from {path}",
@@ -141,15 +149,9 @@ def data_keys_usage() -> None:
     settings = Settings()
     configure_logging("WARNING", "console")
     path = key_file(settings)
-    try:
+    with _key_and_store_errors():
         ids = list(data_keys_file.load(path).ids) if path is not None else []
         uses = key_uses(ids, asyncio.run(_sealed_values(settings)))
-    except (DataProtectionError, SchemaOutdatedError) as exc:
-        _fail(str(exc))
-        return
-    except (OSError, SQLAlchemyError) as exc:
-        _fail(f"cannot use the database: {exc}")
-        return
     table = Table(box=None, header_style="bold")
     table.add_column("data key", no_wrap=True)
     for kind in KINDS:
