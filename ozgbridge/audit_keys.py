@@ -32,7 +32,7 @@ import structlog
 from sqlalchemy.engine import make_url
 
 from ozgbridge.errors import ConfigError, ConfigProblem
-from ozgbridge.key_ring import KeyRingFile, SecretKey
+from ozgbridge.key_ring import KeyRingFile, SecretKey, rotation
 
 EMBEDDED_FILE_NAME = "audit-key.yaml"
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///var/ozgbridge.sqlite3"
@@ -192,11 +192,12 @@ def reread(database_url: str, key_file: Path | None, current: AuditKeys | None) 
 def changes(current: AuditKeys | None, loaded: AuditKeys) -> dict[str, Any] | None:
     """What a reload changes, by key id (never key material): for the log and the audit log;
     None when the keys are the same."""
-    if current is None or current.keys == loaded.keys:
+    rotated = rotation(current.keys, loaded.keys) if current is not None else None
+    if rotated is None:
         return None
     return {
-        "chaining_key": loaded.primary.id,
-        "previous_chaining_key": current.primary.id,
-        "key_ids": [key.id for key in loaded.keys],
-        "removed": [key.id for key in current.keys if key.id not in {k.id for k in loaded.keys}],
+        "chaining_key": rotated.first,
+        "previous_chaining_key": rotated.previous_first,
+        "key_ids": rotated.ids,
+        "removed": rotated.removed,
     }

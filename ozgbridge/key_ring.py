@@ -19,7 +19,7 @@ import json
 import os
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -202,6 +202,26 @@ class KeyRingFile(Generic[K]):
 
         replace_text(path, new, check=check)
         return checked[0]
+
+
+@dataclass(frozen=True)
+class Rotation:
+    """What a reload read differs in from the keys in use, by key id (never key material)."""
+
+    first: str  # the key that seals or chains from now on
+    previous_first: str
+    ids: list[str]  # the file's keys, in order
+    removed: list[str]  # in use before, no longer in the file
+
+
+def rotation(current: Sequence[SecretKey], loaded: Sequence[SecretKey]) -> Rotation | None:
+    """None when a reload read the keys in use again."""
+    if tuple(current) == tuple(loaded):
+        return None
+    ids = [key.id for key in loaded]
+    return Rotation(
+        loaded[0].id, current[0].id, ids, [key.id for key in current if key.id not in ids]
+    )
 
 
 def _first_entry(text: str, path: Path, error: Callable[[str], Exception]) -> tuple[int, int]:

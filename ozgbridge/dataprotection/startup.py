@@ -25,6 +25,7 @@ from sqlalchemy.engine import make_url
 from ozgbridge.dataprotection import keys
 from ozgbridge.dataprotection.sealing import Sealer
 from ozgbridge.errors import ConfigError, ConfigProblem, DataKeyError
+from ozgbridge.key_ring import rotation
 from ozgbridge.settings import Settings
 
 log = structlog.get_logger("ozgbridge.dataprotection")
@@ -106,27 +107,27 @@ def swap_keys(sealer: Sealer, loaded: keys.DataKeys) -> dict[str, Any] | None:
     """Use the keys a reload read (if they differ from those in use), and say what changed:
     key ids for the audit log (never key material), or None when nothing did."""
     current = sealer.keys
-    if current is None or current.keys == loaded.keys:
+    rotated = rotation(current.keys, loaded.keys) if current is not None else None
+    if rotated is None:
         return None
     sealer.use_keys(loaded)
     log.info(
         "data_keys.reloaded",
         path=str(loaded.source),
-        sealing_key=loaded.primary.id,
-        previous_sealing_key=current.primary.id,
+        sealing_key=rotated.first,
+        previous_sealing_key=rotated.previous_first,
         keys=len(loaded.keys),
     )
-    removed = [key_id for key_id in current.ids if key_id not in loaded.ids]
-    if removed:
+    if rotated.removed:
         log.warning(
             "data_keys.removed",
-            key_ids=removed,
+            key_ids=rotated.removed,
             hint="content still sealed under these keys cannot be opened by this process; "
             "`ozgbridge data-keys rewrap` before removing a key tells whether any is left",
         )
     return {
-        "sealing_key": loaded.primary.id,
-        "previous_sealing_key": current.primary.id,
-        "key_ids": list(loaded.ids),
-        "removed": removed,
+        "sealing_key": rotated.first,
+        "previous_sealing_key": rotated.previous_first,
+        "key_ids": rotated.ids,
+        "removed": rotated.removed,
     }
