@@ -27,7 +27,7 @@ from ozgbridge.dataprotection.startup import load_sealer, reread_keys, swap_keys
 from ozgbridge.delivery_news import DeliveryNews
 from ozgbridge.events.dispatcher import EventDispatcher
 from ozgbridge.events.sender import PortalSender
-from ozgbridge.live import LiveConfig
+from ozgbridge.live import LiveConfig, Swapped
 from ozgbridge.runtime import Runtime
 from ozgbridge.settings import Settings
 from ozgbridge.status_desk import StatusDesk
@@ -154,19 +154,24 @@ def _loader(
 
 def _after_swap(
     service: Service, sealer: Sealer, record: Callable[[str, str, dict[str, Any]], Awaitable[None]]
-) -> Callable[[Runtime, Runtime], Awaitable[None]]:
-    """What a process does once a reload swapped its configuration in."""
+) -> Swapped:
+    """What a process does once a reload swapped its configuration in; it says which key files
+    it swapped in too."""
 
-    async def swapped(old: Runtime, new: Runtime) -> None:
+    async def swapped(old: Runtime, new: Runtime) -> list[str]:
+        changed = []
         rotated = swap_keys(sealer, new.data_keys) if new.data_keys is not None else None
         if rotated is not None:
+            changed.append("data_keys")
             await record(f"process:{service.worker_id}", "data_keys.reloaded", rotated)
         chaining = audit.swap_keys(new.audit_keys) if new.audit_keys is not None else None
         if chaining is not None:  # the first event chained with the new key says so
+            changed.append("audit_key")
             await record(f"process:{service.worker_id}", "audit_key.reloaded", chaining)
         _log_warnings(new.deployment)
         await service.stop_intakes(old)
         service.start_intakes(new)
+        return changed
 
     return swapped
 

@@ -34,7 +34,8 @@ logger = structlog.get_logger("ozgbridge.live")
 
 Loader = Callable[[], Awaitable[Runtime]]
 Auditor = Callable[[str, str, dict[str, Any]], Awaitable[None]]  # actor, action, details
-Swapped = Callable[[Runtime, Runtime], Awaitable[None]]  # old, new
+# old, new → what else the swap changed besides the configuration (``"data_keys"``, say)
+Swapped = Callable[[Runtime, Runtime], Awaitable[Sequence[str]]]
 
 
 class ReloadUnavailable(OzgbridgeError):
@@ -51,10 +52,13 @@ class ReloadResult:
     problems: Sequence[ConfigProblem] = ()
     warnings: Sequence[ConfigProblem] = ()
     counts: dict[str, int] = field(default_factory=dict)
+    # What the swap changed besides the configuration directory: the key files a reload reads
+    # too ("data_keys", "audit_key"), as the swap's listeners report it.
+    rotated: Sequence[str] = ()
 
     @property
     def changed(self) -> bool:
-        return self.ok and self.fingerprint != self.previous_fingerprint
+        return self.ok and (self.fingerprint != self.previous_fingerprint or bool(self.rotated))
 
 
 def counts(deployment: Deployment) -> dict[str, int]:
@@ -99,7 +103,9 @@ class LiveConfig:
         return self._loader is not None
 
     def on_swap(self, listener: Swapped) -> None:
-        """Run ``listener(old, new)`` after each successful swap (e.g. restart intakes)."""
+        """Run ``listener(old, new)`` after each successful swap (e.g. restart intakes). It
+        returns what else it changed (``"data_keys"`` when it swapped in other data keys), so
+        that a reload that rotated only keys does not report "unchanged"."""
         self._listeners.append(listener)
 
     async def reload(self, *, actor: str) -> ReloadResult:
@@ -119,9 +125,10 @@ class LiveConfig:
                 problem = ConfigProblem("", "", f"cannot be loaded: {type(exc).__name__}: {exc}")
                 return await self._refused(old, ConfigError([problem]), actor)
             self._runtime = new
+            rotated: list[str] = []
             for listener in self._listeners:
                 try:
-                    await listener(old, new)
+                    rotated.extend(await listener(old, new))
                 except Exception:  # the swap stands; a listener's failure is its own
                     logger.exception("config.reload_listener_failed", actor=actor)
             task = asyncio.create_task(old.retire(), name="retire-config")
@@ -133,6 +140,7 @@ class LiveConfig:
                 previous_fingerprint=old.deployment.fingerprint,
                 warnings=tuple(new.deployment.warnings),
                 counts=counts(new.deployment),
+                rotated=tuple(rotated),
             )
             logger.info(
                 "config.reloaded",
@@ -140,6 +148,7 @@ class LiveConfig:
                 fingerprint=result.fingerprint,
                 previous_fingerprint=result.previous_fingerprint,
                 changed=result.changed,
+                rotated=list(result.rotated),
                 warnings=len(result.warnings),
                 in_flight_on_previous=old.users,
                 **result.counts,

@@ -53,7 +53,14 @@ class ReloadOut(CamelModel):
     status: str = Field(description="always 'reloaded'")
     fingerprint: str = Field(description="SHA-256 of the configuration now running")
     previous_fingerprint: str
-    changed: bool = Field(description="false when the files say what they said before")
+    changed: bool = Field(
+        description="false when the configuration and the key files say what they said before"
+    )
+    rotated: list[str] = Field(
+        description="the key files whose keys the reload swapped in: 'data_keys' (a new "
+        "sealing key or key list), 'audit_key' (a new chaining key or key list); empty when "
+        "they are as they were"
+    )
     tenants: int
     routes: int
     keys: int
@@ -100,6 +107,7 @@ async def reload(request: web.Request) -> web.StreamResponse:
         fingerprint=result.fingerprint,
         previous_fingerprint=result.previous_fingerprint,
         changed=result.changed,
+        rotated=list(result.rotated),
         tenants=result.counts["tenants"],
         routes=result.counts["routes"],
         keys=result.counts["keys"],

@@ -59,6 +59,7 @@ async def test_a_valid_configuration_is_swapped_in(setup: tuple[Api, Path]) -> N
     assert accepted.status == 202
     again = await (await api.client.post(RELOAD, headers=auth("operator"))).json()
     assert again["changed"] is False
+    assert again["rotated"] == []
     async with api.engine.connect() as conn:
         actions = (
             await conn.execute(

@@ -72,7 +72,9 @@ async def test_a_reload_rotates_the_data_keys(settings: Settings) -> None:
             assert response.status == 200, await response.text()
             answer = await response.json()
         assert answer["sealingKey"] == "2026-12"
-        assert answer["changed"] is False  # the configuration directory is as it was
+        # The configuration directory is as it was; the key file is not.
+        assert answer["changed"] is True
+        assert answer["rotated"] == ["data_keys"]
         after = await submit_and_wait_delivered(http)
 
         assert await sealed_under(service, before) == {"2026-01"}

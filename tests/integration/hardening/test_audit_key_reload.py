@@ -57,6 +57,8 @@ async def test_a_reload_chains_with_the_new_first_key(settings: Settings) -> Non
             assert response.status == 200, await response.text()
             answer = await response.json()
         assert answer["chainingKey"] == "2026-12"
+        assert answer["changed"] is True
+        assert answer["rotated"] == ["audit_key"]
         await submit_and_wait_delivered(http)
 
         chained = await key_ids(service.engine)
