@@ -4,9 +4,10 @@ and a raw-socket client that does exactly what a test tells it to."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from tests.integration.serving import free_port, serving
 class Served:
     service: Service
     settings: Settings
+    clients: list[RawClient] = field(default_factory=list)
 
     @property
     def port(self) -> int:
@@ -31,7 +33,9 @@ class Served:
 
     async def connect(self) -> RawClient:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.port)
-        return RawClient(reader, writer)
+        client = RawClient(reader, writer)
+        self.clients.append(client)  # closed when `served` ends, whatever the test did
+        return client
 
 
 @asynccontextmanager
@@ -51,7 +55,12 @@ async def served(root: Path, database_url: str, **overrides: Any) -> AsyncIterat
     }
     settings = Settings(**(values | overrides))
     async with serving(settings) as service:
-        yield Served(service, settings)
+        instance = Served(service, settings)
+        try:
+            yield instance
+        finally:
+            for client in instance.clients:
+                await client.close()
 
 
 class RawClient:
@@ -97,5 +106,8 @@ class RawClient:
         assert rest == b"", rest
         return True
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Close and wait until the socket is gone (a server that closed first is fine)."""
         self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()

@@ -159,7 +159,7 @@ async def test_a_body_sent_slowly_but_above_the_minimum_rate_is_taken(instance: 
     status, _headers, body = await client.read_answer(SLACK)
 
     assert status == 202, body
-    client.close()
+    await client.close()
 
 
 async def test_an_idle_keep_alive_connection_is_closed(instance: Served) -> None:
@@ -184,7 +184,7 @@ async def test_a_keep_alive_connection_in_use_stays_open(instance: Served) -> No
         status, _headers, _body = await client.read_answer(SLACK)
         assert status == 200
         await asyncio.sleep(0.5)
-    client.close()
+    await client.close()
 
 
 async def test_connections_beyond_the_limit_are_refused_at_once(
@@ -210,15 +210,15 @@ async def test_connections_beyond_the_limit_are_refused_at_once(
         assert (refusal["client"], refusal["max_connections"]) == ("127.0.0.1", 3)
 
         # A freed slot is usable again.
-        held.pop().close()
+        await held.pop().close()
         for _ in range(50):
             await asyncio.sleep(0.1)
             again = await instance.connect()
             await again.send(b"GET /healthz HTTP/1.1\r\nHost: bridge.test\r\n\r\n")
             status, _headers, _body = await again.read_answer(SLACK)
-            again.close()
+            await again.close()
             if status == 200:
                 break
         assert status == 200
         for client in held:
-            client.close()
+            await client.close()

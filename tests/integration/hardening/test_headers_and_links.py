@@ -56,7 +56,7 @@ async def test_an_answer_aiohttp_gives_itself_carries_them_too(instance: Served)
     client = await instance.connect()
     await client.send(b"GET /healthz HTTP/1.1\r\nHost: bridge.test\r\nBad Header\r\n\r\n")
     status, headers, _body = await client.read_answer(10)
-    client.close()
+    await client.close()
 
     assert status == 400
     assert_safe(headers)

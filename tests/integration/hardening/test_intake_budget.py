@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -40,7 +41,9 @@ def large_submission(size: int) -> tuple[bytes, bytes]:
 
 async def post(session: aiohttp.ClientSession, url: str, raw: bytes) -> tuple[int, Any, Any]:
     headers = {**auth("portal-a"), "Content-Type": "application/json"}
-    async with session.post(f"{url}/v1/applications", data=raw, headers=headers) as answer:
+    # A stream, not bytes: aiohttp warns that a large body given as bytes may block its loop.
+    body = io.BytesIO(raw)
+    async with session.post(f"{url}/v1/applications", data=body, headers=headers) as answer:
         return answer.status, dict(answer.headers), await answer.json(content_type=None)
 
 
