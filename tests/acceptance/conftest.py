@@ -75,10 +75,11 @@ class Process:
     popen: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Process:
-        log = self.log_path.open("ab")
-        self.popen = subprocess.Popen(
-            [OZGBRIDGE, *self.args], env=self.env, cwd=self.cwd, stdout=log, stderr=log
-        )
+        # The child keeps its own descriptor of the log; ours is not needed after the start.
+        with self.log_path.open("ab") as log:
+            self.popen = subprocess.Popen(
+                [OZGBRIDGE, *self.args], env=self.env, cwd=self.cwd, stdout=log, stderr=log
+            )
         return self
 
     def kill(self) -> None:

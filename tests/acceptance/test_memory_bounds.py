@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import hashlib
+import io
 import json
 import os
 from pathlib import Path
@@ -71,7 +72,10 @@ def memory(pid: int) -> dict[str, int]:
 async def upload(session: aiohttp.ClientSession, url: str, raw: bytes) -> str:
     headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
     while True:
-        async with session.post(f"{url}/v1/applications", data=raw, headers=headers) as answer:
+        # A fresh stream per try (aiohttp warns that a large body given as bytes may block its
+        # loop); BytesIO shares the bytes until written to, so the client holds them once.
+        body = io.BytesIO(raw)
+        async with session.post(f"{url}/v1/applications", data=body, headers=headers) as answer:
             document = await answer.json(content_type=None)
             if answer.status == 202:
                 return str(document["id"])

@@ -202,8 +202,8 @@ class Ozgbridge:
         command = [OZGBRIDGE, role, "--config", str(self.config_dir), *args]
         if port is not None:
             command += ["--port", str(port)]
-        log = (self.workdir / f"{role}-{len(self.processes)}.log").open("ab")
-        self.processes.append(subprocess.Popen(command, env=self.env(), stdout=log, stderr=log))
+        with (self.workdir / f"{role}-{len(self.processes)}.log").open("ab") as log:
+            self.processes.append(subprocess.Popen(command, env=self.env(), stdout=log, stderr=log))
         if port is None:
             return None
         listeners = int(args[args.index("--processes") + 1]) if "--processes" in args else 1

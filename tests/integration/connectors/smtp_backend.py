@@ -65,6 +65,7 @@ class MailServer:
         self._server: asyncio.Server | None = None
         self._stall: asyncio.Event | None = None
         self._connectors: list[Connector[Any]] = []
+        self._sessions: list[SMTP] = []
         self.ca_file = self.directory / "ca.pem"
         self.ca_file.write_text(self.pki.ca.cert_pem)
         cert, key = self.pki.server.write(self.directory, "mail-server")
@@ -85,7 +86,9 @@ class MailServer:
         with warnings.catch_warnings():
             # aiosmtpd warns about AUTH without STARTTLS, not knowing implicit TLS is TLS too.
             warnings.simplefilter("ignore", UserWarning)
-            return self._smtp()
+            session = self._smtp()
+        self._sessions.append(session)
+        return session
 
     def _smtp(self) -> SMTP:
         return SMTP(
@@ -199,6 +202,15 @@ class MailServer:
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
+        # Closing the server leaves its connections open (Python 3.11): close those a client
+        # left behind, and let each finish, or the test's loop ends with their sockets open.
+        for session in self._sessions:
+            if session.transport is not None:
+                session.transport.close()
+        for _ in range(100):
+            if all(session.transport is None for session in self._sessions):
+                break
+            await asyncio.sleep(0.01)
 
 
 def parse(content: bytes) -> EmailMessage:
