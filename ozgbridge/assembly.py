@@ -196,9 +196,7 @@ async def open_service(
     sealer = load_sealer(settings, create_embedded=create_embedded_keys)
     engine = create_engine(settings.database_url)
     try:
-        if upgrade:
-            await migrate.upgrade(settings.database_url)
-        await migrate.ensure_current(engine)
+        await migrate.prepare(engine, settings.database_url, upgrade_first=upgrade)
         if api:
             spool.check_directory(settings.spool_dir)
         initial = await runtime.build(deployment, settings, worker=worker)

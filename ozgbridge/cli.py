@@ -31,7 +31,12 @@ from ozgbridge.cli_key_lifetime import keys_list, keys_rotate
 from ozgbridge.cli_keys import keys, secrets
 from ozgbridge.cli_report import report
 from ozgbridge.cli_routes import routes
-from ozgbridge.errors import ConfigError, DataProtectionError, SchemaOutdatedError
+from ozgbridge.errors import (
+    ConfigError,
+    DatabaseUnavailable,
+    DataProtectionError,
+    SchemaOutdatedError,
+)
 from ozgbridge.logs import configure_logging
 from ozgbridge.process_link import SupervisorLink
 from ozgbridge.processes import GroupError, check_port, prepare_group, run_group
@@ -64,7 +69,7 @@ def _failing_cleanly(settings: Settings) -> Iterator[None]:
             f"configuration in {settings.config_dir} is not usable "
             f"({len(exc.problems)} problem(s)); `ozgbridge config validate` shows the same"
         )
-    except (SchemaOutdatedError, DataProtectionError) as exc:
+    except (SchemaOutdatedError, DataProtectionError, DatabaseUnavailable) as exc:
         fail(str(exc))
     except OSError as exc:
         fail(f"cannot start: {exc}")

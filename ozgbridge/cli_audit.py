@@ -22,8 +22,8 @@ from ozgbridge.audit_verify import (
     read_checkpoints,
     verify,
 )
-from ozgbridge.cli_common import fail, settings_from_env
-from ozgbridge.store.engine import create_engine
+from ozgbridge.cli_common import database_problem, fail, settings_from_env
+from ozgbridge.store.engine import DATABASE_ERRORS, create_engine
 
 
 @click.group()
@@ -62,6 +62,8 @@ def audit_verify(checkpoint_files: tuple[Path, ...], max_breaks: int) -> None:
         result = asyncio.run(check())
     except AuditKeyError as exc:
         fail(str(exc))
+    except DATABASE_ERRORS as exc:
+        fail(database_problem(settings, exc))
     unkeyed = f", {result.unkeyed} of them unkeyed (from before HMAC chaining)"
     summary = (
         f"{result.events} events{unkeyed if result.unkeyed else ''}, "
@@ -92,7 +94,11 @@ def audit_checkpoint() -> None:
         finally:
             await engine.dispose()
 
-    click.echo(checkpoint_line(asyncio.run(take())))
+    try:
+        taken = asyncio.run(take())
+    except DATABASE_ERRORS as exc:
+        fail(database_problem(settings, exc))
+    click.echo(checkpoint_line(taken))
 
 
 @audit.command("new-key")

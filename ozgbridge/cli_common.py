@@ -9,10 +9,11 @@ import click
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from sqlalchemy.engine import make_url
 
 from ozgbridge.errors import ConfigProblem
 from ozgbridge.settings import Settings
+from ozgbridge.store.engine import redacted as redacted_url
+from ozgbridge.store.engine import unusable
 
 # Never wrap: messages carry paths and file:line an operator (or a script) copies whole.
 out = Console(soft_wrap=True)
@@ -41,12 +42,19 @@ def settings_problems(exc: ValidationError) -> list[ConfigProblem]:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err.print(f"[red]error[/red]: {message}", highlight=False)
+    # Escaped: messages carry exception texts and paths, which may hold ``[…]``.
+    err.print(f"[red]error[/red]: {escape(message)}", highlight=False)
     raise SystemExit(code)
 
 
+def database_problem(settings: Settings, exc: BaseException) -> str:
+    """A database that cannot be reached or used (`store.engine.DATABASE_ERRORS`), in one
+    line."""
+    return str(unusable(settings.database_url, exc))
+
+
 def redacted(settings: Settings) -> str:
-    return make_url(settings.database_url).render_as_string(hide_password=True)
+    return redacted_url(settings.database_url)
 
 
 def show(problem: ConfigProblem) -> None:

@@ -9,12 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from ozgbridge.cli_common import database_problem, err, fail, out
 from ozgbridge.dataprotection import keys as data_keys_file
 from ozgbridge.dataprotection import rewrap as rewrapping
 from ozgbridge.dataprotection.purge import PurgeReport, purge
@@ -25,29 +24,21 @@ from ozgbridge.errors import ConfigError, DataProtectionError, SchemaOutdatedErr
 from ozgbridge.logs import configure_logging
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
-from ozgbridge.store.engine import create_engine
+from ozgbridge.store.engine import DATABASE_ERRORS, create_engine
 from ozgbridge.store.sealed_values import KINDS, SealedValues, sealed_values
 from ozgbridge.tenants import load_deployment
 
-out = Console()
-err = Console(stderr=True)
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]error[/red]: {message}", highlight=False, soft_wrap=True)
-    raise SystemExit(2)
-
 
 @contextmanager
-def _key_and_store_errors() -> Iterator[None]:
+def _key_and_store_errors(settings: Settings) -> Iterator[None]:
     """A key file or schema that cannot be used, or a database that cannot be reached, as one
-    message and exit code 2 (`_fail`), not a traceback."""
+    message and exit code 2 (`fail`), not a traceback."""
     try:
         yield
     except (DataProtectionError, SchemaOutdatedError) as exc:
-        _fail(str(exc))
-    except (OSError, SQLAlchemyError) as exc:
-        _fail(f"cannot use the database: {exc}")
+        fail(str(exc))
+    except DATABASE_ERRORS as exc:
+        fail(database_problem(settings, exc))
 
 
 async def _engine(settings: Settings) -> AsyncEngine:
@@ -83,7 +74,7 @@ def data_keys_create(key_id: str | None, path: Path | None, add_to: Path | None)
     """A new random AES-256 key: an entry for the key file, a new key file (--file), or put
     first in the key file (--add)."""
     if path is not None and add_to is not None:
-        _fail("--file makes a new key file, --add adds to an existing one: give one of them")
+        fail("--file makes a new key file, --add adds to an existing one: give one of them")
     try:
         key = data_keys_file.new_key(key_id)
         if path is not None:
@@ -91,11 +82,11 @@ def data_keys_create(key_id: str | None, path: Path | None, add_to: Path | None)
         if add_to is not None:
             ring = data_keys_file.add_first(add_to, key)
     except DataProtectionError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except FileExistsError:
-        _fail(f"{path} exists: add the key to it with --add {path} instead")
+        fail(f"{path} exists: add the key to it with --add {path} instead")
     except OSError as exc:
-        _fail(f"cannot write {path or add_to}: {exc}")
+        fail(f"cannot write {path or add_to}: {exc}")
     if path is not None:
         err.print(f"wrote {path} (mode 0600) with key {key.id!r}", highlight=False)
         return
@@ -130,9 +121,8 @@ def data_keys_rewrap(batch: int) -> None:
     configure_logging(settings.log_level, "console")
     path = key_file(settings)
     if path is None:
-        _fail("no data keys: set OZGBRIDGE_DATA_KEYS to the key file")
-        return
-    with _key_and_store_errors():
+        fail("no data keys: set OZGBRIDGE_DATA_KEYS to the key file")
+    with _key_and_store_errors(settings):
         sealer = Sealer(data_keys_file.load(path))
         done, total = asyncio.run(_rewrap(settings, sealer, batch))
     out.print(
@@ -149,7 +139,7 @@ def data_keys_usage() -> None:
     settings = Settings()
     configure_logging("WARNING", "console")
     path = key_file(settings)
-    with _key_and_store_errors():
+    with _key_and_store_errors(settings):
         ids = list(data_keys_file.load(path).ids) if path is not None else []
         uses = key_uses(ids, asyncio.run(_sealed_values(settings)))
     table = Table(box=None, header_style="bold")
@@ -227,14 +217,11 @@ def purge_command(config_dir: Path | None, dry_run: bool) -> None:
         )
         report = asyncio.run(_purge(settings, deployment, dry_run))
     except ConfigError as exc:
-        _fail(f"configuration in {settings.config_dir} is not usable:\n{exc}")
-        return
+        fail(f"configuration in {settings.config_dir} is not usable:\n{exc}")
     except SchemaOutdatedError as exc:
-        _fail(str(exc))
-        return
-    except (OSError, SQLAlchemyError) as exc:
-        _fail(f"cannot use the database: {exc}")
-        return
+        fail(str(exc))
+    except DATABASE_ERRORS as exc:
+        fail(database_problem(settings, exc))
     verb = "due (dry run, nothing deleted)" if dry_run else "purged"
     purged = report.purged
     out.print(

@@ -8,13 +8,19 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import click
-from sqlalchemy.exc import SQLAlchemyError
 
-from ozgbridge.cli_common import err, fail, out, redacted, settings_from_env
+from ozgbridge.cli_common import (
+    database_problem,
+    err,
+    fail,
+    out,
+    redacted,
+    settings_from_env,
+)
 from ozgbridge.domain import utcnow
 from ozgbridge.errors import ConfigError
 from ozgbridge.store import migrate
-from ozgbridge.store.engine import create_engine
+from ozgbridge.store.engine import DATABASE_ERRORS, create_engine
 from ozgbridge.store.inventory import Inventory, inventory
 
 
@@ -32,6 +38,8 @@ def db_upgrade(revision: str) -> None:
         asyncio.run(migrate.upgrade(settings.database_url, revision))
     except ConfigError as exc:
         fail(str(exc))
+    except DATABASE_ERRORS as exc:
+        fail(database_problem(settings, exc))
     out.print(f"[green]✓[/green] database schema at {revision} ({redacted(settings)})")
 
 
@@ -39,14 +47,19 @@ def db_upgrade(revision: str) -> None:
 def db_current() -> None:
     """Print the schema revision of the database and the one this version needs."""
 
+    settings = settings_from_env()
+
     async def show() -> str | None:
-        engine = create_engine(settings_from_env().database_url)
+        engine = create_engine(settings.database_url)
         try:
             return await migrate.current_revision(engine)
         finally:
             await engine.dispose()
 
-    current = asyncio.run(show())
+    try:
+        current = asyncio.run(show())
+    except DATABASE_ERRORS as exc:
+        fail(database_problem(settings, exc))
     out.print(f"database: {current or 'empty'}; code needs: {migrate.head_revision()}")
     if current != migrate.head_revision():
         raise SystemExit(1)
@@ -105,8 +118,8 @@ def db_check(as_json: bool) -> None:
 
     try:
         found = asyncio.run(read())
-    except (OSError, SQLAlchemyError) as exc:
-        fail(f"cannot read {redacted(settings)}: {type(exc).__name__}: {exc}".splitlines()[0])
+    except DATABASE_ERRORS as exc:
+        fail(database_problem(settings, exc))
     now = utcnow()
     if as_json:
         click.echo(json.dumps(_document(found, now), indent=2))

@@ -10,17 +10,23 @@ from pathlib import Path
 
 import click
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from ozgbridge import keyfile
 from ozgbridge.apikeys import rotated
-from ozgbridge.cli_common import config_option, err, fail, settings_from_env, show
+from ozgbridge.cli_common import (
+    config_option,
+    database_problem,
+    err,
+    fail,
+    settings_from_env,
+    show,
+)
 from ozgbridge.configfile import YamlDocument, read_yaml
 from ozgbridge.domain import utcnow
 from ozgbridge.errors import ConfigError, SchemaOutdatedError
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
-from ozgbridge.store.engine import create_engine
+from ozgbridge.store.engine import DATABASE_ERRORS, create_engine
 from ozgbridge.store.key_usage import key_usage
 from ozgbridge.tenants import KEYS_FILE, ApiKey, load_deployment, token_sha256
 
@@ -124,12 +130,13 @@ def keys_list(config_dir: Path | None) -> None:
         for problem in exc.problems:
             show(problem)
         fail(f"configuration in {directory} is not usable")
+    settings = settings_from_env()
     try:
-        used = asyncio.run(_usage(settings_from_env()))
+        used = asyncio.run(_usage(settings))
     except SchemaOutdatedError as exc:
         fail(str(exc))
-    except (OSError, SQLAlchemyError) as exc:
-        fail(f"cannot read the keys' last use from the database: {exc}")
+    except DATABASE_ERRORS as exc:
+        fail(database_problem(settings, exc))
     now = utcnow()
     rows = [("id", "role", "tenant", "tokens", "expires", "last used")]
     for key in deployment.keys:

@@ -19,17 +19,16 @@ from typing import Any, TypeVar
 import click
 from pydantic import BaseModel
 from rich.console import Console
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ozgbridge.cli_common import fail
+from ozgbridge.cli_common import database_problem, fail
 from ozgbridge.domain import is_leika_key
 from ozgbridge.errors import ConfigError, SchemaOutdatedError
 from ozgbridge.logs import configure_logging
 from ozgbridge.ops.when import parse_when
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
-from ozgbridge.store.engine import create_engine
+from ozgbridge.store.engine import DATABASE_ERRORS, create_engine
 
 # Piped into a file or another program there is no terminal width: use one wide enough for ids.
 out = Console(highlight=False, soft_wrap=True, width=None if sys.stdout.isatty() else 200)
@@ -98,8 +97,8 @@ def run_on_database(work: Callable[[AsyncEngine], Awaitable[T]], settings: Setti
         return asyncio.run(main())
     except (SchemaOutdatedError, ConfigError) as exc:
         fail(str(exc))
-    except (SQLAlchemyError, OSError) as exc:
-        fail(f"cannot use the database: {type(exc).__name__}: {exc}")
+    except DATABASE_ERRORS as exc:
+        fail(database_problem(settings, exc))
     raise AssertionError("unreachable")
 
 

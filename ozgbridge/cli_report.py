@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
+from ozgbridge.cli_common import database_problem, fail
 from ozgbridge.errors import ConfigError
 from ozgbridge.logs import configure_logging
 from ozgbridge.reporting import Period, Report, build_report, parse_period
@@ -28,13 +28,8 @@ from ozgbridge.reporting.render_summary import render_summary
 from ozgbridge.reporting.render_xlsx import render_xlsx
 from ozgbridge.settings import Settings
 from ozgbridge.store import migrate
-from ozgbridge.store.engine import create_engine
+from ozgbridge.store.engine import DATABASE_ERRORS, create_engine
 from ozgbridge.tenants import load_deployment
-
-
-def _fail(message: str) -> None:
-    click.echo(f"error: {message}", err=True)
-    raise SystemExit(2)
 
 
 async def _build(
@@ -121,23 +116,19 @@ def report(
         configure_logging(settings.log_level, settings.log_format)
         period = parse_period(first, last)
     except (ValidationError, ValueError) as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     if fmt in ("xlsx", "pdf") and str(out) == "-" and sys.stdout.isatty():
-        _fail(f"{fmt.upper()} is binary: give --out FILE.{fmt}")
+        fail(f"{fmt.upper()} is binary: give --out FILE.{fmt}")
     try:
         built = asyncio.run(_build(settings, period, tenants, per_kreis=fmt == "pdf"))
     except (ConfigError, UnknownTenantError) as exc:
-        _fail(str(exc))
-        return
-    except (SQLAlchemyError, OSError) as exc:
-        _fail(f"cannot read the database: {type(exc).__name__}: {exc}")
-        return
+        fail(str(exc))
+    except DATABASE_ERRORS as exc:
+        fail(database_problem(settings, exc))
     try:
         body = _render(built, fmt, view)
     except PdfError as exc:
-        _fail(str(exc))
-        return
+        fail(str(exc))
     if str(out) == "-":
         sys.stdout.buffer.write(body)
         sys.stdout.flush()

@@ -24,6 +24,8 @@
     │   └── DeliveryNotFound        … a delivery (store.delivery_actions)
     ├── RoutingError                nobody (or several) is responsible; answer 422
     ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or --upgrade)
+    ├── DatabaseUnavailable         the database cannot be reached or used at start-up: which
+    │                               one (password hidden) and why, in one line (store.engine)
     ├── GroupError                  `ozgbridge api --processes N` cannot share its port (taken,
     │                               or 0) (processes)
     ├── ReloadUnavailable           this process cannot read its configuration again (live)
@@ -132,6 +134,11 @@ class RoutingError(OzgbridgeError):
 
 class SchemaOutdatedError(OzgbridgeError):
     """The database schema is not the one this code needs."""
+
+
+class DatabaseUnavailable(OzgbridgeError):
+    """The database cannot be reached or used (refused, unknown database or role, wrong
+    password); the message names it, password hidden (`store.engine.unusable`)."""
 
 
 class IdempotencyKeyTaken(OzgbridgeError):

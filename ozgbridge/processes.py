@@ -89,9 +89,7 @@ async def prepare_group(settings: Settings, *, upgrade: bool) -> None:
     spool.check_directory(settings.spool_dir)
     engine = create_engine(settings.database_url)
     try:
-        if upgrade:
-            await migrate.upgrade(settings.database_url)
-        await migrate.ensure_current(engine)
+        await migrate.prepare(engine, settings.database_url, upgrade_first=upgrade)
     finally:
         await engine.dispose()
 

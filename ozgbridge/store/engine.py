@@ -14,15 +14,44 @@ import functools
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 from sqlalchemy import event
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from ozgbridge.errors import ConfigError
+from ozgbridge.errors import ConfigError, DatabaseUnavailable
 from ozgbridge.store import sqlite_inline
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+# What reaching or using the database can raise: the operating system's errors (refused, no
+# route, unknown host), SQLAlchemy's wrapping of the driver's errors, and asyncpg's own errors
+# while connecting, which SQLAlchemy passes on unwrapped (an unknown database or role, a wrong
+# password: `asyncpg.PostgresError`; a broken TLS or URL option: `asyncpg.InterfaceError`).
+DATABASE_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    SQLAlchemyError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+)
+
+
+def redacted(url: str) -> str:
+    """The database URL with its password hidden, for messages and logs."""
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def unusable(url: str, exc: BaseException) -> DatabaseUnavailable:
+    """``exc`` (one of `DATABASE_ERRORS`) as one line naming the database: the error's first
+    line only, since SQLAlchemy appends the statement and its parameters, which may hold form
+    data and help no operator."""
+    lines = str(exc).strip().splitlines()
+    detail = lines[0] if lines else "no detail"
+    return DatabaseUnavailable(
+        f"cannot use the database {redacted(url)}: {type(exc).__name__}: {detail}"
+    )
 
 
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:

@@ -12,6 +12,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ozgbridge.errors import SchemaOutdatedError
+from ozgbridge.store.engine import DATABASE_ERRORS, unusable
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
@@ -52,3 +53,15 @@ async def ensure_current(engine: AsyncEngine) -> None:
         f"the database schema is {state}, this version of ozgbridge needs {head}: "
         "run `ozgbridge db upgrade` (or start with --upgrade)"
     )
+
+
+async def prepare(engine: AsyncEngine, database_url: str, *, upgrade_first: bool) -> None:
+    """What a service does first with its database: upgrade the schema if asked, then check it
+    (`ensure_current`). A database that cannot be reached or used raises `DatabaseUnavailable`
+    naming it, so that start-up fails with one line instead of the driver's traceback."""
+    try:
+        if upgrade_first:
+            await upgrade(database_url)
+        await ensure_current(engine)
+    except DATABASE_ERRORS as exc:
+        raise unusable(database_url, exc) from exc
