@@ -25,7 +25,7 @@
     ├── RoutingError                nobody (or several) is responsible; answer 422
     ├── SchemaOutdatedError         run `ozgbridge db upgrade` (or --upgrade)
     ├── DatabaseUnavailable         the database cannot be reached or used at start-up: which
-    │                               one (password hidden) and why, in one line (store.engine)
+    │                               one (password hidden) and why, in one line
     ├── GroupError                  `ozgbridge api --processes N` cannot share its port (taken,
     │                               or 0) (processes)
     ├── ReloadUnavailable           this process cannot read its configuration again (live)
