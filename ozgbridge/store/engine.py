@@ -1,5 +1,9 @@
 """Engines for the two supported databases, configured for correctness first.
 
+Both hide statement parameters in their errors (``hide_parameters``): SQLAlchemy puts them into
+an error's text, and from there into logs and tracebacks, and they are form data, names and
+content hashes.
+
 SQLite (the embedded default): WAL so readers never block the writer, ``synchronous=FULL`` so an
 application answered with 202 survives a power cut, and every transaction opened with
 ``BEGIN IMMEDIATE`` so two writers queue on the lock instead of failing with "database is locked"
@@ -63,7 +67,11 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         # No pre-ping: it costs a round trip per checkout on the hot path, and a connection
         # broken by a server restart fails once, after which SQLAlchemy invalidates the pool.
         return create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_recycle=1800,
+            hide_parameters=True,
         )
     raise ConfigError(
         f"unsupported database URL scheme {parsed.drivername!r}: use "
@@ -95,6 +103,7 @@ def _sqlite_engine(url: str, database: str | None) -> AsyncEngine:
         pool_size=1,
         max_overflow=0,
         pool_timeout=SQLITE_BUSY_TIMEOUT_MS / 1000,
+        hide_parameters=True,
     )
 
     engine.sync_engine.dialect.statement_compiler = _HintingSQLiteCompiler
