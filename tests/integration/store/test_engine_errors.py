@@ -17,7 +17,9 @@ async def test_an_error_does_not_carry_the_parameters(database_url: str) -> None
     engine = create_engine(database_url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text("CREATE TABLE engine_errors (id INTEGER PRIMARY KEY, name TEXT)"))
+            await conn.execute(
+                text("CREATE TABLE engine_errors (id INTEGER PRIMARY KEY, name TEXT)")
+            )
         insert = text("INSERT INTO engine_errors (id, name) VALUES (1, :name)")
         async with engine.begin() as conn:
             await conn.execute(insert, {"name": PERSONAL})
