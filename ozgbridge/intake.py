@@ -31,7 +31,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
 from ozgbridge.audit import AuditEvent
 from ozgbridge.errors import (
@@ -42,6 +41,7 @@ from ozgbridge.errors import (
     RoutingError,
 )
 from ozgbridge.secrets import SecretResolver
+from ozgbridge.store.engine import DATABASE_ERRORS
 from ozgbridge.store.plugin_state import (
     DeliveredByPlugin,
     PluginRecord,
@@ -148,7 +148,7 @@ async def count_unmet_demand(repository: Repository, error: RoutingError) -> Non
     """
     try:
         await repository.record_unmet_demand(error.leika_key, error.region)
-    except (SQLAlchemyError, OSError):
+    except DATABASE_ERRORS:
         logger.exception("demand.count_failed", leika_key=error.leika_key, ars=error.region)
 
 

@@ -94,8 +94,9 @@ def submit_application(ref: Ref, problems: Problems, request_id: dict[str, Any])
                 "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
             },
             "503": {
-                "description": "Busy with other large submissions (intake memory budget); "
-                "nothing was stored — send it again after Retry-After",
+                "description": "Busy with other large submissions (intake memory budget), or "
+                "the database is not available (type urn:ozgbridge:problem:database-unavailable); "
+                "send it again after Retry-After, with the same Idempotency-Key",
                 "headers": {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}},
                 "content": {PROBLEM_CONTENT_TYPE: {"schema": problem}},
             },

@@ -2,9 +2,11 @@
 
 Handlers raise `Problem` (`validation_problem` makes one from a pydantic ValidationError);
 `problem_middleware` turns it, aiohttp's HTTP exceptions and anything unexpected into
-``application/problem+json``. Unexpected errors
-are logged in full and answered with a generic text: exception messages may carry SQL, paths or
-personal data and never reach the client.
+``application/problem+json``. A database that cannot be used right now (down, restarting,
+refusing connections: `store.engine.unavailable`) is a 503 with ``Retry-After``, so that a
+portal sends the application again instead of treating it as failed; nothing was stored.
+Unexpected errors are logged in full and answered with a generic text: exception messages may
+carry SQL, paths or personal data and never reach the client.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from pydantic_core import ErrorDetails
 
 from ozgbridge.api.schemas_out import FieldError, ProblemOut
 from ozgbridge.errors import OzgbridgeError
+from ozgbridge.store.engine import unavailable
 
 PROBLEM_CONTENT_TYPE = "application/problem+json"
 # Problem types for failures a client can act on; plain HTTP failures use "about:blank".
@@ -30,6 +33,10 @@ TYPE_INVALID_JSON = "urn:ozgbridge:problem:invalid-json"
 TYPE_UNROUTABLE = "urn:ozgbridge:problem:unroutable"
 TYPE_IDEMPOTENCY_CONFLICT = "urn:ozgbridge:problem:idempotency-key-reused"
 TYPE_BLANK = "about:blank"
+TYPE_DATABASE_UNAVAILABLE = "urn:ozgbridge:problem:database-unavailable"
+# Seconds a client should wait before trying again while the database is away: long enough not
+# to hammer it while it restarts, short enough that a portal's user barely notices.
+DATABASE_RETRY_AFTER = 5
 
 REQUEST_ID_KEY = web.RequestKey("request_id", str)
 # nginx's code for "the client closed the connection before the answer was ready": never sent,
@@ -166,6 +173,26 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             # Reading the body failed because the client went away: its doing, not a bug. The
             # answer cannot be delivered; the access log records 499.
             return web.Response(status=CLIENT_CLOSED)
+        if unavailable(exc):
+            # The type only: the message may name hosts, and SQLAlchemy's the statement.
+            log.error(
+                "http.database_unavailable",
+                method=request.method,
+                path=request.path,
+                error_type=type(exc).__name__,
+            )
+            return problem_response(
+                request,
+                Problem(
+                    503,
+                    f"the database is not available; try again after {DATABASE_RETRY_AFTER} "
+                    "seconds (with an Idempotency-Key, a submission stored after all is "
+                    "answered as the first time, never stored twice)",
+                    type=TYPE_DATABASE_UNAVAILABLE,
+                    title="Database unavailable",
+                    headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+                ),
+            )
         # A stray ValidationError lands here too: request bodies are validated (and turned into
         # 422 problems) at the intake, so any other one is our bug, not the client's.
         log.exception("http.unhandled_error", method=request.method, path=request.path)

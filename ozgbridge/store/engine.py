@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+from asyncpg import exceptions as pg
 from sqlalchemy import event
+from sqlalchemy import exc as sa
 from sqlalchemy.dialects.sqlite.base import SQLiteCompiler
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from ozgbridge.errors import ConfigError, DatabaseUnavailable
@@ -36,10 +37,33 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # password: `asyncpg.PostgresError`; a broken TLS or URL option: `asyncpg.InterfaceError`).
 DATABASE_ERRORS: tuple[type[BaseException], ...] = (
     OSError,
-    SQLAlchemyError,
+    sa.SQLAlchemyError,
     asyncpg.PostgresError,
     asyncpg.InterfaceError,
 )
+
+# Of those, what says "the database is away or refusing us now", not "this statement is wrong":
+# the request may succeed when tried again later (HTTP 503), as opposed to a bug (500).
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,  # refused, reset, no route; a full disk too
+    sa.OperationalError,  # the driver's connection or server trouble, SQLite's locked or full
+    sa.InterfaceError,
+    sa.DisconnectionError,
+    sa.TimeoutError,  # no pooled connection came free in time
+    asyncpg.InterfaceError,  # the connection is closed or broken
+    pg.PostgresConnectionError,
+    pg.OperatorInterventionError,  # shutting down, starting up, cancelled by an admin
+    pg.InsufficientResourcesError,  # too many connections, disk full
+    pg.InvalidAuthorizationSpecificationError,  # unknown role, wrong password
+    pg.InvalidCatalogNameError,  # unknown database
+)
+
+
+def unavailable(exc: BaseException) -> bool:
+    """Whether ``exc`` means the database cannot be used right now (try again later)."""
+    if isinstance(exc, sa.DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, _UNAVAILABLE)
 
 
 def redacted(url: str) -> str:
