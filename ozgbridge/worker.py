@@ -38,6 +38,7 @@ from ozgbridge.payload_budget import BATCH_LOAD_MAX, PayloadBudget
 from ozgbridge.routing import Router
 from ozgbridge.runtime import RouteKey, Runtime
 from ozgbridge.settings import Settings
+from ozgbridge.store.engine import unavailable
 from ozgbridge.store.queue import DeliveryQueue
 from ozgbridge.store.records import AttemptResult, ClaimedDelivery
 from ozgbridge.store.repository import Repository
@@ -148,11 +149,19 @@ class Worker(ClaimLoop):
             metrics.WORKER_LAST_CLAIM.set(time.time())
             metrics.WORKER_CLAIMS.inc(len(claimed))
             return claimed
-        except Exception:
+        except Exception as exc:
             # Database away: nothing is lost (state lives there); try again after a pause.
-            self.log.exception("worker.claim_failed")
+            self._failed("worker.claim_failed", exc)
             await self._sleep(self.settings.poll_interval * 5)
             return []
+
+    def _failed(self, event: str, exc: Exception) -> None:
+        """A database outage is one line per try (its traceback says nothing new, every few
+        seconds for as long as it lasts); anything else is logged in full."""
+        if unavailable(exc):
+            self.log.warning(event, error_type=type(exc).__name__, database="unavailable")
+        else:
+            self.log.exception(event)
 
     async def _load_envelopes(
         self, claimed: list[ClaimedDelivery], runtime: Runtime
@@ -181,8 +190,8 @@ class Worker(ClaimLoop):
             hint = self.queue.hint
             try:
                 due = await self.queue.next_due_at(exclude=hint.blocked)
-            except Exception:
-                self.log.exception("worker.poll_failed")
+            except Exception as exc:
+                self._failed("worker.poll_failed", exc)
                 due = None
             now = utcnow()
             for moment in (due, hint.wake_at):

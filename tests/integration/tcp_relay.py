@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from urllib.parse import urlsplit
 
 
 class TcpRelay:
@@ -60,3 +61,17 @@ class TcpRelay:
                 sink.write(data)
                 await sink.drain()
         sink.transport.abort()
+
+
+def relayed(url: str, relay: TcpRelay) -> str:
+    """``url`` (a database URL) with its host and port replaced by the relay's."""
+    parts = urlsplit(url)
+    return url.replace(f"{parts.hostname}:{parts.port}", f"127.0.0.1:{relay.port}", 1)
+
+
+def relay_for(url: str) -> TcpRelay:
+    """A relay (not yet started) to the server of ``url``."""
+    parts = urlsplit(url)
+    assert parts.hostname is not None
+    assert parts.port is not None
+    return TcpRelay(parts.hostname, parts.port)

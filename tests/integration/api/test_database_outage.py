@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from urllib.parse import urlsplit
 
 import pytest
 from structlog.testing import capture_logs
@@ -14,32 +13,23 @@ from structlog.testing import capture_logs
 from ozgbridge.api.problems import DATABASE_RETRY_AFTER, TYPE_DATABASE_UNAVAILABLE
 from ozgbridge.store.engine import create_engine
 from tests.integration.api.support import StartApi, auth, body, stored_counts
-from tests.integration.tcp_relay import TcpRelay
+from tests.integration.tcp_relay import TcpRelay, relay_for, relayed
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
 async def relay(postgres_url: str) -> AsyncIterator[TcpRelay]:
-    target = urlsplit(postgres_url)
-    assert target.hostname is not None
-    assert target.port is not None
-    running = TcpRelay(target.hostname, target.port)
+    running = relay_for(postgres_url)
     await running.start()
     yield running
     await running.cut()
 
 
-def through(relay: TcpRelay, url: str) -> str:
-    parts = urlsplit(url)
-    host = f"{parts.hostname}:{parts.port}"
-    return url.replace(host, f"127.0.0.1:{relay.port}", 1)
-
-
 async def test_a_database_outage_is_503_and_the_api_recovers(
     postgres_url: str, relay: TcpRelay, start_api: StartApi
 ) -> None:
-    api = await start_api(through(relay, postgres_url))
+    api = await start_api(relayed(postgres_url, relay))
     headers = {**auth("portal-a"), "Idempotency-Key": "outage-1"}
     first = await api.client.post("/v1/applications", json=body(), headers=auth("portal-a"))
     assert first.status == 202
