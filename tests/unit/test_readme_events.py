@@ -37,6 +37,8 @@ def emitted() -> set[str]:
                     candidates += [k.value for k in node.keywords if k.arg == "action"]
                 if called == "_audit":
                     candidates += node.args[1:2]
+                if called == "_failed":  # the worker's log call for a failed claim or poll
+                    candidates += node.args[:1]
             for candidate in candidates:
                 if isinstance(candidate, ast.Constant) and isinstance(candidate.value, str):
                     names.add(candidate.value)
