@@ -5,7 +5,6 @@ Nothing answered 202 is lost; a retry with its Idempotency-Key is never stored t
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
 from structlog.testing import capture_logs
@@ -13,28 +12,20 @@ from structlog.testing import capture_logs
 from ozgbridge.api.problems import DATABASE_RETRY_AFTER, TYPE_DATABASE_UNAVAILABLE
 from ozgbridge.store.engine import create_engine
 from tests.integration.api.support import StartApi, auth, body, stored_counts
-from tests.integration.tcp_relay import TcpRelay, relay_for, relayed
+from tests.integration.tcp_relay import TcpRelay, relayed
 
 pytestmark = pytest.mark.postgres
 
 
-@pytest.fixture
-async def relay(postgres_url: str) -> AsyncIterator[TcpRelay]:
-    running = relay_for(postgres_url)
-    await running.start()
-    yield running
-    await running.cut()
-
-
 async def test_a_database_outage_is_503_and_the_api_recovers(
-    postgres_url: str, relay: TcpRelay, start_api: StartApi
+    postgres_url: str, pg_relay: TcpRelay, start_api: StartApi
 ) -> None:
-    api = await start_api(relayed(postgres_url, relay))
+    api = await start_api(relayed(postgres_url, pg_relay))
     headers = {**auth("portal-a"), "Idempotency-Key": "outage-1"}
     first = await api.client.post("/v1/applications", json=body(), headers=auth("portal-a"))
     assert first.status == 202
 
-    await relay.cut()
+    await pg_relay.cut()
     with capture_logs() as logs:
         during = await api.client.post("/v1/applications", json=body(), headers=headers)
         problem = await during.json(content_type=None)
@@ -47,7 +38,7 @@ async def test_a_database_outage_is_503_and_the_api_recovers(
     assert line["log_level"] == "error"
     assert "http.unhandled_error" not in [e["event"] for e in logs]
 
-    await relay.start()
+    await pg_relay.start()
     answers = []
     for _ in range(20):  # a pooled connection broken by the cut may fail once more
         again = await api.client.post("/v1/applications", json=body(), headers=headers)

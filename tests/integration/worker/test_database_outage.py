@@ -16,42 +16,34 @@ from ozgbridge.store.engine import create_engine
 from ozgbridge.store.repository import Repository
 from ozgbridge.testing import ScriptedConnector
 from tests.factories import new_application
-from tests.integration.tcp_relay import TcpRelay, relay_for, relayed
+from tests.integration.tcp_relay import TcpRelay, relayed
 from tests.integration.worker.support import MakeWorker, settled
 
 pytestmark = pytest.mark.postgres
 
 
 @pytest.fixture
-async def relay(postgres_url: str) -> AsyncIterator[TcpRelay]:
-    running = relay_for(postgres_url)
-    await running.start()
-    yield running
-    await running.cut()
-
-
-@pytest.fixture
-async def engine(postgres_url: str, relay: TcpRelay) -> AsyncIterator[AsyncEngine]:
+async def engine(postgres_url: str, pg_relay: TcpRelay) -> AsyncIterator[AsyncEngine]:
     """The worker's engine (`start_worker` takes this one): through the relay."""
-    through = create_engine(relayed(postgres_url, relay))
+    through = create_engine(relayed(postgres_url, pg_relay))
     yield through
     await through.dispose()
 
 
 async def test_a_worker_waits_out_a_database_outage(
-    postgres_url: str, relay: TcpRelay, start_worker: MakeWorker, sealer: Sealer
+    postgres_url: str, pg_relay: TcpRelay, start_worker: MakeWorker, sealer: Sealer
 ) -> None:
     direct = create_engine(postgres_url)
     try:
         repo = Repository(direct, sealer=sealer)
         backend = ScriptedConnector()
-        await relay.cut()
+        await pg_relay.cut()
         with capture_logs() as logs:
             await start_worker(backend)
             await asyncio.sleep(1.0)  # several claims' worth at a poll interval of 0.05 s
             new = new_application()
             await repo.accept(new)  # stored while the worker cannot reach the database
-            await relay.start()
+            await pg_relay.start()
             view = await settled(repo, new.id)
     finally:
         await direct.dispose()
