@@ -4,7 +4,8 @@ Handlers raise `Problem` (`validation_problem` makes one from a pydantic Validat
 `problem_middleware` turns it, aiohttp's HTTP exceptions and anything unexpected into
 ``application/problem+json``. A database that cannot be used right now (down, restarting,
 refusing connections: `store.engine.unavailable`) is a 503 with ``Retry-After``, so that a
-portal sends the application again instead of treating it as failed; nothing was stored.
+portal sends the application again instead of treating it as failed. (A commit that got through
+just before the connection broke is answered 503 too; the retry's Idempotency-Key finds it.)
 Unexpected errors are logged in full and answered with a generic text: exception messages may
 carry SQL, paths or personal data and never reach the client.
 """
