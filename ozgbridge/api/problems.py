@@ -159,6 +159,27 @@ def _is_disconnect(exc: BaseException) -> bool:
     return isinstance(exc, (ConnectionError, asyncio.IncompleteReadError, EofStream))
 
 
+def database_unavailable(request: web.Request, exc: BaseException) -> Problem:
+    """The 503 for a request that failed because the database is away (`unavailable`), logged
+    as ``http.database_unavailable``; the dashboard shows it as a page (ui.routes)."""
+    # The type only: the message may name hosts, and SQLAlchemy's the statement.
+    log.error(
+        "http.database_unavailable",
+        method=request.method,
+        path=request.path,
+        error_type=type(exc).__name__,
+    )
+    return Problem(
+        503,
+        f"the database is not available; try again after {DATABASE_RETRY_AFTER} seconds (with "
+        "an Idempotency-Key, a submission stored after all is answered as the first time, never "
+        "stored twice)",
+        type=TYPE_DATABASE_UNAVAILABLE,
+        title="Database unavailable",
+        headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
+    )
+
+
 @web.middleware
 async def problem_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     try:
@@ -175,25 +196,7 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             # answer cannot be delivered; the access log records 499.
             return web.Response(status=CLIENT_CLOSED)
         if unavailable(exc):
-            # The type only: the message may name hosts, and SQLAlchemy's the statement.
-            log.error(
-                "http.database_unavailable",
-                method=request.method,
-                path=request.path,
-                error_type=type(exc).__name__,
-            )
-            return problem_response(
-                request,
-                Problem(
-                    503,
-                    f"the database is not available; try again after {DATABASE_RETRY_AFTER} "
-                    "seconds (with an Idempotency-Key, a submission stored after all is "
-                    "answered as the first time, never stored twice)",
-                    type=TYPE_DATABASE_UNAVAILABLE,
-                    title="Database unavailable",
-                    headers={"Retry-After": str(DATABASE_RETRY_AFTER)},
-                ),
-            )
+            return problem_response(request, database_unavailable(request, exc))
         # A stray ValidationError lands here too: request bodies are validated (and turned into
         # 422 problems) at the intake, so any other one is our bug, not the client's.
         log.exception("http.unhandled_error", method=request.method, path=request.path)

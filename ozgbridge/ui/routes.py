@@ -22,12 +22,18 @@ from aiohttp import web
 from ozgbridge import audit
 from ozgbridge.api.auth import API_KEY
 from ozgbridge.api.key_usage import KEY_USAGE
-from ozgbridge.api.problems import Handler
+from ozgbridge.api.problems import (
+    DATABASE_RETRY_AFTER,
+    Handler,
+    client_gone,
+    database_unavailable,
+)
 from ozgbridge.api.reports import FORMATS, ScopeError, make_report, render, requested_tenants
 from ozgbridge.api.state import REPOSITORY, SETTINGS, current_deployment
 from ozgbridge.reporting.build import UnknownTenantError
 from ozgbridge.reporting.model import DEFAULT_VIEW, VIEWS
 from ozgbridge.store import sessions as session_store
+from ozgbridge.store.engine import unavailable
 from ozgbridge.tenants import ApiKey, Role
 from ozgbridge.ui import report_page, signin
 from ozgbridge.ui.pages import SECURITY_HEADERS, fill, message_page, page
@@ -87,6 +93,27 @@ def _cookie_pairs(request: web.Request) -> list[tuple[str, str]]:
 async def ui_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path != "/ui" and not request.path.startswith("/ui/"):
         return await handler(request)
+    try:
+        return await _ui_request(request, handler)
+    except Exception as exc:
+        if not unavailable(exc) or client_gone(request):
+            raise  # problem_middleware answers (or, for a client gone, records 499)
+        # A page for a person, not a problem document: the session (in the database) and the
+        # page's data both need it, so every dashboard request can end here.
+        problem = database_unavailable(request, exc)
+        response = _html(
+            message_page(
+                "Datenbank nicht erreichbar",
+                "Die Datenbank antwortet gerade nicht. Bitte laden Sie die Seite in "
+                f"{DATABASE_RETRY_AFTER} Sekunden neu.",
+            ),
+            problem.status,
+        )
+        response.headers.update(problem.headers)
+        return response
+
+
+async def _ui_request(request: web.Request, handler: Handler) -> web.StreamResponse:
     session = await _read_session(request)
     if session is not None:
         request[SESSION] = session
