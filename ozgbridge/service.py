@@ -122,17 +122,27 @@ def _stop_listening(loop: asyncio.AbstractEventLoop, supervisor: SupervisorLink 
         supervisor.close(loop)
 
 
+def _key_files(settings: Settings) -> list[tuple[Path, bool]]:
+    """The data and the audit key file a reload reads again (also before they exist), each
+    with whether it is the embedded default's, which the service makes itself."""
+    candidates = (
+        (settings.data_keys, embedded_key_file(settings)),
+        (settings.audit_key, audit_keys.embedded_file(settings.database_url)),
+    )
+    found = []
+    for given, embedded in candidates:
+        path = given or embedded
+        if path is not None:
+            found.append((path, given is None))
+    return found
+
+
 async def _watch_baseline(settings: Settings) -> tuple[list[Path], str] | None:
-    """What the file watch follows besides the configuration directory — the data and the audit
-    key file a reload reads again, also before they exist — and the digest of it all; None
-    without a watch."""
+    """What the file watch follows besides the configuration directory — the key files — and
+    the digest of it all; None without a watch."""
     if settings.config_watch_seconds <= 0:
         return None
-    key_files = (
-        settings.data_keys or embedded_key_file(settings),
-        settings.audit_key or audit_keys.embedded_file(settings.database_url),
-    )
-    also = [path for path in key_files if path is not None]
+    also = [path for path, _embedded in _key_files(settings)]
     return also, await asyncio.to_thread(config_digest, settings.config_dir, *also)
 
 
@@ -141,15 +151,7 @@ async def _open_watched(
 ) -> tuple[Service, tuple[list[Path], str] | None]:
     """`open_service`, and the file watch's baseline taken before it read the configuration —
     or after, when this start created an embedded key file: that is no change to reload for."""
-    embedded = [
-        path
-        for path in (
-            None if settings.data_keys else embedded_key_file(settings),
-            None if settings.audit_key else audit_keys.embedded_file(settings.database_url),
-        )
-        if path is not None
-    ]
-    creates_keys = any(not path.exists() for path in embedded)
+    creates_keys = any(embedded and not path.exists() for path, embedded in _key_files(settings))
     baseline = await _watch_baseline(settings)
     service = await open_service(
         settings,
