@@ -23,10 +23,6 @@ from ozgbridge.store.tables import (
     status_history,
 )
 
-# Form data; attachments (content and file name); back-ends' answers; status notes; portal
-# event bodies.
-KINDS = ("form data", "files", "answers", "notes", "events")
-
 
 def _counted(
     key: ColumnElement[str | None], *where: ColumnElement[bool]
@@ -34,6 +30,8 @@ def _counted(
     return select(key, func.count()).where(*where).group_by(key)
 
 
+# Form data; attachments (content and file name); back-ends' answers; status notes; portal
+# event bodies.
 _QUERIES: dict[str, Select[tuple[str | None, int]]] = {
     "form data": _counted(applications.c.data_key_id, applications.c.content_purged_at.is_(None)),
     "files": _counted(
@@ -45,6 +43,7 @@ _QUERIES: dict[str, Select[tuple[str | None, int]]] = {
     "notes": _counted(status_history.c.note_key_id, status_history.c.note.is_not(None)),
     "events": _counted(portal_events.c.body_key_id, portal_events.c.body.is_not(None)),
 }
+KINDS = tuple(_QUERIES)  # in the order of the table's columns
 
 
 @dataclass
