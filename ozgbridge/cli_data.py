@@ -153,14 +153,12 @@ def data_keys_usage() -> None:
     out.print(table)
     missing = [use for use in uses if use.role is Role.MISSING]
     if missing:
-        err.print(
-            f"[red]error[/red]: {sum(use.total for use in missing):,} stored value(s) are sealed "
-            f"under data key(s) {', '.join(repr(use.key_id) for use in missing)}, which "
+        fail(
+            f"{sum(use.total for use in missing):,} stored value(s) are sealed under data "
+            f"key(s) {', '.join(repr(use.key_id) for use in missing)}, which "
             f"{path or 'no key file'} does not hold: add them back to open those values",
-            highlight=False,
-            soft_wrap=True,
+            code=1,
         )
-        raise SystemExit(1)
 
 
 async def _sealed_values(settings: Settings) -> SealedValues:
