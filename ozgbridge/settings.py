@@ -166,9 +166,9 @@ class Settings(BaseSettings):
     config_watch_seconds: float = Field(
         default=0,
         ge=0,
-        description="look for changed configuration files and a changed data key file this often "
-        "and reload (0: only on SIGHUP or POST /v1/admin/reload); for Kubernetes ConfigMap and "
-        "Secret volumes",
+        description="look for changed configuration files and changed data or audit key files "
+        "this often and reload (0: only on SIGHUP or POST /v1/admin/reload); for Kubernetes "
+        "ConfigMap and Secret volumes",
     )
 
     log_level: str = "INFO"
